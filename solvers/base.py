@@ -3,17 +3,34 @@
 Only :func:`solvers.solve` loops. A concrete solver is a ``@dataclass(frozen=True)``
 subclass of :class:`AbstractSolver` whose fields are its knobs, so ``repr`` shows
 its configuration (``RK4()``, ``ImplicitEuler(linear_solver=CG(rtol=1e-10))``).
+
+What a solver *is* (adaptive, implicit, second order, multistep, integrates a whole
+interval) is said by the marker bases below, never by attributes that callers probe:
+``solve()``, :mod:`solvers.stability` and the registries dispatch with
+``isinstance``. A solver may derive from several markers (``Leapfrog`` is
+second order; ``AdamsBashforth`` is multistep).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from solvers.solution import Status
-from solvers.terms import Term
+from solvers.terms import SecondOrderTerm, Term
 
-__all__ = ["AbstractSolver", "Step"]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+__all__ = [
+    "AbstractAdaptiveSolver",
+    "AbstractImplicitSolver",
+    "AbstractIntervalSolver",
+    "AbstractMultistepSolver",
+    "AbstractSecondOrderSolver",
+    "AbstractSolver",
+    "Step",
+]
 
 
 class Step(NamedTuple):
@@ -40,19 +57,44 @@ class Step(NamedTuple):
 
 
 class AbstractSolver(ABC):
-    """Base of every solver.
+    """Base of every solver. The contract a new solver follows.
+
+    1. It is a ``@dataclass(frozen=True)``: its fields are its knobs, validated in
+       ``__post_init__`` (``ValueError``/``TypeError`` in the STYLE message format).
+    2. It **must** set ``order`` (a class variable, or a property when the order
+       depends on a field) and implement :meth:`step`, which advances one step and
+       never loops or synchronises with the device except on a failure path.
+    3. It **must** describe its linear stability once, in :meth:`linear_stability`;
+       ``max_stable_dt``, region plots, CFL tables and the ``StabilityWarning`` of
+       :func:`solvers.solve` all derive from that one value.
+    4. It **may** set ``term_type`` (the term class, or a tuple of them, it accepts;
+       ``solve()`` checks it) and override :meth:`init` (state before the first
+       step) and :meth:`seed_derivative` (reuse an ``f(t0, y0)`` that ``solve()``
+       already evaluated).
+    5. It declares what it *is* by deriving from the marker bases of this module:
+       :class:`AbstractAdaptiveSolver` (returns an error estimate; usable with
+       ``PIController``), :class:`AbstractImplicitSolver` (solves a linear system
+       per step with a linear-solver value), :class:`AbstractSecondOrderSolver`
+       (works on the partitioned state ``(x, v)`` of a ``SecondOrderTerm``),
+       :class:`AbstractMultistepSolver` (keeps a history at a constant step and has
+       a start-up), :class:`AbstractIntervalSolver` (integrates the whole interval
+       itself, e.g. torchdiffeq). Nothing else is probed.
+    6. Its failure is reported in the returned :class:`Step` (``status`` and a
+       ``message`` naming what failed), never by returning a non-finite state as a
+       success.
+    7. It exports itself in ``solvers/__init__.py`` (``__all__`` and ``SOLVERS``)
+       and adds one line to ``tests/helpers.py::ALL_SOLVERS``; the generic order,
+       CFL, gradcheck, repr and device tests then cover it.
 
     Class attributes:
         order: Convergence order (global error ``O(dt^order)``).
         term_type: Term class (or tuple) the solver accepts; checked by ``solve()``.
-        adaptive: Whether ``step`` returns ``y_err`` (usable with ``PIController``).
-        error_order: Order of the embedded error estimate (adaptive solvers).
-        implicit: Whether stability is unconditional for PSD linear terms.
-        needs_constant_step: Multistep methods (history at a fixed spacing).
     """
 
     order: ClassVar[int]
     term_type: ClassVar[type[Term] | tuple[type[Term], ...]] = Term
+    # Transitional flags, read by the code being moved onto the marker bases; they
+    # are removed once solve() and stability dispatch on the markers.
     adaptive: ClassVar[bool] = False
     error_order: ClassVar[int | None] = None
     implicit: ClassVar[bool] = False
@@ -62,13 +104,81 @@ class AbstractSolver(ABC):
         """Initial solver state (``None`` unless the method needs one)."""
         return None
 
+    def seed_derivative(self, state: Any, f0: Any) -> Any:
+        """Hand in an already computed ``f(t0, y0)``; the default ignores it.
+
+        :func:`solvers.solve` evaluates ``f(t0, y0)`` for the initial step-size
+        selection; a solver whose first stage is that value (explicit Runge-Kutta)
+        overrides this to reuse it.
+        """
+        return state
+
     @abstractmethod
     def step(
         self, term: Term, t0: float, dt: float, y0: Any, args: Any, state: Any
     ) -> Step:
         """Advance from ``(t0, y0)`` to ``t0 + dt``."""
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """Largest stable fixed step for ``y' = -A y`` with ``A``'s top eigenvalue
-        ``lam_max`` (real, non-negative spectrum); ``None`` means no limit."""
-        return None
+
+class AbstractAdaptiveSolver(AbstractSolver):
+    """A solver whose :meth:`step` returns an error estimate ``Step.y_err``.
+
+    Only these run under an adaptive controller (``PIController``).
+
+    Class attributes:
+        error_order: Order of the embedded (lower-order) solution whose difference
+            is ``y_err``; the controller's exponent uses ``error_order + 1``.
+    """
+
+    error_order: ClassVar[int]
+
+
+class AbstractImplicitSolver(AbstractSolver):
+    """A (linearly) implicit solver: one linear solve per step.
+
+    It holds a linear-solver value (``CG(...)``) as a field named ``linear_solver``
+    and integrates a ``LinearTerm`` whose operator is symmetric positive
+    semi-definite; for those it is stable for every step size.
+    """
+
+    linear_solver: Any
+
+
+class AbstractSecondOrderSolver(AbstractSolver):
+    """A solver written for ``x'' = a(t, x, x')``: the state is ``(x, v)``.
+
+    Its stability is stated for ``x'' = -A x`` (oscillator roots), not for the
+    first-order system.
+    """
+
+    term_type: ClassVar[type[Term] | tuple[type[Term], ...]] = SecondOrderTerm
+
+
+class AbstractMultistepSolver(AbstractSolver):
+    """A multistep method: a history at a constant spacing, and a start-up.
+
+    It needs constant steps, so ``solve()`` refuses an adaptive controller.
+    """
+
+
+class AbstractIntervalSolver(AbstractSolver):
+    """A solver that integrates a whole interval itself (its own step control).
+
+    ``solve()`` validates the inputs and hands the whole problem to
+    :meth:`integrate` instead of running its stepping loop.
+    """
+
+    @abstractmethod
+    def integrate(
+        self,
+        term: Term,
+        t0: float,
+        ts: Tensor,
+        y0: Any,
+        args: Any,
+        *,
+        dt0: float | None,
+        max_steps: int,
+        adjoint: Any,
+    ) -> Any:
+        """Integrate from ``t0`` through the output times ``ts``; return a Solution."""
