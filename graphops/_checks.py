@@ -58,13 +58,13 @@ def check_real(
     high: float = math.inf,
     low_open: bool = False,
     high_open: bool = False,
+    allow_inf: bool = False,
     fix: str = "",
 ) -> float:
     """Check that ``value`` is a finite real number in an interval; return it as float.
 
     A 0-d (one-element) real tensor is read with ``.item()``. Infinite values are
-    refused unless the interval itself is unbounded on that side *and* closed
-    there (``high=math.inf`` with ``high_open=False`` accepts ``inf``).
+    refused unless ``allow_inf`` (e.g. ``dt_max=inf`` meaning "no bound").
 
     Args:
         where: The public call, e.g. ``"PIController"``.
@@ -74,6 +74,7 @@ def check_real(
         high: Upper end of the interval.
         low_open: Exclude ``low``.
         high_open: Exclude ``high``.
+        allow_inf: Accept ``+-inf`` when inside the interval.
         fix: A sentence that says how to fix it (appended to the message).
 
     Returns:
@@ -98,13 +99,13 @@ def check_real(
     ok = not math.isnan(v)
     ok = ok and (v > low if low_open else v >= low)
     ok = ok and (v < high if high_open else v <= high)
-    ok = ok and (math.isfinite(v) or (v == high == math.inf and not high_open))
+    ok = ok and (math.isfinite(v) or allow_inf)
     if not ok:
         lo = f"{'(' if low_open else '['}{low:g}"
         hi = f"{high:g}{')' if high_open else ']'}"
+        what = "a real number" if allow_inf else "a finite real number"
         raise ValueError(
-            f"{where}: `{name}` must be a real number in {lo}, {hi}; got "
-            f"{value!r}.{suffix}"
+            f"{where}: `{name}` must be {what} in {lo}, {hi}; got {value!r}.{suffix}"
         )
     return v
 
