@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(
-    0, str(Path(__file__).parent)
-)  # tests/helpers.py importable as `helpers`
-
-from graphops import Graph  # noqa: E402
-from graphops.datasets import cycle_graph, grid_graph, path_graph  # noqa: E402
+from graphops import Graph
+from graphops.datasets import cycle_graph, grid_graph, path_graph
 
 torch.set_default_dtype(torch.float64)
 # Test problems are tiny: one thread avoids OpenMP start-up/contention costs that
