@@ -26,7 +26,7 @@ def describe(value: Any) -> str:
 
     Example:
         >>> import torch
-        >>> describe(torch.zeros(2, 3))
+        >>> describe(torch.zeros(2, 3, dtype=torch.float32))
         'a tensor of shape (2, 3) and dtype torch.float32'
         >>> describe(0.5)
         'float 0.5'
