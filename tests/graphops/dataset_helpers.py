@@ -90,6 +90,7 @@ def copy_dataset(name: str, dst: Path, split: str | None = None) -> Path:
 
 
 def read_raw_pickle(path: Path):
+    """Unpickle a raw Planetoid file with the plain (unrestricted) unpickler."""
     # The Python-2 pickles name scipy's deprecated `scipy.sparse.csr` module.
     with warnings.catch_warnings(), open(path, "rb") as fh:
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -97,6 +98,7 @@ def read_raw_pickle(path: Path):
 
 
 def write_pickle(path: Path, obj) -> None:
+    """Write ``obj`` as a protocol-2 pickle, like the upstream files."""
     with open(path, "wb") as fh:
         pickle.dump(obj, fh, protocol=2)
 
@@ -113,12 +115,14 @@ def load_shared(name: str, split: str | None = None) -> GraphDataset:
 
 
 def fast_or_slow(names):
+    """Parameters for ``names``, with the sets in ``SLOW_SETS`` marked slow."""
     return [
         pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SETS else n for n in names
     ]
 
 
 def assert_symmetric_simple(g: Graph) -> None:
+    """Symmetric adjacency, no self-loops, each edge stored once as ``i < j``."""
     a = g.to_scipy()
     assert (a != a.T).nnz == 0
     assert a.diagonal().sum() == 0
