@@ -32,8 +32,10 @@ Every operator applies with ``op @ x`` through one fixed-pattern sparse kernel
 SDDMM for the edge values, so learned edge weights train cheaply.
 """
 
-from graphops import datasets
-from graphops.energy import dirichlet_energy, mean_average_distance
+import importlib
+from typing import Any
+
+from graphops.energy import dirichlet_energy, edge_homophily, mean_average_distance
 from graphops.graph import Graph
 from graphops.operators import (
     Adjacency,
@@ -58,6 +60,7 @@ __all__ = [
     "NodeToEdgeMean",
     "datasets",
     "dirichlet_energy",
+    "edge_homophily",
     "get_backend",
     "lam_max",
     "laplacian_eigenvectors",
@@ -65,3 +68,15 @@ __all__ = [
     "set_backend",
     "use_backend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import :mod:`graphops.datasets` on first access, so ``import graphops`` is light.
+
+    The benchmark readers and the download code stay unloaded until a dataset is
+    used (PEP 562); ``graphops.datasets.load`` and ``from graphops import datasets``
+    work as before.
+    """
+    if name == "datasets":
+        return importlib.import_module("graphops.datasets")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

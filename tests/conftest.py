@@ -32,7 +32,7 @@ def _seed():
 
 
 # The fixed graphs come from the package's own generators (tested against networkx
-# in tests/graphops/test_datasets.py); built at call time, so in float64.
+# in tests/graphops/test_datasets_synthetic.py); built at call time, so in float64.
 make_path_graph = path_graph
 make_cycle_graph = cycle_graph
 make_grid_graph = grid_graph
