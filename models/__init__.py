@@ -1,8 +1,25 @@
 """Models: a learned right-hand side (a :class:`solvers.Term`) plus a chosen solver.
 
-The model families (GCN as Euler diffusion, PDE-GCN, GRAND, GraphCON, ...) arrive in
-later releases; today this package holds the command-line demo
-(``python -m models.demo``), which sits on top of :mod:`graphops` and :mod:`solvers`.
+:class:`GraphPDEModel` is encoder -> :func:`solvers.solve` of a learned
+:class:`GraphTerm` -> decoder; the solver, controller and step are plain attributes,
+swappable after training. :class:`TimeIndexed` holds per-layer parameters with
+stated semantics when the step changes, and :func:`check_equivariance` tests any
+node-level model for permutation equivariance. The command-line demo is
+``python -m models.demo``.
 """
 
-__all__: list[str] = []
+from models.model import (
+    GraphPDEModel,
+    GraphTerm,
+    TimeIndexed,
+    check_equivariance,
+    permute_graph,
+)
+
+__all__ = [
+    "GraphPDEModel",
+    "GraphTerm",
+    "TimeIndexed",
+    "check_equivariance",
+    "permute_graph",
+]

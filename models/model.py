@@ -1,0 +1,437 @@
+r"""GraphPDEModel: an encoder, a learned right-hand side, a chosen solver, a decoder.
+
+A model is
+
+.. math:: \hat y = \psi\big(Y(t_1)\big), \qquad
+    \frac{dY}{dt} = f_\theta(t, Y; G), \qquad Y(t_0) = \phi(x)
+
+with the encoder :math:`\phi`, the learned right-hand side :math:`f_\theta` (a
+:class:`~solvers.terms.Term`, usually a :class:`GraphTerm`) and the decoder
+:math:`\psi`. The integration is :func:`solvers.solve` with the model's ``solver``,
+``controller``, step ``dt0`` and gradient strategy ``adjoint``. Those four are plain
+attributes, not submodules: ``repr(model)`` shows ``solver=RK4()`` and a trained
+model can be integrated differently by assigning ``model.solver = Dopri5()``.
+
+**Depth is time.** With a fixed step the number of steps, ``model.depth``, is the
+number of layers: ``ceil((t1 - t0) / dt0)`` (see :class:`~solvers.ConstantStep`).
+
+**Where the graph lives.** The graph is an argument of every call,
+``model(x, graph)`` (PyG style), and reaches the term through ``args``, so one model
+runs on any graph. A family whose right-hand side needs data computed once per
+forward pass (GRAND-l's attention at ``t0``, a detached copy of ``Y(t0)`` for a
+source term) computes it in :meth:`GraphTerm.prepare`. ``model.to(device)`` moves
+the encoder, the term and the decoder (and any operator a term holds); the graph
+moves with ``graph.to(device)``.
+
+**Time-dependent parameters** (one weight per layer, as PDE-GCN's ``K_l``) are
+:class:`TimeIndexed` values; their semantics when the step or the solver changes
+after training are stated there.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from graphops import Graph
+from graphops._checks import check_real, describe
+from solvers import AbstractSolver, ConstantStep, solve
+from solvers.controllers import AbstractStepController
+from solvers.terms import Term
+
+__all__ = [
+    "GraphPDEModel",
+    "GraphTerm",
+    "TimeIndexed",
+    "check_equivariance",
+    "permute_graph",
+]
+
+_INTERPOLATIONS = ("constant", "linear")
+
+
+class TimeIndexed(nn.Module):
+    r"""Parameters indexed by time: one value per layer, read at any ``t``.
+
+    ``K`` values belong to the training grid ``t_k = t0 + k h`` (``h`` the training
+    step). With ``interpolation="constant"`` (default) the value at time ``t`` is
+
+    .. math:: P(t) = P_k \quad \text{for } t \in [t_k, t_k + h),\qquad
+        k = \lfloor (t - t_0) / h \rfloor \text{ clipped to } [0, K-1],
+
+    piecewise constant and right-continuous, so an Euler step from ``t_k`` uses
+    ``P_k`` exactly as the layer-``k`` network it discretises. With
+    ``interpolation="linear"``, :math:`P(t)` interpolates linearly between
+    :math:`P_k` at :math:`t_k` and :math:`P_{k+1}` at :math:`t_{k+1}` and is constant
+    outside ``[t_0, t_{K-1}]``; it is continuous, so no solver sees a jump.
+
+    **When the step or the solver changes after training:**
+
+    * a smaller step (``h / 2``) takes several steps per piece, each with the same
+      :math:`P_k`: a finer discretisation of the same piecewise-constant ODE;
+    * a larger step or one that is not a divisor of ``h`` reads :math:`P` at its own
+      stage times, so some pieces may be skipped or straddled;
+    * a multi-stage solver (RK4) evaluates stages inside ``[t_k, t_k + h]``; a stage
+      exactly at ``t_k + h`` (``c = 1``) already reads :math:`P_{k+1}`, because the
+      pieces are right-continuous;
+    * times beyond ``t_{K-1} + h`` read the last value :math:`P_{K-1}`;
+    * an **adaptive** solver must not step over a jump: :meth:`jump_times` lists the
+      ``t_k``, and :class:`GraphPDEModel` has the controller land a step on each of
+      them (with ``interpolation="constant"``).
+
+    Args:
+        values: Initial values, shape ``[K, ...]`` (``K`` layers); stored as a
+            parameter (``requires_grad=False`` keeps them fixed).
+        h: Training step, ``> 0``.
+        t0: Start of the grid.
+        interpolation: ``"constant"`` or ``"linear"``.
+
+    Raises:
+        TypeError: ``values`` is not a tensor.
+        ValueError: ``values`` has no leading layer dimension, ``h`` is not
+            positive, or ``interpolation`` is unknown.
+
+    Example:
+        >>> w = TimeIndexed(torch.arange(3.0).reshape(3, 1), h=0.5)
+        >>> float(w(0.0)), float(w(0.74)), float(w(1.0)), float(w(9.0))
+        (0.0, 1.0, 2.0, 2.0)
+        >>> w.jump_times(0.0, 1.5)
+        [0.5, 1.0]
+    """
+
+    def __init__(
+        self,
+        values: Tensor,
+        *,
+        h: float,
+        t0: float = 0.0,
+        interpolation: str = "constant",
+        requires_grad: bool = True,
+    ) -> None:
+        """Store the values as a parameter (see the class docstring)."""
+        super().__init__()
+        if not isinstance(values, Tensor):
+            raise TypeError(
+                f"TimeIndexed: `values` must be a tensor [K, ...]; got "
+                f"{describe(values)}."
+            )
+        if values.dim() < 1 or values.shape[0] < 1:
+            raise ValueError(
+                "TimeIndexed: `values` needs a leading layer dimension K >= 1; got "
+                f"shape {tuple(values.shape)}."
+            )
+        if interpolation not in _INTERPOLATIONS:
+            raise ValueError(
+                f"TimeIndexed: `interpolation` must be one of {_INTERPOLATIONS}; got "
+                f"{interpolation!r}."
+            )
+        self.h = check_real("TimeIndexed", "h", h, low=0.0, low_open=True)
+        self.t0 = check_real("TimeIndexed", "t0", t0)
+        self.interpolation = interpolation
+        self.values = nn.Parameter(values.detach().clone(), requires_grad=requires_grad)
+
+    @property
+    def num_layers(self) -> int:
+        """``K``, the number of values."""
+        return self.values.shape[0]
+
+    def _position(self, t: Any) -> float:
+        return (float(t) - self.t0) / self.h
+
+    def forward(self, t: float | Tensor) -> Tensor:
+        """The value at time ``t`` (a Python float or a 0-d tensor)."""
+        s = self._position(t)
+        last = self.num_layers - 1
+        if self.interpolation == "constant":
+            # The 1e-9 absorbs round-off in t = t0 + k * h computed by the loop.
+            k = min(max(math.floor(s + 1e-9), 0), last)
+            return self.values[k]
+        if s <= 0.0 or last == 0:
+            return self.values[0]
+        if s >= last:
+            return self.values[last]
+        k = math.floor(s)
+        w = s - k
+        return (1.0 - w) * self.values[k] + w * self.values[k + 1]
+
+    def jump_times(self, t0: float, t1: float) -> list[float]:
+        """The discontinuities ``t_k`` strictly inside ``(t0, t1)`` (constant only)."""
+        if self.interpolation != "constant":
+            return []
+        times = (self.t0 + k * self.h for k in range(1, self.num_layers))
+        return [t for t in times if t0 < t < t1]
+
+    def extra_repr(self) -> str:
+        """``K``, ``h`` and the interpolation."""
+        return (
+            f"num_layers={self.num_layers}, h={self.h:g}, "
+            f"interpolation={self.interpolation!r}"
+        )
+
+
+class GraphTerm(Term):
+    """A learned right-hand side on a graph: the hooks a :class:`GraphPDEModel` calls.
+
+    Subclasses implement ``forward(t, y, args)`` and may override:
+
+    1. :meth:`initial_state` - the ODE state from the encoder output (a second-order
+       family returns ``(x0, v0)``);
+    2. :meth:`prepare` - the ``args`` handed to every evaluation, computed once per
+       forward pass from the graph and the initial state (default: the graph);
+    3. :meth:`readout` - the tensor the decoder reads from the final state (default:
+       the state, or its first component ``x`` for ``(x, v)``);
+    4. :meth:`jump_times` - times where the right-hand side jumps (default: those of
+       every :class:`TimeIndexed` submodule).
+    """
+
+    def initial_state(self, x0: Tensor) -> Any:
+        """The state at ``t0`` from the encoder output ``x0`` (default: ``x0``)."""
+        return x0
+
+    def prepare(self, t0: float, y0: Any, graph: Graph) -> Any:
+        """``args`` for every evaluation of this forward pass (default: ``graph``)."""
+        return graph
+
+    def readout(self, y: Any) -> Tensor:
+        """What the decoder reads from a state (``y``, or ``x`` of ``(x, v)``)."""
+        return y[0] if isinstance(y, tuple) else y
+
+    def jump_times(self, t0: float, t1: float) -> list[float]:
+        """Sorted times in ``(t0, t1)`` where the right-hand side is discontinuous."""
+        times = set()
+        for module in self.modules():
+            if isinstance(module, TimeIndexed):
+                times.update(module.jump_times(t0, t1))
+        return sorted(times)
+
+
+def _check_module(name: str, value: Any) -> None:
+    if not callable(value):
+        raise TypeError(
+            f"GraphPDEModel: `{name}` must be an nn.Module or a callable; got "
+            f"{describe(value)}. Use nn.Identity() for none."
+        )
+
+
+class GraphPDEModel(nn.Module):
+    r"""Encoder, learned right-hand side integrated by a solver, decoder.
+
+    ``forward(x, graph)``: ``y0 = term.initial_state(encoder(x))``, then
+    ``solve(term, solver, y0=y0, t0=t0, t1=t1, dt0=dt0, args=term.prepare(...),
+    controller=controller, adjoint=adjoint)``, then ``decoder(term.readout(y(t1)))``.
+    The last solve's statistics are kept in ``model.last_stats`` (steps, RHS
+    evaluations) for reporting.
+
+    Args:
+        encoder: Module mapping node features ``[N, F_in]`` to the state ``[N, C]``.
+        term: The learned right-hand side (a :class:`GraphTerm` or any ``Term``).
+        decoder: Module mapping the final state ``[N, C]`` to outputs.
+        solver: The integrator value, e.g. ``Euler()``; a plain attribute.
+        t1: End time, ``> t0``.
+        dt0: The step (required for ``ConstantStep``); the first step for an
+            adaptive controller (``None``: automatic).
+        controller: Step-size controller value; a plain attribute.
+        adjoint: Gradient strategy value (``Backprop()``, ``Checkpoint()``, ...);
+            ``None`` means the solver default (backpropagation through the steps).
+        t0: Start time.
+        max_steps: Step budget of each solve.
+
+    Raises:
+        TypeError: ``term`` is not a Term, ``solver`` not a solver, ``controller``
+            not a controller, or ``encoder``/``decoder`` not callable.
+        ValueError: bad times or step.
+
+    Example:
+        >>> model = GraphPDEModel(nn.Linear(2, 4), LinearTerm(Laplacian(graph)),
+        ...                       nn.Linear(4, 3), solver=Euler(), t1=1.0, dt0=0.25)
+        >>> model(x, graph).shape, model.depth
+        (torch.Size([16, 3]), 4)
+        >>> model.solver = RK4()
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        term: Term,
+        decoder: nn.Module,
+        *,
+        solver: AbstractSolver,
+        t1: float,
+        dt0: float | None = None,
+        controller: AbstractStepController | None = None,
+        adjoint: Any = None,
+        t0: float = 0.0,
+        max_steps: int = 10_000,
+    ) -> None:
+        """Store the parts (see the class docstring)."""
+        super().__init__()
+        _check_module("encoder", encoder)
+        _check_module("decoder", decoder)
+        if not isinstance(term, Term):
+            raise TypeError(
+                "GraphPDEModel: `term` must be a solvers.Term (the learned "
+                f"right-hand side); got {describe(term)}."
+            )
+        self.encoder = encoder
+        self.term = term
+        self.decoder = decoder
+        self.t0 = check_real("GraphPDEModel", "t0", t0)
+        self.t1 = check_real("GraphPDEModel", "t1", t1)
+        if not self.t1 > self.t0:
+            raise ValueError(
+                f"GraphPDEModel: `t1` must be greater than `t0`; got t0={self.t0:g}, "
+                f"t1={self.t1:g}."
+            )
+        self.dt0 = (
+            None
+            if dt0 is None
+            else check_real("GraphPDEModel", "dt0", dt0, low=0.0, low_open=True)
+        )
+        self.solver = solver
+        self.controller = ConstantStep() if controller is None else controller
+        self.adjoint = adjoint
+        self.max_steps = max_steps
+        self.last_stats = None
+
+    # Plain attributes, validated on every assignment so a swap fails where it is
+    # written, not at the next forward pass.
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Validate ``solver`` and ``controller`` when they are assigned."""
+        if name == "solver" and not isinstance(value, AbstractSolver):
+            raise TypeError(
+                "GraphPDEModel: `solver` must be a solver value such as RK4(); got "
+                f"{describe(value)}."
+            )
+        if name == "controller" and not isinstance(value, AbstractStepController):
+            raise TypeError(
+                "GraphPDEModel: `controller` must be a controller value such as "
+                f"ConstantStep() or PIController(rtol=..., atol=...); got "
+                f"{describe(value)}."
+            )
+        super().__setattr__(name, value)
+
+    @property
+    def depth(self) -> int | None:
+        """Number of steps of a fixed-step solve (``None`` when adaptive)."""
+        if not isinstance(self.controller, ConstantStep) or self.dt0 is None:
+            return None
+        return max(1, math.ceil((self.t1 - self.t0) / self.dt0 - 1e-9))
+
+    def initial_state(self, x: Tensor, graph: Graph) -> tuple[Any, Any]:
+        """``(y0, args)``: the encoded initial state and the term's ``args``."""
+        y0 = self.encoder(x)
+        if isinstance(self.term, GraphTerm):
+            y0 = self.term.initial_state(y0)
+            return y0, self.term.prepare(self.t0, y0, graph)
+        return y0, graph
+
+    def _solve_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "t0": self.t0,
+            "t1": self.t1,
+            "dt0": self.dt0,
+            "controller": self.controller,
+            "max_steps": self.max_steps,
+        }
+        if self.adjoint is not None:
+            kwargs["adjoint"] = self.adjoint
+        return kwargs
+
+    def _readout(self, y: Any) -> Tensor:
+        if isinstance(self.term, GraphTerm):
+            return self.term.readout(y)
+        return y[0] if isinstance(y, tuple) else y
+
+    def forward(self, x: Tensor, graph: Graph) -> Tensor:
+        """Encode, integrate from ``t0`` to ``t1``, decode. ``x``: ``[N, F_in]``."""
+        y0, args = self.initial_state(x, graph)
+        sol = solve(self.term, self.solver, y0=y0, args=args, **self._solve_kwargs())
+        self.last_stats = sol.stats
+        y1 = tuple(leaf[-1] for leaf in sol.ys) if isinstance(y0, tuple) else sol.ys[-1]
+        return self.decoder(self._readout(y1))
+
+    def extra_repr(self) -> str:
+        """The integration settings, after the submodules."""
+        parts = [
+            f"solver={self.solver!r}",
+            f"controller={self.controller!r}",
+            f"t0={self.t0:g}",
+            f"t1={self.t1:g}",
+            f"dt0={self.dt0!r}",
+        ]
+        if self.depth is not None:
+            parts.append(f"depth={self.depth}")
+        if self.adjoint is not None:
+            parts.append(f"adjoint={self.adjoint!r}")
+        return ", ".join(parts)
+
+
+def permute_graph(graph: Graph, perm: Tensor) -> Graph:
+    """The graph with its nodes relabelled: new node ``k`` is old node ``perm[k]``.
+
+    Args:
+        graph: The graph.
+        perm: A permutation of ``range(num_nodes)`` (int64 ``[N]``).
+
+    Returns:
+        A graph isomorphic to ``graph`` with the same edge weights.
+    """
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(perm.numel(), device=perm.device)
+    ei = inverse[graph.edge_index]
+    return Graph(
+        ei,
+        graph.num_nodes,
+        graph.edge_weight if graph.weighted else None,
+        directed="symmetrize",
+    )
+
+
+def check_equivariance(
+    model: nn.Module, graph: Graph, x: Tensor, *, seed: int = 0
+) -> float:
+    r"""Maximum deviation from permutation equivariance of ``model(x, graph)``.
+
+    Draws a random permutation :math:`P` of the nodes and returns
+    :math:`\max |f(Px, PGP^\top) - P f(x, G)|`. A node-level model that treats the
+    graph as a set of edges gives round-off (about ``1e-15`` in float64). The model
+    is run in evaluation mode (dropout off) and restored afterwards; nothing is
+    differentiated.
+
+    Args:
+        model: Any module called as ``model(x, graph)`` returning ``[N, ...]``.
+        graph: The graph.
+        x: Node features ``[N, F]``.
+        seed: Seed of the permutation.
+
+    Returns:
+        The maximum absolute deviation (a float).
+
+    Raises:
+        ValueError: ``x`` does not have one row per node.
+
+    Example:
+        >>> model = GraphPDEModel(nn.Linear(2, 4), LinearTerm(Laplacian(graph)),
+        ...                       nn.Linear(4, 3), solver=RK4(), t1=1.0, dt0=0.25)
+        >>> check_equivariance(model, graph, x) < 1e-12
+        True
+    """
+    if not isinstance(x, Tensor) or x.dim() < 1 or x.shape[0] != graph.num_nodes:
+        raise ValueError(
+            f"check_equivariance: `x` must have one row per node ({graph.num_nodes}); "
+            f"got {describe(x)}."
+        )
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(graph.num_nodes, generator=gen).to(x.device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x, graph)
+            out_perm = model(x[perm], permute_graph(graph, perm))
+    finally:
+        model.train(was_training)
+    return float((out_perm - out[perm]).abs().max()) if out.numel() else 0.0
