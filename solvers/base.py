@@ -139,7 +139,7 @@ class AbstractSolver(ABC):
         )
 
     def max_stable_dt(self, lam_max: float) -> float | None:
-        """Largest stable fixed step for the operator's ``lam_max``; ``None`` = no limit.
+        """Largest stable fixed step for ``lam_max``; ``None`` means no limit.
 
         Derived from :meth:`linear_stability`: ``c / lam_max`` for first-order
         methods on ``y' = -A y``, ``2 / sqrt(lam_max)`` for the undamped oscillator

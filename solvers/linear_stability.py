@@ -1,4 +1,4 @@
-r"""What a solver's linear stability *is*: one value per solver, and the one bound routine.
+r"""What a solver's linear stability *is*: one value per solver, one bound routine.
 
 Every solver describes its linear stability once, in
 :meth:`solvers.base.AbstractSolver.linear_stability`, by returning one of the
@@ -127,7 +127,7 @@ def _cached_bound(desc: LinearStability, direction: complex, start: float) -> fl
 # Polynomial helpers
 # ---------------------------------------------------------------------------------
 def _polyval(coeffs: tuple[float, ...], z: np.ndarray) -> np.ndarray:
-    """``sum_k coeffs[k] z^k`` by Horner (exact for huge ``|z|`` where a solve is not)."""
+    """``sum_k coeffs[k] z^k`` by Horner (accurate for huge ``|z|``, unlike a solve)."""
     out = np.zeros_like(z)
     for c in coeffs[::-1]:
         out = out * z + c
@@ -135,7 +135,7 @@ def _polyval(coeffs: tuple[float, ...], z: np.ndarray) -> np.ndarray:
 
 
 def _poly_roots(coeffs: np.ndarray) -> np.ndarray:
-    """Roots ``[..., k]`` of ``sum_j coeffs[..., j] zeta^j`` (batched companion matrices).
+    """Roots ``[..., k]`` of ``sum_j coeffs[..., j] zeta^j`` (batched companion).
 
     ``coeffs`` has shape ``[..., k + 1]`` in increasing powers; a vanishing leading
     coefficient gives non-finite roots (counted as unstable).
@@ -224,7 +224,7 @@ class LinearStability(ABC):
         """The constant ``c`` of the CFL limit (``inf``: none; ``nan``: no constant)."""
 
     def max_stable_dt(self, lam_max: float) -> float | None:
-        """Largest stable fixed step for the operator's ``lam_max`` (``None``: no limit).
+        """Largest stable fixed step for ``lam_max`` (``None``: no limit).
 
         First-order methods on ``y' = -A y``: ``bound / lam_max``.
 
@@ -476,7 +476,7 @@ class Oscillator(LinearStability):
             )
 
     def _rate(self, lam: float) -> float:
-        """``1 / tau``, ``tau = max(sqrt(beta / lam), alpha / lam)``: the natural time scale.
+        """``1 / tau``, ``tau = max(sqrt(beta / lam), alpha / lam)``: the time scale.
 
         The bound in ``dt / tau`` lies in ``[2, 4]`` for every ``lam`` (it is
         ``(alpha + sqrt(alpha^2 + 4 beta lam)) / lam`` in ``dt``), so the scan of
@@ -494,7 +494,7 @@ class Oscillator(LinearStability):
         return _oscillator_bound(self, 1.0)
 
     def max_stable_dt(self, lam_max: float) -> float | None:
-        """Largest stable step for ``beta x'' + alpha x' = -A x``; ``None`` if ``lam_max <= 0``.
+        """Largest stable step for ``beta x'' + alpha x' = -A x`` (``None``: no limit).
 
         Undamped: ``bound / sqrt(lam_max / beta)``. Damped: the scan of
         :meth:`mode_modulus` at ``lam_max``.

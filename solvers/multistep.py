@@ -167,7 +167,8 @@ class AdamsBashforth(AbstractSolver):
     def linear_stability(self) -> Multistep:
         r"""``Multistep(rho, sigma)``, the Adams-Bashforth characteristic polynomials.
 
-        ``rho = zeta^k - zeta^{k-1}`` and ``sigma = sum_j b_j zeta^{k-1-j}``. The real stability interval ``[-r, 0]`` of the roots of
+        ``rho = zeta^k - zeta^{k-1}`` and ``sigma = sum_j b_j zeta^{k-1-j}``. The
+        real stability interval ``[-r, 0]`` of the roots of
         ``rho(zeta) - z sigma(zeta)``: AB2 ``1``, AB3 ``6/11``, AB4 ``3/10``.
         """
         k = self.order

@@ -52,6 +52,11 @@ def _name(solver: Any) -> str:
     return name if label == f"{name}()" else label
 
 
+def _num(x: float) -> str:
+    """Four significant digits, keeping a trailing ``.0`` (``8.0``, ``1e-05``)."""
+    return repr(float(f"{x:.4g}"))
+
+
 def _compact(obj: Any) -> str:
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         return repr(obj)
@@ -116,7 +121,7 @@ def _roots(where: str, solver: Any) -> Callable[[np.ndarray], np.ndarray]:
 # Functions and regions
 # ---------------------------------------------------------------------------------
 def stability_function(solver: Any) -> Callable[[ArrayLike], np.ndarray]:
-    r"""The stability function ``R(z)`` of a one-step method, vectorised over numpy arrays.
+    r"""The stability function ``R(z)`` of a one-step method, vectorised (numpy).
 
     Explicit RK methods use their Butcher tableau's stability polynomial
     (``R(z) = 1 + z b^T (I - zA)^{-1} 1``, the Taylor polynomial of ``e^z`` for
@@ -158,7 +163,7 @@ def stability_function(solver: Any) -> Callable[[ArrayLike], np.ndarray]:
 
 
 def root_condition(solver: Any, z: ArrayLike) -> np.ndarray:
-    r"""``max |zeta|`` over the roots of the method's characteristic polynomial at ``z``.
+    r"""``max |zeta|`` over the roots of the characteristic polynomial at ``z``.
 
     * one-step methods: ``|R(z)|``;
     * multistep methods: the roots of ``rho(zeta) - z sigma(zeta)`` (Adams-Bashforth
@@ -286,7 +291,7 @@ def stability_bound(solver: Any) -> float:
 
 
 def max_stable_dt(solver: Any, lam_max: float) -> float | None:
-    """``solver.max_stable_dt(lam_max)``: the largest stable fixed step, ``None`` = no limit.
+    """``solver.max_stable_dt(lam_max)``: largest stable fixed step; ``None``: no limit.
 
     Args:
         solver: A solver value (or a description value).

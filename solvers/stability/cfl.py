@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from solvers._checks import check_real
 from solvers.linear_stability import LinearStability, Oscillator
-from solvers.stability.analysis import _describe, _name, _check_lam
+from solvers.stability.analysis import _check_lam, _describe, _name, _num
 
 __all__ = ["CFLRow", "cfl_table", "check_stability"]
 
@@ -82,11 +82,6 @@ def cfl_table(solvers: Iterable[Any], lam_max: float) -> list[CFLRow]:
         formula = "none" if limit is None else _formula(desc)[0]
         rows.append(CFLRow(_name(s), desc.bound, formula, limit))
     return rows
-
-
-def _num(x: float) -> str:
-    """Four significant digits, keeping a trailing ``.0`` (``8.0``, ``0.5``, ``1e-05``)."""
-    return repr(float(f"{x:.4g}"))
 
 
 def check_stability(solver: Any, dt: float, lam_max: float) -> str | None:

@@ -1,4 +1,4 @@
-"""Stability-region plots: :func:`plot_stability_regions` (matplotlib imported lazily)."""
+"""Stability-region plots: :func:`plot_stability_regions` (lazy matplotlib import)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from solvers.stability.analysis import (
     _check_window,
     _describe,
     _name,
+    _num,
     imag_axis_bound,
     stability_region,
 )
@@ -89,14 +90,14 @@ def plot_stability_regions(
         )
     if equation not in ("heat", "wave"):
         raise ValueError(
-            f"plot_stability_regions: `equation` must be 'heat' or 'wave'; got {equation!r}."
+            f"{where}: `equation` must be 'heat' or 'wave'; got {equation!r}."
         )
     points = None
     if lam is not None:
         if dt is None:
             raise ValueError(
-                "plot_stability_regions: `lam` was given without `dt`; pass dt=... to place "
-                "the scaled spectrum -dt·λ_i in the z plane."
+                f"{where}: `lam` was given without `dt`; pass dt=... to place the "
+                "scaled spectrum -dt·λ_i in the z plane."
             )
         dt = check_real(where, "dt", dt, low=0.0, low_open=True)
         eig = _as_eigenvalues(lam)
