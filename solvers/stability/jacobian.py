@@ -109,7 +109,7 @@ def jacobian_eigenvalue(
     seed: int = 0,
     krylov_dim: int = 20,
 ) -> DominantEigenvalue:
-    r"""Dominant eigenvalue of the Jacobian ``df/dy`` of ``f(y) = term(t, y, args)`` at ``y``.
+    r"""Dominant eigenvalue of the Jacobian of ``f(y) = term(t, y, args)`` at ``y``.
 
     Matrix-free: only Jacobian-vector products with :func:`torch.func.jvp` are used
     (graphops kernels support forward mode), so it scales to large graphs. The
@@ -119,7 +119,10 @@ def jacobian_eigenvalue(
     pairs that non-symmetric learned Jacobians produce (where plain power iteration
     oscillates). For ``LinearTerm(L)`` the result is ``-lam_max(L)``.
 
-    .. math:: J = \partial f / \partial y, \qquad J u \approx \lambda u,\ |\lambda| \text{ maximal}
+    .. math::
+
+        J = \partial f / \partial y, \qquad
+        J u \approx \lambda u,\ |\lambda| \text{ maximal}
 
     Args:
         term: A :class:`~solvers.terms.Term` or any ``f(t, y, args)``.
@@ -146,7 +149,8 @@ def jacobian_eigenvalue(
     where = "jacobian_eigenvalue"
     if not callable(term):
         raise TypeError(
-            f"{where}: `term` must be a Term or a callable f(t, y, args); got {type(term).__name__}."
+            f"{where}: `term` must be a Term or a callable f(t, y, args); got "
+            f"{type(term).__name__}."
         )
     check_int(where, "iters", iters, low=1)
     check_int(where, "krylov_dim", krylov_dim, low=1)
@@ -262,7 +266,8 @@ def jacobian_lam_max(
     res = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol, seed=seed)
     if not res.converged:
         warnings.warn(
-            f"jacobian_lam_max: did not converge in {res.iterations} Jacobian-vector products "
+            f"jacobian_lam_max: did not converge in {res.iterations} Jacobian-vector "
+            "products "
             f"(relative residual {res.residual:.2g} > tol={tol:g}); the estimate "
             f"{res.lam_abs:.4g} may be low. Increase `iters`.",
             RuntimeWarning,
@@ -286,7 +291,7 @@ def _operator_of(term: Any, y: Any, t: float, args: Any) -> GraphOperator | None
 def _first_order_dt(
     solver: Any, desc: LinearStability, mu: complex
 ) -> float | None:
-    """Largest stable step of a first-order method for one eigenvalue ``mu`` of ``df/dy``."""
+    """Largest stable step of a first-order method for an eigenvalue ``mu``."""
     mag = abs(mu)
     if mag == 0.0:
         return None
@@ -309,12 +314,13 @@ def recommend_dt(
     iters: int = 100,
     tol: float = 1e-6,
 ) -> float | None:
-    """A stable fixed step ``safety * dt_max`` for ``solver`` on ``term`` near state ``y``.
+    """A stable fixed step ``safety * dt_max`` for ``solver`` on ``term`` near ``y``.
 
     * ``LinearTerm`` (``y' = -A y + s``): ``dt_max = solver.max_stable_dt(lam_max(A))``
       with ``A = term.operator(t, y, args)`` (Lanczos if symmetric, else power).
     * ``SecondOrderTerm`` with an operator (``x'' = -A x``): second-order solvers use
-      ``solver.max_stable_dt(lam_max(A))`` (``2/sqrt(lam_max)`` for Leapfrog); first-order
+      ``solver.max_stable_dt(lam_max(A))`` (``2/sqrt(lam_max)`` for Leapfrog);
+      first-order
       solvers see the eigenvalues ``+-i sqrt(lam_max)`` of the ``(x, v)`` system and
       use their imaginary-axis bound (:func:`imag_axis_bound`).
     * any other term: the dominant eigenvalue ``mu`` of the Jacobian at ``y``
@@ -338,10 +344,12 @@ def recommend_dt(
 
     Returns:
         The step as a float, or ``None`` when the method has no stability limit for
-        this problem (implicit solvers; ``None`` matches ``max_stable_dt``'s "no limit").
+        this problem (implicit solvers; ``None`` matches ``max_stable_dt``'s "no
+        limit").
 
     Raises:
-        ValueError: ``safety`` outside ``(0, 1]``, or a method that is unstable for every
+        ValueError: ``safety`` outside ``(0, 1]``, or a method that is unstable for
+            every
             ``dt`` on this problem (e.g. Euler on the undamped wave equation).
     """
     where = "recommend_dt"
@@ -367,8 +375,9 @@ def recommend_dt(
             b = imag_axis_bound(solver)
             if b == 0.0:
                 raise ValueError(
-                    f"recommend_dt: {_name(solver)} is unstable for every dt on x'' = -A x (its "
-                    "stability region contains no segment of the imaginary axis); use Leapfrog, "
+                    f"recommend_dt: {_name(solver)} is unstable for every dt on "
+                    "x'' = -A x (its stability region contains no segment of the "
+                    "imaginary axis); use Leapfrog, "
                     "SymplecticEuler or RK4."
                 )
             return None if math.isinf(b) else safety * b / math.sqrt(lam)
@@ -377,8 +386,9 @@ def recommend_dt(
     eig = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol)
     if not eig.converged:
         warnings.warn(
-            f"recommend_dt: the Jacobian eigenvalue estimate did not converge in {iters} "
-            f"products (residual {eig.residual:.2g} > tol={tol:g}); the step may be off. "
+            "recommend_dt: the Jacobian eigenvalue estimate did not converge in "
+            f"{iters} products (residual {eig.residual:.2g} > tol={tol:g}); the step "
+            "may be off. "
             "Pass a larger `iters`.",
             RuntimeWarning,
             stacklevel=2,
@@ -389,8 +399,9 @@ def recommend_dt(
         limit = _first_order_dt(solver, desc, eig.lam)
         if limit == 0.0:
             raise ValueError(
-                f"recommend_dt: {_name(solver)} is unstable for every dt at the dominant Jacobian "
-                f"eigenvalue {eig.lam:.4g} (outside its stability region along that ray); use a "
+                f"recommend_dt: {_name(solver)} is unstable for every dt at the "
+                f"dominant Jacobian eigenvalue {eig.lam:.4g} (outside its stability "
+                "region along that ray); use a "
                 "method whose region covers it (e.g. RK4) or an implicit solver."
             )
     return None if limit is None else safety * limit
