@@ -16,6 +16,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
+from solvers._checks import check_real
+from solvers.linear_stability import LinearStability, NotAnalysed
 from solvers.solution import Status
 from solvers.terms import SecondOrderTerm, Term
 
@@ -118,6 +120,51 @@ class AbstractSolver(ABC):
         self, term: Term, t0: float, dt: float, y0: Any, args: Any, state: Any
     ) -> Step:
         """Advance from ``(t0, y0)`` to ``t0 + dt``."""
+
+    def linear_stability(self) -> LinearStability:
+        """The one value that describes the solver's linear stability.
+
+        One of :mod:`solvers.linear_stability`'s values: ``OneStep`` (stability
+        function), ``Multistep`` (characteristic polynomials), ``Oscillator``
+        (amplification roots of ``x'' = -lam x``), ``Unconditional`` or
+        ``NotAnalysed``. :meth:`max_stable_dt` and everything in
+        :mod:`solvers.stability` derive from it.
+
+        The default is ``NotAnalysed``: no limit is known, so ``solve()`` checks
+        nothing. Every solver of this package overrides it (contract item 3).
+        """
+        return NotAnalysed(
+            f"{type(self).__name__} does not describe its linear stability "
+            "(override linear_stability())"
+        )
+
+    def max_stable_dt(self, lam_max: float) -> float | None:
+        """Largest stable fixed step for ``lam_max``; ``None`` means no limit.
+
+        Derived from :meth:`linear_stability`: ``c / lam_max`` for first-order
+        methods on ``y' = -A y``, ``2 / sqrt(lam_max)`` for the undamped oscillator
+        methods on ``x'' = -A x``. ``lam_max <= 0`` (a zero operator, or no decaying
+        mode to destabilise) gives ``None``.
+
+        Args:
+            lam_max: Largest eigenvalue of ``A``, e.g. ``graphops.lam_max(op)``.
+
+        Returns:
+            The step, or ``None`` when there is no limit.
+
+        Raises:
+            TypeError: ``lam_max`` is not a real number.
+            ValueError: ``lam_max`` is not finite.
+        """
+        lam = check_real(
+            f"{type(self).__name__}.max_stable_dt",
+            "lam_max",
+            lam_max,
+            fix="Estimate it with graphops.lam_max(operator).",
+        )
+        if lam <= 0.0:
+            return None
+        return self.linear_stability().max_stable_dt(lam)
 
 
 class AbstractAdaptiveSolver(AbstractSolver):

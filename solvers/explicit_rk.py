@@ -15,9 +15,7 @@ coefficients) and a class; the tableau, order, CFL and gradient tests in
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -25,6 +23,7 @@ from torch import Tensor
 
 from solvers._tree import State, tmap
 from solvers.base import AbstractSolver, Step
+from solvers.linear_stability import OneStep
 from solvers.tableau import ButcherTableau
 from solvers.terms import Term
 
@@ -277,42 +276,13 @@ class ExplicitRK(AbstractSolver):
             )
 
     # -- properties ----------------------------------------------------------------
-    @property
-    def stability_bound(self) -> float:
-        """Real stability interval length of the tableau (see ``ButcherTableau``)."""
-        return self.tableau.stability_bound
+    def linear_stability(self) -> OneStep:
+        """``OneStep(tableau.stability_polynomial)``: ``R(z)``, a polynomial in ``z``.
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        r"""Largest stable fixed step for ``y' = -A y``: ``stability_bound / lam_max``.
-
-        Assumes the spectrum of ``A`` is real and in ``[0, lam_max]`` (a PSD
-        Laplacian), where :math:`|R(-\Delta t \lambda)| \le 1` for every eigenvalue
-        iff :math:`\Delta t\, \lambda_{\max} \le` ``stability_bound``.
-
-        Args:
-            lam_max: Largest eigenvalue of ``A``.
-
-        Returns:
-            The limit, or ``None`` (no limit) when ``lam_max <= 0``: a zero operator
-            is stable for every step, and a negative ``lam_max`` means ``-A`` has no
-            decaying mode to destabilise (the exact solution itself grows).
-
-        Raises:
-            ValueError: ``lam_max`` is not a finite real number.
+        Its bound is the tableau's ``stability_bound``, so ``max_stable_dt(lam_max)``
+        is ``stability_bound / lam_max`` for ``y' = -A y`` with ``A`` PSD.
         """
-        if (
-            isinstance(lam_max, bool)
-            or not isinstance(lam_max, Real)
-            or not math.isfinite(lam_max)
-        ):
-            raise ValueError(
-                f"{type(self).__name__}.max_stable_dt: `lam_max` must be a finite "
-                f"real number; got {lam_max!r}. Estimate it with "
-                "graphops.lam_max(operator)."
-            )
-        if lam_max <= 0:
-            return None
-        return self.stability_bound / float(lam_max)
+        return OneStep(self.tableau.stability_polynomial)
 
     # -- the step --------------------------------------------------------------------
     def init(self, term: Term, t0: float, y0: State, args: Any) -> RKState:

@@ -9,14 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
+from solvers._checks import check_second_order
 from solvers.base import AbstractSolver, Step
-from solvers.leapfrog import (
-    _check_second_order,
-    _leapfrog_max_stable_dt,
-    _leapfrog_roots,
-)
+from solvers.linear_stability import Oscillator
 from solvers.terms import SecondOrderTerm, Term
 
 __all__ = ["SymplecticEuler"]
@@ -73,7 +68,7 @@ class SymplecticEuler(AbstractSolver):
 
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> None:
         """Validate the term and the ``(x, v)`` state once; no solver state."""
-        _check_second_order("SymplecticEuler", term, y0, velocity_dependent_ok=True)
+        check_second_order("SymplecticEuler", term, y0, velocity_dependent_ok=True)
         return None
 
     def step(
@@ -85,21 +80,11 @@ class SymplecticEuler(AbstractSolver):
         x1 = x0 + dt * v1
         return Step((x1, v1), rhs_evals=1)
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``2 / sqrt(lam_max)`` for ``x'' = -A x`` (``None`` if ``lam_max <= 0``)."""
-        return _leapfrog_max_stable_dt("SymplecticEuler", lam_max)
+    def linear_stability(self) -> Oscillator:
+        """``Oscillator()``: the step map's eigenvalues for ``x'' = -lam x``.
 
-    def amplification_roots(self, dt, lam) -> np.ndarray:
-        """Eigenvalues of the step map for ``x'' = -lam x``.
-
-        These are the roots of ``z^2 - (2 - dt^2 lam) z + 1``: the map has trace
-        ``2 - dt^2 lam`` and determinant 1.
-
-        Args:
-            dt: Step size(s), float or array.
-            lam: Mode eigenvalue(s) ``>= 0``, broadcast with ``dt``.
-
-        Returns:
-            Complex array of shape ``broadcast(dt, lam).shape + (2,)``.
+        They are the roots of ``z^2 - (2 - dt^2 lam) z + 1`` (the map has trace
+        ``2 - dt^2 lam`` and determinant 1), the leapfrog polynomial: the limit
+        is ``dt <= 2 / sqrt(lam_max)``.
         """
-        return _leapfrog_roots(dt, lam)
+        return Oscillator()

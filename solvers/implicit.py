@@ -44,6 +44,7 @@ from graphops.operators import GraphOperator
 from solvers._errors import TermSolverMismatch
 from solvers.base import AbstractSolver, Step
 from solvers.cg import CG
+from solvers.linear_stability import OneStep, Unconditional
 from solvers.solution import Status
 from solvers.terms import LinearTerm, Term
 
@@ -173,9 +174,14 @@ class _ThetaMethod(AbstractSolver):
             res.message,
         )
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``None``: no step-size limit (A-stable) for PSD ``A``."""
-        return None
+    def linear_stability(self) -> Unconditional:
+        """``Unconditional``: no step-size limit for PSD ``A`` (``theta >= 1/2``).
+
+        It carries the theta-method's stability function
+        ``R(z) = (1 + (1 - theta) z) / (1 - theta z)`` for regions and plots.
+        """
+        theta = self.theta
+        return Unconditional(OneStep((1.0, 1.0 - theta), (1.0, -theta)))
 
     # -- helpers -------------------------------------------------------------------
     @staticmethod

@@ -25,54 +25,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any, ClassVar, Literal
 
-import numpy as np
-from torch import Tensor
-
-from solvers._errors import TermSolverMismatch
+from solvers._checks import check_second_order
 from solvers.base import AbstractSolver, Step
+from solvers.linear_stability import Oscillator
 from solvers.terms import SecondOrderTerm, Term
 
 __all__ = ["DampedLeapfrog", "Leapfrog", "TwoStepLeapfrog"]
 
 _STARTS = ("taylor", "difference")
-
-
-# ---------------------------------------------------------------------------------
-# Shared private helpers (also used by solvers.imex)
-# ---------------------------------------------------------------------------------
-def _check_second_order(
-    name: str, term: Term, y0: Any, *, velocity_dependent_ok: bool
-) -> None:
-    """Validate the term and the ``(x, v)`` state once (no tensor work)."""
-    if not isinstance(term, SecondOrderTerm):
-        raise TermSolverMismatch(
-            f"{name}: needs a SecondOrderTerm (x'' = a(t, x, x')); got "
-            f"{type(term).__name__}. Wrap the acceleration in SecondOrderTerm(accel) "
-            "or use a first-order solver such as RK4."
-        )
-    if not velocity_dependent_ok and term.velocity_dependent:
-        raise TermSolverMismatch(
-            f"{name}: needs an acceleration that does not depend on the velocity; "
-            "got a SecondOrderTerm with velocity_dependent=True. Use "
-            "DampedLeapfrog(alpha, beta) for linear damping beta x'' + alpha x' = "
-            "a(x), SymplecticEuler() for a general a(t, x, v) (GraphCON), or a "
-            "Runge-Kutta solver on the (x, v) system."
-        )
-    if not (
-        isinstance(y0, tuple)
-        and len(y0) == 2
-        and all(isinstance(leaf, Tensor) for leaf in y0)
-    ):
-        got = (
-            f"tuple of length {len(y0)}" if isinstance(y0, tuple) else type(y0).__name__
-        )
-        raise TypeError(
-            f"{name}: the state must be a tuple (x, v) of two tensors; got {got}. "
-            "Pass y0=(x0, v0), e.g. v0=torch.zeros_like(x0)."
-        )
 
 
 def _check_start(name: str, start: str) -> None:
@@ -82,53 +44,6 @@ def _check_start(name: str, start: str) -> None:
             "reads v0 as the initial velocity x'(t0); 'difference' reads it as "
             "(x0 - x_{-1})/dt (PDE-GCN's x_{-1} = x0 is v0 = 0)."
         )
-
-
-def _quadratic_roots(a2: np.ndarray, a1: np.ndarray, a0: np.ndarray) -> np.ndarray:
-    """Roots of ``a2 z^2 + a1 z + a0`` (``a2 != 0``), broadcast, shape ``[..., 2]``.
-
-    Uses the cancellation-free form ``q = -(a1 + s sqrt(disc)) / 2``, with ``s`` chosen
-    to maximise ``|q|``; the roots are ``q / a2`` and ``a0 / q``.
-    """
-    a2, a1, a0 = np.broadcast_arrays(
-        *(np.asarray(c, dtype=complex) for c in (a2, a1, a0))
-    )
-    sq = np.sqrt(a1 * a1 - 4.0 * a2 * a0)
-    q = np.where(np.abs(a1 + sq) >= np.abs(a1 - sq), -(a1 + sq) / 2.0, -(a1 - sq) / 2.0)
-    nonzero = q != 0
-    r1 = q / a2
-    r2 = np.where(nonzero, a0 / np.where(nonzero, q, 1.0), 0.0)
-    return np.stack([r1, r2], axis=-1)
-
-
-def _leapfrog_roots(dt, lam) -> np.ndarray:
-    """Roots of ``z^2 - (2 - dt^2 lam) z + 1`` (leapfrog, Stormer-Verlet, SE)."""
-    dt, lam = np.asarray(dt, dtype=float), np.asarray(lam, dtype=float)
-    return _quadratic_roots(
-        np.ones_like(dt * lam), -(2.0 - dt * dt * lam), np.ones_like(dt * lam)
-    )
-
-
-def _check_lam_max(name: str, lam_max: Any) -> float:
-    """``lam_max`` as a float; ``ValueError`` unless it is a finite real number."""
-    if (
-        isinstance(lam_max, bool)
-        or not isinstance(lam_max, Real)
-        or not math.isfinite(lam_max)
-    ):
-        raise ValueError(
-            f"{name}.max_stable_dt: `lam_max` must be a finite real number; got "
-            f"{lam_max!r}. Estimate it with graphops.lam_max(operator)."
-        )
-    return float(lam_max)
-
-
-def _leapfrog_max_stable_dt(name: str, lam_max: Any) -> float | None:
-    """``2 / sqrt(lam_max)``: the roots leave the unit circle when ``dt^2 lam > 4``."""
-    lam_max = _check_lam_max(name, lam_max)
-    if lam_max <= 0.0:
-        return None
-    return 2.0 / math.sqrt(lam_max)
 
 
 # ---------------------------------------------------------------------------------
@@ -196,7 +111,7 @@ class Leapfrog(AbstractSolver):
 
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> Any:
         """Validate once. The state is ``None``: the first step evaluates ``a(x0)``."""
-        _check_second_order("Leapfrog", term, y0, velocity_dependent_ok=False)
+        check_second_order("Leapfrog", term, y0, velocity_dependent_ok=False)
         return None
 
     def step(
@@ -210,7 +125,7 @@ class Leapfrog(AbstractSolver):
         x0, v0 = y0
         evals = 1
         if state is None:
-            _check_second_order("Leapfrog", term, y0, velocity_dependent_ok=False)
+            check_second_order("Leapfrog", term, y0, velocity_dependent_ok=False)
             state = term.acceleration(t0, x0, v0, args)
             evals = 2
         half = 0.5 * dt
@@ -220,24 +135,14 @@ class Leapfrog(AbstractSolver):
         v1 = v_half + half * a1
         return Step((x1, v1), state=a1, rhs_evals=evals)
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``2 / sqrt(lam_max)`` for ``x'' = -A x`` (``None`` if ``lam_max <= 0``)."""
-        return _leapfrog_max_stable_dt(type(self).__name__, lam_max)
+    def linear_stability(self) -> Oscillator:
+        """``Oscillator()``: the roots of ``z^2 - (2 - dt^2 lam) z + 1``.
 
-    def amplification_roots(self, dt, lam) -> np.ndarray:
-        """Eigenvalues of the one-step map for the mode ``x'' = -lam x``.
-
-        These are the roots of ``z^2 - (2 - dt^2 lam) z + 1``. The step is stable
-        when both lie on the unit circle and are distinct, i.e. ``dt^2 lam < 4``.
-
-        Args:
-            dt: Step size(s), float or array.
-            lam: Mode eigenvalue(s) ``>= 0``, float or array (broadcast with ``dt``).
-
-        Returns:
-            Complex array of shape ``broadcast(dt, lam).shape + (2,)``.
+        They are the eigenvalues of the one-step map for the mode ``x'' = -lam x``
+        and lie on the unit circle, distinct, iff ``dt^2 lam < 4``: the limit is
+        ``dt <= 2 / sqrt(lam_max)``.
         """
-        return _leapfrog_roots(dt, lam)
+        return Oscillator()
 
 
 # ---------------------------------------------------------------------------------
@@ -311,7 +216,7 @@ class TwoStepLeapfrog(AbstractSolver):
 
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> None:
         """Validate once; the state (the previous step) starts as ``None``."""
-        _check_second_order("TwoStepLeapfrog", term, y0, velocity_dependent_ok=False)
+        check_second_order("TwoStepLeapfrog", term, y0, velocity_dependent_ok=False)
         return None
 
     def step(
@@ -321,7 +226,7 @@ class TwoStepLeapfrog(AbstractSolver):
         x0, w0 = y0
         a0 = term.acceleration(t0, x0, w0, args)
         if state is None:  # first step: w0 = (x0 - x_{-1}) / dt
-            _check_second_order(
+            check_second_order(
                 "TwoStepLeapfrog", term, y0, velocity_dependent_ok=False
             )
             h_bar = dt
@@ -333,24 +238,12 @@ class TwoStepLeapfrog(AbstractSolver):
         x1 = x0 + dt * w1
         return Step((x1, w1), state=dt, rhs_evals=1)
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``2 / sqrt(lam_max)`` for ``x'' = -A x`` (``None`` if ``lam_max <= 0``)."""
-        return _leapfrog_max_stable_dt(type(self).__name__, lam_max)
+    def linear_stability(self) -> Oscillator:
+        """``Oscillator()``: the recurrence's ``z^2 - (2 - dt^2 lam) z + 1``.
 
-    def amplification_roots(self, dt, lam) -> np.ndarray:
-        """Roots of ``z^2 - (2 - dt^2 lam) z + 1`` for ``x'' = -lam x``.
-
-        This is the characteristic polynomial of the recurrence, the same as for
-        :meth:`Leapfrog.amplification_roots`.
-
-        Args:
-            dt: Step size(s), float or array.
-            lam: Mode eigenvalue(s) ``>= 0``, broadcast with ``dt``.
-
-        Returns:
-            Complex array of shape ``broadcast(dt, lam).shape + (2,)``.
+        This characteristic polynomial is :class:`Leapfrog`'s.
         """
-        return _leapfrog_roots(dt, lam)
+        return Oscillator()
 
 
 # ---------------------------------------------------------------------------------
@@ -482,7 +375,7 @@ class DampedLeapfrog(AbstractSolver):
 
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> None:
         """Validate once; the state (the previous step) starts as ``None``."""
-        _check_second_order("DampedLeapfrog", term, y0, velocity_dependent_ok=False)
+        check_second_order("DampedLeapfrog", term, y0, velocity_dependent_ok=False)
         return None
 
     def step(
@@ -493,7 +386,7 @@ class DampedLeapfrog(AbstractSolver):
         alpha, beta = self.alpha, self.beta
         a0 = term.acceleration(t0, x0, w0, args)
         if state is None:  # first step: w0 = (x0 - x_{-1}) / dt
-            _check_second_order("DampedLeapfrog", term, y0, velocity_dependent_ok=False)
+            check_second_order("DampedLeapfrog", term, y0, velocity_dependent_ok=False)
             h_bar = dt
             if self.start == "taylor" and beta > 0.0:
                 acc = a0 if alpha == 0.0 else a0 - alpha * w0  # beta x''(t0)
@@ -507,32 +400,12 @@ class DampedLeapfrog(AbstractSolver):
         x1 = x0 + dt * w1
         return Step((x1, w1), state=dt, rhs_evals=1)
 
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``(alpha + sqrt(alpha^2 + 4 beta lam_max)) / lam_max`` for ``a(x) = -A x``.
+    def linear_stability(self) -> Oscillator:
+        """``Oscillator(alpha, beta)``: the damped two-step characteristic roots.
 
-        Derived from the characteristic roots (see the class docstring). Returns
-        ``None`` if ``lam_max <= 0``.
+        They are the roots of
+        ``(beta + alpha dt) z^2 - (2 beta + alpha dt - dt^2 lam) z + beta``, and
+        ``max_stable_dt(lam_max)`` is ``(alpha + sqrt(alpha^2 + 4 beta lam_max)) /
+        lam_max`` (see the class docstring); it is found from the roots.
         """
-        lam_max = _check_lam_max("DampedLeapfrog", lam_max)
-        if lam_max <= 0.0:
-            return None
-        return (
-            self.alpha + math.sqrt(self.alpha**2 + 4.0 * self.beta * lam_max)
-        ) / lam_max
-
-    def amplification_roots(self, dt, lam) -> np.ndarray:
-        """Roots of ``(beta + alpha dt) z^2 - (2 beta + alpha dt - dt^2 lam) z + beta``.
-
-        Args:
-            dt: Step size(s) ``> 0``, float or array.
-            lam: Mode eigenvalue(s) ``>= 0`` of ``A`` in ``a(x) = -A x``, broadcast
-                with ``dt``.
-
-        Returns:
-            Complex array of shape ``broadcast(dt, lam).shape + (2,)``. For
-            ``beta = 0`` one root is ``0`` and the other is Euler's ``1 - dt lam``.
-        """
-        dt, lam = np.asarray(dt, dtype=float), np.asarray(lam, dtype=float)
-        a2 = self.beta + self.alpha * dt
-        a1 = -(2.0 * self.beta + self.alpha * dt - dt * dt * lam)
-        return _quadratic_roots(a2 + 0.0 * lam, a1, self.beta + 0.0 * a1)
+        return Oscillator(self.alpha, self.beta)

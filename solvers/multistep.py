@@ -1,22 +1,21 @@
 r"""Explicit linear multistep methods: Adams-Bashforth of orders 2 to 4.
 
 Sign conventions are those of :mod:`graphops`: heat flow is ``y' = -L y`` with ``L``
-PSD. A fixed step is stable when ``dt * lam_max <= stability_bound``.
+PSD. A fixed step is stable when ``dt * lam_max <= r``, the length of the real
+stability interval (:func:`solvers.stability.stability_bound`).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
-import numpy as np
 from torch import Tensor
 
 from solvers._tree import tlincomb
 from solvers.base import AbstractSolver, Step
 from solvers.explicit_rk import RK4
-from solvers.leapfrog import _check_lam_max
+from solvers.linear_stability import Multistep
 from solvers.solution import Status
 from solvers.terms import Term
 
@@ -63,43 +62,6 @@ def _as_float(dt: Any) -> float | None:
     return None
 
 
-def _companion_roots(coeffs: np.ndarray) -> np.ndarray:
-    """Roots of ``z^k + c_1 z^{k-1} + ... + c_k`` for ``coeffs [..., k]`` (batched)."""
-    k = coeffs.shape[-1]
-    comp = np.zeros(coeffs.shape[:-1] + (k, k), dtype=complex)
-    comp[..., 0, :] = -coeffs
-    if k > 1:
-        idx = np.arange(k - 1)
-        comp[..., idx + 1, idx] = 1.0
-    return np.linalg.eigvals(comp)
-
-
-@functools.cache
-def _ab_stability_bound(order: int) -> float:
-    """Largest ``r`` with every characteristic root ``|z| <= 1`` on ``[-r, 0]``.
-
-    A fine scan locates the first exit from the unit disc and bisection refines it
-    to machine precision. During the scan a ``1e-12`` slack keeps the root at ``1``
-    for ``z = 0`` inside.
-    """
-    solver = AdamsBashforth(order=order)
-
-    def stable(x, slack=1e-12):
-        roots = solver.characteristic_roots(-np.asarray(x, dtype=float))
-        return np.abs(roots).max(axis=-1) <= 1.0 + slack
-
-    xs = np.linspace(0.0, 2.0, 20001)
-    bad = np.flatnonzero(~stable(xs))
-    lo, hi = float(xs[bad[0] - 1]), float(xs[bad[0]])
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        # Strict inside the bracket (the root at 1 for z = 0 is far away by now).
-        lo, hi = (mid, hi) if bool(stable(mid, 0.0)) else (lo, mid)
-    return lo
-
-
 @dataclass(frozen=True)
 class AdamsBashforth(AbstractSolver):
     r"""Explicit Adams-Bashforth method of order ``k`` in {2, 3, 4}, with a start-up.
@@ -128,9 +90,9 @@ class AdamsBashforth(AbstractSolver):
 
     Stability: applied to ``y' = mu y``, the step's characteristic polynomial is
     ``rho(z) - h mu sigma(z)``, with ``rho(z) = z^k - z^{k-1}`` and
-    ``sigma(z) = sum_j b_kj z^{k-1-j}``. Its roots come from
-    :meth:`characteristic_roots`. The real stability interval ``[-r, 0]``
-    (:attr:`stability_bound`) is computed from those roots: AB2 ``1``,
+    ``sigma(z) = sum_j b_kj z^{k-1-j}`` (:meth:`linear_stability`). The real
+    stability interval ``[-r, 0]`` (``stability_bound``) is computed from its
+    roots: AB2 ``1``,
     AB3 ``6/11``, AB4 ``3/10``. For ``y' = -A y`` a fixed step is stable when
     ``dt * lam_max <= r``.
 
@@ -202,10 +164,19 @@ class AdamsBashforth(AbstractSolver):
         """The weights ``b_kj`` of ``f_{n-j}``, ``j = 0..k-1`` (HNW I, III.1)."""
         return _AB_WEIGHTS[self.order]
 
-    @property
-    def stability_bound(self) -> float:
-        """Length ``r`` of the real stability interval ``[-r, 0]`` (computed once)."""
-        return _ab_stability_bound(self.order)
+    def linear_stability(self) -> Multistep:
+        r"""``Multistep(rho, sigma)``, the Adams-Bashforth characteristic polynomials.
+
+        ``rho = zeta^k - zeta^{k-1}`` and ``sigma = sum_j b_j zeta^{k-1-j}``. The
+        real stability interval ``[-r, 0]`` of the roots of
+        ``rho(zeta) - z sigma(zeta)``: AB2 ``1``, AB3 ``6/11``, AB4 ``3/10``.
+        """
+        k = self.order
+        rho = [0.0] * (k + 1)
+        rho[k], rho[k - 1] = 1.0, -1.0
+        # increasing powers: b_j multiplies zeta^(k-1-j)
+        sigma = tuple(self.weights[::-1])
+        return Multistep(tuple(rho), sigma)
 
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> _ABState:
         """Empty history; the first step starts the start-up solver."""
@@ -253,49 +224,4 @@ class AdamsBashforth(AbstractSolver):
             state=_ABState(fs[: k - 1], dt_f, None),
             rhs_evals=1,
             status=Status.SUCCESS,
-        )
-
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``stability_bound / lam_max`` for ``y' = -A y`` (``None``: no limit).
-
-        Raises:
-            ValueError: ``lam_max`` is not a finite real number.
-        """
-        lam_max = _check_lam_max("AdamsBashforth", lam_max)
-        if lam_max <= 0.0:
-            return None
-        return self.stability_bound / lam_max
-
-    def characteristic_roots(self, z) -> np.ndarray:
-        r"""Roots of ``rho(zeta) - z sigma(zeta)`` at ``z = h mu`` (for ``y' = mu y``).
-
-        The polynomial is ``zeta^k - (1 + z b_0) zeta^{k-1} - z b_1 zeta^{k-2} - ...
-        - z b_{k-1}``. A step ``h`` is stable for ``mu`` when every root has
-        ``|zeta| <= 1`` and the roots on the unit circle are simple.
-
-        Args:
-            z: Complex or real number or array, ``h * mu`` (``-h * lam`` for
-                ``y' = -lam y``).
-
-        Returns:
-            ``complex128`` array of shape ``z.shape + (k,)``; roots in no fixed order.
-        """
-        z = np.asarray(z, dtype=complex)
-        b = np.asarray(self.weights)
-        coeffs = -z[..., None] * b  # coefficients of zeta^{k-1}, ..., zeta^0
-        coeffs[..., 0] -= 1.0
-        return _companion_roots(coeffs)
-
-    def amplification_roots(self, dt, lam) -> np.ndarray:
-        """``characteristic_roots(-dt * lam)``: the roots for the mode ``y' = -lam y``.
-
-        Args:
-            dt: Step size(s), float or array.
-            lam: Mode eigenvalue(s) ``>= 0``, broadcast with ``dt``.
-
-        Returns:
-            Complex array of shape ``broadcast(dt, lam).shape + (k,)``.
-        """
-        return self.characteristic_roots(
-            -np.asarray(dt, dtype=float) * np.asarray(lam, dtype=float)
         )

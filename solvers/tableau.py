@@ -17,10 +17,11 @@ solvers that use them, in :mod:`solvers.explicit_rk`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from solvers.linear_stability import OneStep
 
 __all__ = ["ButcherTableau"]
 
@@ -109,7 +110,6 @@ class ButcherTableau:
     num_stages: int = field(init=False, repr=False)
     fsal: bool = field(init=False, repr=False)
     explicit: bool = field(init=False, repr=False)
-    _stability_bound: float | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         """Convert to read-only float64 arrays, validate, derive the properties."""
@@ -232,42 +232,14 @@ class ButcherTableau:
     def stability_bound(self) -> float:
         r"""Length ``r`` of the real stability interval :math:`[-r, 0]`.
 
-        The largest ``r`` with :math:`|R(-x)| \le 1` for every :math:`x \in [0, r]`,
-        found from :meth:`stability_function` (through its polynomial form) by a
-        fine scan of :math:`[0, 2s^2 + 2]` followed by bisection of the first exit.
-        (No explicit ``s``-stage method is stable beyond :math:`2s^2`, the
-        Chebyshev bound.) For heat flow ``y' = -L y`` with ``L`` PSD a fixed step is
-        stable iff ``dt * lam_max <= stability_bound``. Computed once and cached.
-        Euler 2, Heun/Midpoint 2, RK4 2.7853, Bosh3 2.5127, Dopri5 3.3066.
+        The largest ``r`` with :math:`|R(-x)| \le 1` for every :math:`x \in [0, r]`:
+        the bound of ``OneStep(stability_polynomial)``, found by the one
+        scan-and-bisect routine :func:`solvers.linear_stability.ray_bound` (cached
+        per polynomial). For heat flow ``y' = -L y`` with ``L`` PSD a fixed step is
+        stable iff ``dt * lam_max <= stability_bound``. Euler 2, Heun/Midpoint 2,
+        RK4 2.7853, Bosh3 2.5127, Dopri5 3.3066.
         """
-        if self._stability_bound is None:
-            object.__setattr__(
-                self, "_stability_bound", self._compute_stability_bound()
-            )
-        return self._stability_bound
-
-    def _compute_stability_bound(self) -> float:
-        poly = np.polynomial.Polynomial(self.stability_polynomial)
-        # A tiny slack so that round-off at points where |R| touches 1 (the interval
-        # end of Euler/Heun, tangencies of Chebyshev-like methods) is not an exit.
-        slack = 1e-12
-
-        def stable(x: np.ndarray | float, slack: float = slack) -> np.ndarray:
-            return np.abs(poly(-np.asarray(x))) <= 1.0 + slack
-
-        x_max = 2.0 * self.num_stages**2 + 2.0
-        xs = np.linspace(0.0, x_max, int(x_max / 1e-3) + 1)
-        bad = np.flatnonzero(~stable(xs))
-        if bad.size == 0:  # cannot happen for a consistent explicit method
-            return math.inf
-        lo, hi = xs[bad[0] - 1], xs[bad[0]]
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if mid in (lo, hi):
-                break
-            # Strict inside the bracket, so exact end points (Euler: 2) come out exact.
-            lo, hi = (mid, hi) if stable(mid, 0.0) else (lo, mid)
-        return float(lo)
+        return OneStep(self.stability_polynomial).bound
 
     def __repr__(self) -> str:
         """Name, stages, orders and FSAL (the coefficients are in ``a, b, c``)."""

@@ -35,6 +35,12 @@ from torchdiffeq._impl.solvers import FixedGridODESolver
 
 from graphops.graph import Graph
 from solvers.base import AbstractSolver, Step
+from solvers.linear_stability import (
+    LinearStability,
+    Multistep,
+    NotAnalysed,
+    OneStep,
+)
 from solvers.solution import Solution, Stats, Status
 from solvers.tableau import ButcherTableau
 from solvers.terms import Term
@@ -337,13 +343,6 @@ class TorchDiffEq(AbstractSolver):
         """Whether the method steps on a fixed grid (then ``max_stable_dt`` applies to it)."""
         return self.method in _FIXED
 
-    @property
-    def stability_bound(self) -> float:
-        """Real stability interval length ``c`` (``dt <= c / lam_max``); ``nan`` if not analysed."""
-        if self.method in ("implicit_adams", "fixed_adams"):
-            return math.nan
-        return _bound(self.method)
-
     def grid_step(self, dt0: float | None) -> float | None:
         """The fixed-grid step used with ``solve(..., dt0=dt0)`` (``None`` if adaptive)."""
         if not self.fixed_grid:
@@ -367,74 +366,17 @@ class TorchDiffEq(AbstractSolver):
         c = np.concatenate([[0.0], tab.alpha.detach().cpu().double().numpy()])
         return ButcherTableau(self.method, a=a, b=b, c=c, order=self.order)
 
-    def stability_function(self, z: Any) -> np.ndarray:
-        """``R(z)`` of a Runge-Kutta method (see :func:`solvers.stability.stability_function`).
+    def linear_stability(self) -> LinearStability:
+        """The method's linear stability, from torchdiffeq's own coefficients.
 
-        Raises:
-            TypeError: for the Adams methods (multistep; use ``characteristic_roots``).
+        Fixed-grid RK (``p = s <= 4`` stages): ``OneStep`` of the degree-``p``
+        Taylor polynomial of ``e^z``; adaptive RK: ``OneStep`` of the propagated
+        tableau's polynomial; ``explicit_adams``: ``Multistep`` of Adams-Bashforth
+        11 (its steady state with the default ``max_order``);
+        ``implicit_adams``/``fixed_adams``: ``NotAnalysed`` (a predictor-corrector
+        with tolerance-driven iterations).
         """
-        from solvers.stability import _polyval
-
-        z = np.asarray(z, dtype=np.complex128)
-        if self.method in _TAYLOR_DEGREE:
-            p = _TAYLOR_DEGREE[self.method]
-            return _polyval(
-                np.array([1.0 / math.factorial(k) for k in range(p + 1)]), z
-            )
-        tab = _tableau_cached(self.method)
-        if tab is None:
-            raise TypeError(
-                f"TorchDiffEq(method={self.method!r}) is a multistep method with no single "
-                "stability function; use solvers.stability.root_condition(solver, z)."
-            )
-        return _polyval(np.asarray(tab.stability_polynomial), z)
-
-    def characteristic_roots(self, z: Any) -> np.ndarray:
-        """Roots ``[..., k]`` of the characteristic polynomial at ``z = dt mu``.
-
-        Runge-Kutta methods: ``R(z)`` (one root). ``explicit_adams``: Adams-Bashforth
-        of order 11 (torchdiffeq's steady state with its default ``max_order``), with
-        torchdiffeq's own coefficients: ``zeta^k - zeta^{k-1} = z sum_j b_j zeta^{k-1-j}``.
-
-        Raises:
-            TypeError: for ``implicit_adams``/``fixed_adams`` (a predictor-corrector
-                with tolerance-driven iterations; not analysed).
-        """
-        from solvers.stability import _lmm_roots
-
-        z = np.asarray(z, dtype=np.complex128)
-        if self.method == "explicit_adams":
-            k = _EXPLICIT_ADAMS_ORDER
-            rho = np.zeros(k + 1)
-            rho[0], rho[1] = 1.0, -1.0
-            sigma = np.concatenate([[0.0], _BASHFORTH_DIVISOR[k].double().numpy()])
-            return _lmm_roots(rho, sigma, z)
-        if self.method in ("implicit_adams", "fixed_adams"):
-            raise TypeError(
-                f"TorchDiffEq(method={self.method!r}): the Adams-Bashforth-Moulton predictor-"
-                "corrector has no fixed linear stability analysis here; use explicit_adams or rk4."
-            )
-        return self.stability_function(z)[..., None]
-
-    def max_stable_dt(self, lam_max: float) -> float | None:
-        """``stability_bound / lam_max`` from the method's stability function.
-
-        ``None`` (no limit known) for ``implicit_adams`` and for ``lam_max <= 0``.
-        For adaptive methods torchdiffeq's error control keeps the steps stable; the
-        value says where the stiffness limit lies.
-        """
-        if (
-            isinstance(lam_max, bool)
-            or not isinstance(lam_max, Real)
-            or not math.isfinite(lam_max)
-        ):
-            raise ValueError(
-                f"TorchDiffEq.max_stable_dt: `lam_max` must be a finite real number; got {lam_max!r}."
-            )
-        bound = self.stability_bound
-        if lam_max <= 0 or not math.isfinite(bound):
-            return None
-        return bound / float(lam_max)
+        return _linear_stability(self.method)
 
     # -- integration ---------------------------------------------------------------------
     def _params(self, term: Any, args: Any) -> tuple[Tensor, ...]:
@@ -672,8 +614,22 @@ def _tableau_cached(method: str) -> ButcherTableau | None:
 
 
 @functools.cache
-def _bound(method: str) -> float:
-    """:func:`solvers.stability.stability_bound` of a torchdiffeq method (once per method)."""
-    from solvers.stability import stability_bound
-
-    return stability_bound(TorchDiffEq(method))
+def _linear_stability(method: str) -> LinearStability:
+    """:meth:`TorchDiffEq.linear_stability`, built once per method."""
+    if method in _TAYLOR_DEGREE:
+        p = _TAYLOR_DEGREE[method]
+        return OneStep(tuple(1.0 / math.factorial(k) for k in range(p + 1)))
+    if method == "explicit_adams":
+        k = _EXPLICIT_ADAMS_ORDER
+        # rho = zeta^k - zeta^(k-1); b_j multiplies zeta^(k-1-j) (increasing powers)
+        rho = (0.0,) * (k - 1) + (-1.0, 1.0)
+        sigma = tuple(_BASHFORTH_DIVISOR[k].double().numpy()[::-1].tolist())
+        return Multistep(rho, sigma)
+    tab = _tableau_cached(method)
+    if tab is None:
+        return NotAnalysed(
+            f"TorchDiffEq(method={method!r}): the Adams-Bashforth-Moulton "
+            "predictor-corrector has no fixed linear stability analysis here; use "
+            "explicit_adams or rk4"
+        )
+    return OneStep(tab.stability_polynomial)

@@ -30,6 +30,8 @@ from solvers import (
     solve,
 )
 from solvers.explicit_rk import RKState
+from solvers.linear_stability import OneStep
+from solvers.stability import stability_bound
 
 RK_SOLVERS = [Euler(), Midpoint(), Heun(), RK4(), Bosh3(), Dopri5()]
 
@@ -54,7 +56,8 @@ def test_attributes_come_from_tableau(solver: ExplicitRK) -> None:
     assert solver.order == tab.order
     assert solver.adaptive == (tab.b_err is not None)
     assert solver.error_order == tab.error_order
-    assert solver.stability_bound == tab.stability_bound
+    assert solver.linear_stability() == OneStep(tab.stability_polynomial)
+    assert stability_bound(solver) == tab.stability_bound
     assert repr(solver) == f"{type(solver).__name__}()"
     assert solver == type(solver)() and hash(solver) == hash(type(solver)())
 
@@ -112,8 +115,15 @@ def test_max_stable_dt() -> None:
     assert Euler().max_stable_dt(4) == 0.5
     assert Euler().max_stable_dt(0.0) is None  # zero operator: any step is stable
     assert Euler().max_stable_dt(-1.0) is None  # no decaying mode to destabilise
-    for bad in (math.nan, math.inf, True, "8"):
-        with pytest.raises(ValueError, match="`lam_max` must be a finite real number"):
+    for bad in (math.nan, math.inf):
+        with pytest.raises(
+            ValueError, match="RK4.max_stable_dt: `lam_max` must be a finite real number"
+        ):
+            RK4().max_stable_dt(bad)
+    for bad in (True, "8"):
+        with pytest.raises(
+            TypeError, match="RK4.max_stable_dt: `lam_max` must be a real number"
+        ):
             RK4().max_stable_dt(bad)
 
 

@@ -14,6 +14,7 @@ from helpers import empirical_order, wave_problem
 from graphops import Adjacency, Graph, Laplacian
 from solvers._errors import StabilityWarning, TermSolverMismatch
 from solvers.imex import SymplecticEuler
+from solvers.linear_stability import Oscillator
 from solvers.solution import Status
 from solvers.solve import solve
 from solvers.terms import ODETerm, SecondOrderTerm
@@ -126,13 +127,9 @@ def test_modified_energy_conserved_and_energy_bounded(grid_graph):
 def test_max_stable_dt(lam_max):
     assert SymplecticEuler().max_stable_dt(lam_max) == 2.0 / math.sqrt(lam_max)
     dt = SymplecticEuler().max_stable_dt(lam_max)
-    assert (
-        np.abs(SymplecticEuler().amplification_roots(0.999 * dt, lam_max)).max()
-        <= 1 + 1e-12
-    )
-    assert (
-        np.abs(SymplecticEuler().amplification_roots(1.001 * dt, lam_max)).max() > 1.01
-    )
+    roots = SymplecticEuler().linear_stability().mode_roots
+    assert np.abs(roots(0.999 * dt, lam_max)).max() <= 1 + 1e-12
+    assert np.abs(roots(1.001 * dt, lam_max)).max() > 1.01
     assert SymplecticEuler().max_stable_dt(0.0) is None
 
 
@@ -169,15 +166,13 @@ def test_amplification_roots_are_the_step_map_eigenvalues():
     # (x, v) -> (x1, v1) = (x + dt v1, v - dt lam x)
     step_map = np.array([[1 - dt * dt * lam, dt], [-dt * lam, 1.0]])
     expected = np.linalg.eigvals(step_map)
-    roots = SymplecticEuler().amplification_roots(dt, lam)
+    desc = SymplecticEuler().linear_stability()
+    assert desc == Oscillator()  # the undamped leapfrog polynomial
+    roots = desc.mode_roots(dt, lam)
     np.testing.assert_allclose(
         np.poly(roots), np.poly(expected), rtol=1e-13, atol=1e-14
     )
-    assert SymplecticEuler().amplification_roots(np.ones((2, 3)), 1.0).shape == (
-        2,
-        3,
-        2,
-    )
+    assert desc.mode_roots(np.ones((2, 3)), 1.0).shape == (2, 3, 2)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

@@ -14,6 +14,7 @@ from helpers import empirical_order, wave_problem
 from graphops import Graph, Laplacian
 from solvers._errors import StabilityWarning, TermSolverMismatch
 from solvers.leapfrog import DampedLeapfrog, Leapfrog, TwoStepLeapfrog
+from solvers.linear_stability import Oscillator
 from solvers.solution import Status
 from solvers.solve import solve
 from solvers.terms import ODETerm, SecondOrderTerm
@@ -327,11 +328,15 @@ def test_leapfrog_max_stable_dt_value():
 )
 @pytest.mark.parametrize("lam", [0.3, 2.0, 7.5, 40.0])
 def test_damped_max_stable_dt_matches_characteristic_roots(alpha, beta, lam):
-    """The closed form (Jury conditions) equals a bisection on max |root| <= 1."""
+    """max_stable_dt, a bisection on max |root| <= 1 and the Jury closed form agree."""
     solver = DampedLeapfrog(alpha=alpha, beta=beta)
+    assert solver.linear_stability() == Oscillator(alpha, beta)
+    closed_form = (alpha + math.sqrt(alpha**2 + 4.0 * beta * lam)) / lam
+    assert solver.max_stable_dt(lam) == pytest.approx(closed_form, rel=1e-12)
 
     def stable(dt):
-        return np.abs(solver.amplification_roots(dt, lam)).max() <= 1.0 + 1e-9
+        roots = solver.linear_stability().mode_roots(dt, lam)
+        return np.abs(roots).max() <= 1.0 + 1e-9
 
     lo, hi = 1e-6, 1.0
     while stable(hi):
@@ -352,17 +357,20 @@ def test_amplification_roots_shape_and_values():
     dt = np.array([0.1, 0.5, 1.0])[:, None]
     lam = np.array([0.0, 1.0, 4.0, 5.0])
     for solver in (Leapfrog(), TwoStepLeapfrog(), DampedLeapfrog(alpha=0.3, beta=0.7)):
-        roots = solver.amplification_roots(dt, lam)
+        roots = solver.linear_stability().mode_roots(dt, lam)
         assert roots.shape == (3, 4, 2) and roots.dtype == np.complex128
-    roots = Leapfrog().amplification_roots(1.0, 4.0)  # dt^2 lam = 4: double root -1
+    # Leapfrog and the two-step form have the same characteristic polynomial
+    assert Leapfrog().linear_stability() == TwoStepLeapfrog().linear_stability()
+    leapfrog = Leapfrog().linear_stability()
+    roots = leapfrog.mode_roots(1.0, 4.0)  # dt^2 lam = 4: double root -1
     np.testing.assert_allclose(roots, [-1.0, -1.0], atol=1e-7)
-    r = Leapfrog().amplification_roots(0.3, 2.0)  # on the unit circle, conjugate pair
+    r = leapfrog.mode_roots(0.3, 2.0)  # on the unit circle, conjugate pair
     np.testing.assert_allclose(np.abs(r), 1.0, rtol=1e-14)
     np.testing.assert_allclose(np.poly(r), [1, -(2 - 0.18), 1], rtol=1e-13, atol=1e-15)
     # beta = 0: the roots are 0 and Euler's 1 - dt lam
-    r = DampedLeapfrog(alpha=1.0, beta=0.0).amplification_roots(0.1, 3.0)
+    r = DampedLeapfrog(alpha=1.0, beta=0.0).linear_stability().mode_roots(0.1, 3.0)
     np.testing.assert_allclose(np.sort(r.real), [0.0, 0.7], atol=1e-15)
-    r = DampedLeapfrog(alpha=0.4, beta=0.6).amplification_roots(0.2, 3.0)
+    r = DampedLeapfrog(alpha=0.4, beta=0.6).linear_stability().mode_roots(0.2, 3.0)
     expected = np.array([0.6 + 0.08, -(1.2 + 0.08 - 0.12), 0.6])
     np.testing.assert_allclose(
         np.poly(r), expected / expected[0], rtol=1e-13, atol=1e-15
@@ -579,7 +587,15 @@ def test_damped_accepts_ints_and_has_readable_repr():
 
 
 @pytest.mark.parametrize("solver", ALL, ids=repr)
-@pytest.mark.parametrize("lam_max", [float("inf"), float("nan"), "8.0", None])
-def test_max_stable_dt_rejects_bad_lam_max(solver, lam_max):
-    with pytest.raises(ValueError, match="`lam_max` must be a finite real number"):
+@pytest.mark.parametrize(
+    ("lam_max", "exc", "match"),
+    [
+        (float("inf"), ValueError, "`lam_max` must be a finite real number"),
+        (float("nan"), ValueError, "`lam_max` must be a finite real number"),
+        ("8.0", TypeError, "`lam_max` must be a real number"),
+        (None, TypeError, "`lam_max` must be a real number"),
+    ],
+)
+def test_max_stable_dt_rejects_bad_lam_max(solver, lam_max, exc, match):
+    with pytest.raises(exc, match=rf"{type(solver).__name__}.max_stable_dt: {match}"):
         solver.max_stable_dt(lam_max)

@@ -16,9 +16,11 @@ from solvers._errors import StabilityWarning
 from solvers.controllers import PIController
 from solvers.explicit_rk import RK4, Dopri5, Euler, Heun
 from solvers.leapfrog import TwoStepLeapfrog
+from solvers.linear_stability import Multistep
 from solvers.multistep import AdamsBashforth
 from solvers.solution import Status
 from solvers.solve import solve
+from solvers.stability import root_condition, stability_bound
 from solvers.terms import LinearTerm, ODETerm, SecondOrderTerm
 
 ABS = [AdamsBashforth(order=k) for k in (2, 3, 4)]
@@ -48,7 +50,7 @@ def test_order_conditions(solver):
 )
 def test_stability_bound_literature_values(order, bound):
     solver = AdamsBashforth(order=order)
-    assert solver.stability_bound == pytest.approx(float(bound), rel=1e-12)
+    assert stability_bound(solver) == pytest.approx(float(bound), rel=1e-12)
     assert solver.max_stable_dt(8.0) == pytest.approx(float(bound) / 8.0, rel=1e-12)
     assert solver.max_stable_dt(0.0) is None
 
@@ -57,28 +59,32 @@ def test_stability_bound_literature_values(order, bound):
 def test_characteristic_roots(solver):
     k = solver.order
     b = np.array(solver.weights)
+    desc = solver.linear_stability()
+    assert isinstance(desc, Multistep)
     for z in (0.0, -0.3, 0.2 + 0.5j, -1.7):
-        roots = solver.characteristic_roots(z)
+        roots = desc.roots(z)
         assert roots.shape == (k,)
         expected = np.concatenate([[1.0], -(1.0 + z * b[0]) * np.ones(1), -z * b[1:]])
         np.testing.assert_allclose(np.poly(roots), expected, rtol=1e-10, atol=1e-12)
     zs = np.linspace(-1, 0, 7).reshape(7, 1) + 1j * np.linspace(0, 1, 3)
-    assert solver.characteristic_roots(zs).shape == (7, 3, k)
+    assert desc.roots(zs).shape == (7, 3, k)
     # z = 0: the principal root 1 and k - 1 parasitic roots at 0
     np.testing.assert_allclose(
-        np.sort(np.abs(solver.characteristic_roots(0.0))),
+        np.sort(np.abs(desc.roots(0.0))),
         [0.0] * (k - 1) + [1.0],
         atol=1e-12,
     )
-    # amplification_roots(dt, lam) is characteristic_roots(-dt lam), broadcast
-    np.testing.assert_allclose(
-        solver.amplification_roots(0.1, 3.0), solver.characteristic_roots(-0.3)
-    )
-    assert solver.amplification_roots(np.ones((2, 1)), np.ones(4)).shape == (2, 4, k)
+    # the mode y' = -lam y at step dt is z = -dt lam, broadcast
+    dt, lam = np.ones((2, 1)), np.ones(4)
+    assert desc.roots(-dt * lam).shape == (2, 4, k)
     # the boundary of the real interval: a root on the unit circle
-    r = solver.stability_bound
-    assert np.abs(solver.characteristic_roots(-r)).max() == pytest.approx(1.0, abs=1e-9)
-    assert np.abs(solver.characteristic_roots(-1.01 * r)).max() > 1.0
+    r = stability_bound(solver)
+    assert np.abs(desc.roots(-r)).max() == pytest.approx(1.0, abs=1e-9)
+    assert np.abs(desc.roots(-1.01 * r)).max() > 1.0
+    # root_condition reads the same description
+    np.testing.assert_allclose(
+        root_condition(solver, -0.3), np.abs(desc.roots(-0.3)).max()
+    )
 
 
 # ---------------------------------------------------------------------------------
@@ -336,6 +342,10 @@ def test_max_stable_dt_rejects_bad_lam_max():
         ValueError, match="AdamsBashforth.max_stable_dt: `lam_max` must be a finite"
     ):
         AdamsBashforth(order=2).max_stable_dt(float("inf"))
+    with pytest.raises(
+        TypeError, match="AdamsBashforth.max_stable_dt: `lam_max` must be a real"
+    ):
+        AdamsBashforth(order=2).max_stable_dt("8.0")
 
 
 def test_repr_and_equality():

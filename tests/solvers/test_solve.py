@@ -983,7 +983,7 @@ def test_numpy_free_of_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Dopri5().init(ODETerm(lambda t, y, a: y), 0.0, torch.ones(2, 1), None)
-    assert np.isfinite(Dopri5().stability_bound)
+    assert np.isfinite(Dopri5.tableau.stability_bound)
 
 
 def test_tall_finite_detects_nan_and_infinities() -> None:

@@ -21,10 +21,17 @@ from solvers.explicit_rk import RK4, Bosh3, Dopri5, Euler, Heun, Midpoint  # noq
 from solvers.imex import SymplecticEuler  # noqa: E402
 from solvers.implicit import CrankNicolson, ImplicitEuler  # noqa: E402
 from solvers.leapfrog import DampedLeapfrog, Leapfrog, TwoStepLeapfrog  # noqa: E402
+from solvers.linear_stability import ray_bound  # noqa: E402
 from solvers.multistep import AdamsBashforth  # noqa: E402
 from solvers.stability import (  # noqa: E402
     CFLRow,
     DominantEigenvalue,
+    LinearStability,
+    Multistep,
+    NotAnalysed,
+    OneStep,
+    Oscillator,
+    Unconditional,
     cfl_table,
     check_stability,
     imag_axis_bound,
@@ -118,8 +125,10 @@ def test_stability_function_rejects_multistep_and_second_order(solver):
 
 
 def test_stability_function_rejects_unknown_solver():
-    with pytest.raises(TypeError, match="no single stability function"):
+    with pytest.raises(TypeError, match="stability_function: expected a solver value"):
         stability_function(object())
+    with pytest.raises(TypeError, match="an unanalysed method, which has no single"):
+        stability_function(TorchDiffEq("implicit_adams"))
 
 
 # ---------------------------------------------------------------------------------
@@ -157,7 +166,7 @@ def test_root_condition_leapfrog_matches_amplification_roots(solver):
     dt = np.array([0.1, 0.5, 0.9, 1.1])
     lam = np.array([4.0, 4.0, 4.0, 4.0])  # dt^2 lam = 0.04, 1, 3.24, 4.84
     z = 1j * dt * np.sqrt(lam)
-    want = np.abs(solver.amplification_roots(dt, lam)).max(axis=-1)
+    want = np.abs(solver.linear_stability().mode_roots(dt, lam)).max(axis=-1)
     np.testing.assert_allclose(root_condition(solver, z), want, rtol=1e-12)
     assert (
         np.all(root_condition(solver, z[:3]) <= 1 + 1e-12)
@@ -302,7 +311,7 @@ def test_plot_stability_regions_wave_and_given_axes(tmp_path):
     ("solvers", "kwargs", "match"),
     [
         ([RK4()], {"lam": [1.0, 2.0]}, "`lam` was given without `dt`"),
-        ([RK4()], {"lam": [1.0], "dt": -1.0}, "`dt` must be a positive number"),
+        ([RK4()], {"lam": [1.0], "dt": -1.0}, r"`dt` must be a finite real number in \(0"),
         ([RK4()], {"lam": [float("nan")], "dt": 0.1}, "`lam` must be a finite array"),
         ([RK4()], {"equation": "diffusion"}, "`equation` must be 'heat' or 'wave'"),
         ([], {}, "`solvers` is empty"),
@@ -345,9 +354,9 @@ def test_check_stability_message_for_other_methods():
 @pytest.mark.parametrize(
     ("dt", "lam", "match"),
     [
-        (0.0, 8.0, "`dt` must be a positive"),
-        (float("nan"), 8.0, "`dt` must be a positive"),
-        (0.1, -1.0, "`lam_max` must be a finite number >= 0"),
+        (0.0, 8.0, r"`dt` must be a finite real number in \(0, inf\]"),
+        (float("nan"), 8.0, r"`dt` must be a finite real number in \(0, inf\]"),
+        (0.1, -1.0, r"`lam_max` must be a finite real number in \[0, inf\]"),
         (0.1, float("inf"), "`lam_max` must be a finite"),
     ],
 )
@@ -362,7 +371,7 @@ def test_max_stable_dt_delegates():
     assert max_stable_dt(RK4(), 0.0) is None
     with pytest.raises(TypeError, match="expected a solver value"):
         max_stable_dt("RK4", 8.0)
-    with pytest.raises(ValueError, match="`lam_max` must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"`lam_max` must be a finite real number in \[0"):
         max_stable_dt(RK4(), -2.0)
 
 
@@ -391,8 +400,12 @@ def test_cfl_table_rows():
     assert ie.bound == math.inf and ie.formula == "none" and ie.max_dt is None
     assert math.isnan(damped.bound) and damped.formula == "dt_max"
     assert "no limit" in str(ie) and "2.785/λ_max" in str(rk4)
-    with pytest.raises(ValueError, match="`lam_max` must be > 0"):
+    with pytest.raises(
+        ValueError, match=r"cfl_table: `lam_max` must be a finite real number in \(0"
+    ):
         cfl_table([RK4()], 0.0)
+    with pytest.raises(TypeError, match="cfl_table: expected a solver value"):
+        cfl_table(["RK4"], 8.0)
 
 
 # ---------------------------------------------------------------------------------
@@ -512,7 +525,7 @@ def test_jacobian_lam_max_warns_when_not_converged(random_graph):
             torch.ones(3, 1),
             {"tol": 0.0},
             ValueError,
-            "`tol` must be > 0",
+            r"`tol` must be a finite real number in \(0",
         ),
     ],
 )
@@ -580,11 +593,17 @@ def test_recommend_dt_nonlinear_uses_jacobian(grid_graph):
     )
 
 
-@pytest.mark.parametrize("safety", [0.0, 1.5, -0.1, float("nan"), True])
+@pytest.mark.parametrize("safety", [0.0, 1.5, -0.1, float("nan")])
 def test_recommend_dt_bad_safety(grid_graph, safety):
     hp = heat_problem(grid_graph)
-    with pytest.raises(ValueError, match=r"`safety` must be in \(0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"`safety` must be a finite real number in \(0, 1\]"
+    ):
         recommend_dt(LinearTerm(hp.L), RK4(), hp.y0, safety=safety)
+    with pytest.raises(TypeError, match=r"`safety` must be a real number"):
+        recommend_dt(LinearTerm(hp.L), RK4(), hp.y0, safety=True)
+    with pytest.raises(TypeError, match="recommend_dt: expected a solver value"):
+        recommend_dt(LinearTerm(hp.L), "RK4", hp.y0)
 
 
 def test_recommend_dt_warns_when_the_eigenvalue_estimate_did_not_converge(grid_graph):
@@ -599,3 +618,160 @@ def test_recommend_dt_warns_when_the_eigenvalue_estimate_did_not_converge(grid_g
         match=r"recommend_dt: the Jacobian eigenvalue estimate did not converge in 1 products",
     ):
         recommend_dt(term, RK4(), y, iters=1, tol=1e-14)
+
+
+# ---------------------------------------------------------------------------------
+# One description per solver, and cross-checks between independent computations
+# ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("solver", "kind"),
+    [
+        (RK4(), OneStep),
+        (Dopri5(), OneStep),
+        (TorchDiffEq("rk4"), OneStep),
+        (TorchDiffEq("dopri5"), OneStep),
+        (AdamsBashforth(order=3), Multistep),
+        (TorchDiffEq("explicit_adams"), Multistep),
+        (Leapfrog(), Oscillator),
+        (TwoStepLeapfrog(), Oscillator),
+        (SymplecticEuler(), Oscillator),
+        (DampedLeapfrog(alpha=0.3, beta=0.7), Oscillator),
+        (ImplicitEuler(CG(rtol=1e-10)), Unconditional),
+        (CrankNicolson(CG(rtol=1e-10)), Unconditional),
+        (TorchDiffEq("implicit_adams"), NotAnalysed),
+    ],
+    ids=repr,
+)
+def test_each_solver_returns_one_description(solver, kind):
+    desc = solver.linear_stability()
+    assert type(desc) is kind and isinstance(desc, LinearStability)
+    assert desc == solver.linear_stability()  # a value: equal and hashable
+    hash(desc)
+    # max_stable_dt derives from the description, and so do the analysis functions
+    assert solver.max_stable_dt(8.0) == desc.max_stable_dt(8.0)
+    assert max_stable_dt(desc, 8.0) == max_stable_dt(solver, 8.0)
+    assert stability_bound(desc) == stability_bound(solver) or math.isnan(
+        stability_bound(solver)
+    )
+
+
+def test_literature_bounds_from_polynomial_roots_and_tableau():
+    # three independent routes to the real-axis bound of each RK method: the
+    # description's polynomial, the tableau's (I - zA)^-1 form, and the literature
+    for solver, literature in ((Euler(), 2.0), (RK4(), RK4_BOUND), (Dopri5(), 3.3066)):
+        tab = solver.tableau
+        bound = stability_bound(solver)
+        assert bound == pytest.approx(literature, rel=1e-4)
+        assert abs(tab.stability_function(-bound)) == pytest.approx(1.0, abs=1e-9)
+        assert abs(tab.stability_function(-(bound + 1e-6))) > 1.0
+    assert stability_bound(Euler()) == 2.0  # exact end
+    # AB2 as a multistep method and as its companion-matrix roots (numpy.roots)
+    for order, literature in ((2, 1.0), (3, 6 / 11), (4, 3 / 10)):
+        desc = AdamsBashforth(order=order).linear_stability()
+        assert desc.bound == pytest.approx(literature, rel=1e-12)
+        z = -0.7 + 0.2j
+        coeffs = np.asarray(desc.rho) - z * np.asarray(desc.sigma)
+        np.testing.assert_allclose(
+            np.sort_complex(desc.roots(z)),
+            np.sort_complex(np.roots(coeffs[::-1])),
+            rtol=1e-10,
+        )
+    # leapfrog: dt sqrt(lam) < 2 from the closed form of the roots
+    for lam in (0.5, 4.0, 9.0):
+        assert Leapfrog().max_stable_dt(lam) == 2.0 / math.sqrt(lam)
+    # a OneStep and a one-step Multistep (rho = zeta - 1, sigma = 1) agree: Euler
+    assert Multistep((-1.0, 1.0), (1.0,)).bound == OneStep((1.0, 1.0)).bound == 2.0
+
+
+def test_description_values_directly():
+    euler = OneStep((1.0, 1.0))
+    np.testing.assert_allclose(stability_function(euler)(Z), 1 + Z)
+    assert imag_axis_bound(Oscillator()) == pytest.approx(2.0)
+    assert imag_axis_bound(CrankNicolson(CG(rtol=1e-10))) == math.inf
+    ie = OneStep((1.0,), (1.0, -1.0))
+    assert ie.bound == math.inf  # no exit from the unit disc on the real axis
+    # Euler on the imaginary axis: |1 + is| > 1 at once (shorter than `start`: 0)
+    assert ray_bound(lambda s: np.abs(1.0 + 1j * s), start=1e-2) == 0.0
+    assert Oscillator(alpha=1.0, beta=0.0).max_stable_dt(4.0) == pytest.approx(0.5)
+    assert Oscillator().max_stable_dt(0.0) is None
+    assert NotAnalysed().max_stable_dt(8.0) is None
+    assert math.isnan(Oscillator(alpha=0.5, beta=0.5).bound)
+
+
+def test_default_description_is_not_analysed():
+    from solvers.base import AbstractSolver, Step
+
+    class _Bare(AbstractSolver):
+        order = 1
+
+        def step(self, term, t0, dt, y0, args, state):
+            return Step(y0)
+
+    desc = _Bare().linear_stability()
+    assert isinstance(desc, NotAnalysed) and "_Bare" in desc.reason
+    assert _Bare().max_stable_dt(8.0) is None
+    assert check_stability(_Bare(), 100.0, 8.0) is None
+    with pytest.raises(TypeError, match="no linear stability analysis is known"):
+        root_condition(_Bare(), -1.0)
+
+
+@pytest.mark.parametrize(
+    ("build", "exc", "match"),
+    [
+        (lambda: OneStep(()), ValueError, "OneStep: `numerator` must be a non-empty"),
+        (
+            lambda: OneStep((1.0,), (float("nan"),)),
+            ValueError,
+            "`denominator` must be a non-empty sequence of finite",
+        ),
+        (lambda: OneStep("ab"), ValueError, "`numerator` must be a non-empty"),
+        (
+            lambda: Multistep((1.0,), (1.0, 2.0)),
+            ValueError,
+            "Multistep: `sigma` must not be longer than `rho`",
+        ),
+        (lambda: Oscillator(alpha=-0.1), ValueError, "Oscillator: `alpha` must be"),
+        (lambda: Oscillator(beta="1"), TypeError, "Oscillator: `beta` must be a real"),
+        (
+            lambda: Oscillator(alpha=0.0, beta=0.0),
+            ValueError,
+            "`alpha` \\+ `beta` must be > 0",
+        ),
+        (
+            lambda: Unconditional(function=RK4()),
+            TypeError,
+            "Unconditional: `function` must be a OneStep",
+        ),
+    ],
+)
+def test_description_validation(build, exc, match):
+    with pytest.raises(exc, match=match):
+        build()
+
+
+def test_descriptions_without_a_region_raise():
+    with pytest.raises(TypeError, match="damped oscillator's roots depend on dt"):
+        Oscillator(alpha=0.3, beta=0.7).roots(1j)
+    with pytest.raises(TypeError, match="damped oscillator's roots depend on dt"):
+        Oscillator(alpha=0.3, beta=0.7).root_modulus(1j)
+    with pytest.raises(TypeError, match="no linear stability analysis is known: why"):
+        NotAnalysed("why").roots(0.0)
+    with pytest.raises(TypeError, match="has no stability region in the z plane"):
+        Unconditional().roots(0.0)
+    with pytest.raises(TypeError, match="states no stability function"):
+        root_condition(Unconditional(), -1.0)
+    with pytest.raises(TypeError, match="an unanalysed method"):
+        stability_function(Unconditional())
+    with pytest.raises(TypeError, match="`lam_max` must be a real number"):
+        OneStep((1.0, 1.0)).max_stable_dt("8")
+    with pytest.raises(ValueError, match="Oscillator.max_stable_dt: `lam_max`"):
+        Oscillator().max_stable_dt(float("nan"))
+
+
+def test_window_and_grid_types():
+    with pytest.raises(TypeError, match="stability_region: `re` must be a real"):
+        stability_region(RK4(), re=("a", 1.0))
+    with pytest.raises(TypeError, match="`n` must be an int"):
+        stability_region(RK4(), n=2.5)
+    with pytest.raises(TypeError, match="check_stability: `dt` must be a real number"):
+        check_stability(RK4(), "0.1", 8.0)

@@ -1,0 +1,407 @@
+"""Jacobian spectrum of a (learned, nonlinear) right-hand side, and step-size advice.
+
+:func:`jacobian_eigenvalue` finds the dominant eigenvalue of ``df/dy`` at a state
+from Jacobian-vector products; :func:`recommend_dt` turns it (or ``lam_max`` of a
+linear term's operator) into a step size through the solver's linear-stability
+description.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from graphops.operators import GraphOperator
+from graphops.spectral import lam_max as _lam_max
+from solvers._checks import check_int, check_real
+from solvers.linear_stability import (
+    LinearStability,
+    Multistep,
+    OneStep,
+    Oscillator,
+    Unconditional,
+)
+from solvers.stability.analysis import (
+    _describe,
+    _name,
+    _ray_stability_bound,
+    imag_axis_bound,
+)
+from solvers.terms import LinearTerm, SecondOrderTerm, Term
+
+__all__ = [
+    "DominantEigenvalue",
+    "jacobian_eigenvalue",
+    "jacobian_lam_max",
+    "recommend_dt",
+]
+
+
+@dataclass(frozen=True)
+class DominantEigenvalue:
+    """Result of :func:`jacobian_eigenvalue`.
+
+    Attributes:
+        lam: The dominant (largest-modulus) eigenvalue of ``df/dy`` (complex).
+        lam_abs: ``|lam|``; compare ``solver.max_stable_dt(lam_abs)`` with your ``dt``.
+        real: ``Re lam``: ``< 0`` a damped mode (heat flow: ``-lambda_max``), ``> 0`` a
+            mode the ODE itself amplifies, ``~0`` with ``imag != 0`` an oscillation.
+        imag: ``Im lam`` (``>= 0`` is reported for a conjugate pair).
+        residual: ``||J u - lam u|| / (|lam| ||u||)`` of the Ritz pair.
+        iterations: Number of Jacobian-vector products used.
+        converged: Whether ``residual <= tol``.
+        vector: The real part of the eigenvector estimate, with the structure of ``y``
+            (e.g. the worst mode for a CFL test).
+    """
+
+    lam: complex
+    lam_abs: float
+    real: float
+    imag: float
+    residual: float
+    iterations: int
+    converged: bool
+    vector: Any = field(default=None, repr=False, compare=False)
+
+
+def _flatten(y: Any, where: str) -> tuple[Tensor, Callable[[Tensor], Any]]:
+    """Flatten a tensor or tuple state to 1-D, with the inverse map."""
+    leaves = list(y) if isinstance(y, tuple) else [y]
+    if not leaves or not all(
+        isinstance(v, Tensor) and v.is_floating_point() for v in leaves
+    ):
+        got = (
+            type(y).__name__
+            if not isinstance(y, tuple)
+            else f"tuple of {[type(v).__name__ for v in y]}"
+        )
+        raise TypeError(
+            f"{where}: `y` must be a floating tensor or a tuple of them; got {got}."
+        )
+    shapes = [v.shape for v in leaves]
+    sizes = [v.numel() for v in leaves]
+    flat = torch.cat([v.detach().reshape(-1) for v in leaves])
+
+    def unflatten(u: Tensor) -> Any:
+        parts = [
+            p.reshape(s) for p, s in zip(torch.split(u, sizes), shapes, strict=True)
+        ]
+        return tuple(parts) if isinstance(y, tuple) else parts[0]
+
+    return flat, unflatten
+
+
+def jacobian_eigenvalue(
+    term: Callable,
+    y: Any,
+    *,
+    t: float = 0.0,
+    args: Any = None,
+    iters: int = 100,
+    tol: float = 1e-6,
+    seed: int = 0,
+    krylov_dim: int = 20,
+) -> DominantEigenvalue:
+    r"""Dominant eigenvalue of the Jacobian of ``f(y) = term(t, y, args)`` at ``y``.
+
+    Matrix-free: only Jacobian-vector products with :func:`torch.func.jvp` are used
+    (graphops kernels support forward mode), so it scales to large graphs. The
+    iteration is power iteration generalised to a Krylov subspace (restarted Arnoldi
+    with full re-orthogonalisation): the dominant Ritz value converges like power
+    iteration's for a real dominant eigenvalue, and also for the complex-conjugate
+    pairs that non-symmetric learned Jacobians produce (where plain power iteration
+    oscillates). For ``LinearTerm(L)`` the result is ``-lam_max(L)``.
+
+    .. math::
+
+        J = \partial f / \partial y, \qquad
+        J u \approx \lambda u,\ |\lambda| \text{ maximal}
+
+    Args:
+        term: A :class:`~solvers.terms.Term` or any ``f(t, y, args)``.
+        y: State to linearise at: a tensor, or a tuple of tensors (flattened
+            internally; for ``SecondOrderTerm`` states ``(x, v)`` the eigenvalues are
+            ``+-sqrt`` of those of ``da/dx``).
+        t: Time of the linearisation.
+        args: Passed to the term (e.g. the graph).
+        iters: Maximum number of Jacobian-vector products.
+        tol: Relative residual ``||J u - lam u|| / |lam|`` to stop at.
+        seed: Seed of the random start vector.
+        krylov_dim: Krylov subspace size before a restart (memory: ``krylov_dim``
+            copies of ``y``).
+
+    Returns:
+        A :class:`DominantEigenvalue` (``.lam_abs`` is what :func:`jacobian_lam_max`
+        returns).
+
+    Raises:
+        TypeError: if ``term`` is not callable or ``y`` is not a (tuple of) floating
+            tensor(s).
+        ValueError: for ``iters``, ``krylov_dim`` < 1 or ``tol`` <= 0.
+    """
+    where = "jacobian_eigenvalue"
+    if not callable(term):
+        raise TypeError(
+            f"{where}: `term` must be a Term or a callable f(t, y, args); got "
+            f"{type(term).__name__}."
+        )
+    check_int(where, "iters", iters, low=1)
+    check_int(where, "krylov_dim", krylov_dim, low=1)
+    tol = check_real(where, "tol", tol, low=0.0, low_open=True)
+    y_flat, unflatten = _flatten(y, where)
+    n = y_flat.numel()
+
+    def f_flat(u: Tensor) -> Tensor:
+        out = term(t, unflatten(u), args)
+        leaves = list(out) if isinstance(out, tuple) else [out]
+        return torch.cat([v.reshape(-1) for v in leaves])
+
+    def matvec(v: Tensor) -> Tensor:
+        with torch.no_grad():  # forward mode only; no autograd graph for the parameters
+            return torch.func.jvp(f_flat, (y_flat,), (v.to(y_flat.dtype),))[1].to(
+                torch.float64
+            )
+
+    if n == 0:
+        return DominantEigenvalue(0j, 0.0, 0.0, 0.0, 0.0, 0, True, unflatten(y_flat))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    v = torch.randn(n, generator=gen, dtype=torch.float64).to(y_flat.device)
+    v = v / v.norm()
+    m = min(krylov_dim, n)
+    used = 0
+    theta, resid = 0j, math.inf
+    converged = False
+    while used < iters and not converged:
+        basis = [v]
+        h = np.zeros((m + 1, m))
+        for j in range(m):
+            w = matvec(basis[j])
+            used += 1
+            q = torch.stack(basis, dim=1)  # [n, j+1]
+            c1 = q.T @ w
+            w = w - q @ c1
+            c2 = q.T @ w  # second pass (Kahan-Parlett: twice is enough)
+            w = w - q @ c2
+            h[: j + 1, j] = (c1 + c2).cpu().numpy()
+            beta = float(w.norm())
+            h[j + 1, j] = beta
+            evals, evecs = np.linalg.eig(h[: j + 1, : j + 1])
+            mags = np.abs(evals)
+            # among (near-)ties prefer Im >= 0 so conjugate pairs are reported stably
+            k = int(np.argmax(mags + 1e-12 * mags.max() * (evals.imag >= 0)))
+            theta = complex(evals[k])
+            s = evecs[:, k] / np.linalg.norm(evecs[:, k])
+            # ||J u - theta u|| = beta |e_j^T s| for the Ritz vector u = Q s
+            resid = beta * abs(s[-1]) / max(abs(theta), 1e-300)
+            invariant = beta <= 1e-14 * max(float(np.abs(h).max()), 1e-300)
+            converged = resid <= tol or invariant
+            if converged or used >= iters:
+                break
+            basis.append(w / beta)
+        u = q.to(torch.complex128) @ torch.as_tensor(s, dtype=torch.complex128).to(
+            q.device
+        )
+        if not converged:
+            # restart from the Ritz vector; real + imaginary part keeps a conjugate pair
+            v = u.real + u.imag
+            v = v / v.norm()
+    if theta.imag < 0:
+        theta = theta.conjugate()
+    vec = u.real if float(u.real.norm()) >= float(u.imag.norm()) else u.imag
+    vec = (vec / vec.norm()).to(y_flat.dtype)
+    return DominantEigenvalue(
+        lam=theta,
+        lam_abs=abs(theta),
+        real=theta.real,
+        imag=theta.imag,
+        residual=float(resid) if math.isfinite(resid) else math.inf,
+        iterations=used,
+        converged=converged,
+        vector=unflatten(vec),
+    )
+
+
+def jacobian_lam_max(
+    term: Callable,
+    y: Any,
+    *,
+    t: float = 0.0,
+    args: Any = None,
+    iters: int = 100,
+    tol: float = 1e-6,
+    seed: int = 0,
+) -> float:
+    """``|lambda|_max`` of the Jacobian of a (learned, nonlinear) RHS at ``y``.
+
+    Compare ``solver.max_stable_dt(jacobian_lam_max(term, y, args=graph))`` with your
+    ``dt``. This is :func:`jacobian_eigenvalue` ``.lam_abs``; use that function for
+    the eigenvalue itself (its real part says whether the mode is damped).
+
+    Args:
+        term: A Term or callable ``f(t, y, args)``.
+        y: State (tensor or tuple of tensors).
+        t: Time.
+        args: Passed to the term.
+        iters: Maximum Jacobian-vector products.
+        tol: Relative residual tolerance.
+        seed: Seed of the start vector.
+
+    Returns:
+        The modulus of the dominant eigenvalue as a float.
+
+    Raises:
+        TypeError: see :func:`jacobian_eigenvalue`.
+        ValueError: see :func:`jacobian_eigenvalue`.
+
+    Warns:
+        RuntimeWarning: if the iteration did not converge within ``iters`` products.
+    """
+    res = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol, seed=seed)
+    if not res.converged:
+        warnings.warn(
+            f"jacobian_lam_max: did not converge in {res.iterations} Jacobian-vector "
+            "products "
+            f"(relative residual {res.residual:.2g} > tol={tol:g}); the estimate "
+            f"{res.lam_abs:.4g} may be low. Increase `iters`.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return res.lam_abs
+
+
+# ---------------------------------------------------------------------------------
+# Step-size advice
+# ---------------------------------------------------------------------------------
+def _operator_of(term: Any, y: Any, t: float, args: Any) -> GraphOperator | None:
+    if isinstance(term, LinearTerm):
+        return term.operator(t, y, args)
+    if isinstance(term, SecondOrderTerm):
+        x = y[0] if isinstance(y, tuple) else y
+        return term.operator(t, x, args)
+    return None
+
+
+def _first_order_dt(
+    solver: Any, desc: LinearStability, mu: complex
+) -> float | None:
+    """Largest stable step of a first-order method for an eigenvalue ``mu``."""
+    mag = abs(mu)
+    if mag == 0.0:
+        return None
+    has_region = isinstance(desc, OneStep | Multistep)
+    if mu.real <= 0.0 and abs(mu.imag) > 1e-6 * mag and has_region:
+        b = _ray_stability_bound(solver, mu / mag, where="recommend_dt")
+        return None if math.isinf(b) else b / mag
+    # real (or growing) dominant mode: the negative-real-axis bound applies
+    return desc.max_stable_dt(mag)
+
+
+def recommend_dt(
+    term: Term,
+    solver: Any,
+    y: Any,
+    *,
+    t: float = 0.0,
+    args: Any = None,
+    safety: float = 0.9,
+    iters: int = 100,
+    tol: float = 1e-6,
+) -> float | None:
+    """A stable fixed step ``safety * dt_max`` for ``solver`` on ``term`` near ``y``.
+
+    * ``LinearTerm`` (``y' = -A y + s``): ``dt_max = solver.max_stable_dt(lam_max(A))``
+      with ``A = term.operator(t, y, args)`` (Lanczos if symmetric, else power).
+    * ``SecondOrderTerm`` with an operator (``x'' = -A x``): second-order solvers use
+      ``solver.max_stable_dt(lam_max(A))`` (``2/sqrt(lam_max)`` for Leapfrog);
+      first-order
+      solvers see the eigenvalues ``+-i sqrt(lam_max)`` of the ``(x, v)`` system and
+      use their imaginary-axis bound (:func:`imag_axis_bound`).
+    * any other term: the dominant eigenvalue ``mu`` of the Jacobian at ``y``
+      (:func:`jacobian_eigenvalue`). A real (or growing) ``mu`` uses
+      ``solver.max_stable_dt(|mu|)``; a complex ``mu`` with ``Re mu <= 0`` uses the
+      stability interval along the ray through ``mu``; second-order solvers use
+      ``|mu|^2`` (the ``lambda`` of ``x'' = -lambda x``). This linearisation is local:
+      recompute it when the state changes a lot.
+
+    Args:
+        term: The term.
+        solver: The solver value.
+        y: Current state (tensor, or ``(x, v)``).
+        t: Current time.
+        args: Passed to the term (e.g. the graph).
+        safety: Factor in ``(0, 1]``.
+        iters: Jacobian-vector products allowed for the eigenvalue estimate (terms
+            without an operator only).
+        tol: Relative residual at which that estimate counts as converged; a
+            ``RuntimeWarning`` says so when it did not converge.
+
+    Returns:
+        The step as a float, or ``None`` when the method has no stability limit for
+        this problem (implicit solvers; ``None`` matches ``max_stable_dt``'s "no
+        limit").
+
+    Raises:
+        ValueError: ``safety`` outside ``(0, 1]``, or a method that is unstable for
+            every
+            ``dt`` on this problem (e.g. Euler on the undamped wave equation).
+    """
+    where = "recommend_dt"
+    safety = check_real(
+        where,
+        "safety",
+        safety,
+        low=0.0,
+        high=1.0,
+        low_open=True,
+        fix="Use e.g. safety=0.9.",
+    )
+    desc = _describe(where, solver)
+    if isinstance(desc, Unconditional):
+        return None
+    second = isinstance(desc, Oscillator)
+    op = _operator_of(term, y, t, args)
+    if op is not None:
+        lam = _lam_max(op, method="lanczos" if op.is_symmetric else "power")
+        if lam == 0.0:
+            return None
+        if isinstance(term, SecondOrderTerm) and not second:
+            b = imag_axis_bound(solver)
+            if b == 0.0:
+                raise ValueError(
+                    f"recommend_dt: {_name(solver)} is unstable for every dt on "
+                    "x'' = -A x (its stability region contains no segment of the "
+                    "imaginary axis); use Leapfrog, "
+                    "SymplecticEuler or RK4."
+                )
+            return None if math.isinf(b) else safety * b / math.sqrt(lam)
+        limit = desc.max_stable_dt(lam)
+        return None if limit is None else safety * limit
+    eig = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol)
+    if not eig.converged:
+        warnings.warn(
+            "recommend_dt: the Jacobian eigenvalue estimate did not converge in "
+            f"{iters} products (residual {eig.residual:.2g} > tol={tol:g}); the step "
+            "may be off. "
+            "Pass a larger `iters`.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if second:
+        limit = desc.max_stable_dt(eig.lam_abs**2) if eig.lam_abs > 0 else None
+    else:
+        limit = _first_order_dt(solver, desc, eig.lam)
+        if limit == 0.0:
+            raise ValueError(
+                f"recommend_dt: {_name(solver)} is unstable for every dt at the "
+                f"dominant Jacobian eigenvalue {eig.lam:.4g} (outside its stability "
+                "region along that ray); use a "
+                "method whose region covers it (e.g. RK4) or an implicit solver."
+            )
+    return None if limit is None else safety * limit
