@@ -101,12 +101,12 @@ def check_real(
     ok = ok and (v < high if high_open else v <= high)
     ok = ok and (math.isfinite(v) or allow_inf)
     if not ok:
-        lo = f"{'(' if low_open else '['}{low:g}"
-        hi = f"{high:g}{')' if high_open else ']'}"
         what = "a real number" if allow_inf else "a finite real number"
-        raise ValueError(
-            f"{where}: `{name}` must be {what} in {lo}, {hi}; got {value!r}.{suffix}"
-        )
+        if low > -math.inf or high < math.inf:
+            lo = f"{'(' if low_open else '['}{low:g}"
+            hi = f"{high:g}{')' if high_open else ']'}"
+            what += f" in {lo}, {hi}"
+        raise ValueError(f"{where}: `{name}` must be {what}; got {value!r}.{suffix}")
     return v
 
 

@@ -88,6 +88,7 @@ class TimeIndexed(nn.Module):
         h: Training step, ``> 0``.
         t0: Start of the grid.
         interpolation: ``"constant"`` or ``"linear"``.
+        requires_grad: Train the values (``False`` keeps them fixed).
 
     Raises:
         TypeError: ``values`` is not a tensor.
@@ -95,9 +96,9 @@ class TimeIndexed(nn.Module):
             positive, or ``interpolation`` is unknown.
 
     Example:
-        >>> w = TimeIndexed(torch.arange(3.0).reshape(3, 1), h=0.5)
-        >>> float(w(0.0)), float(w(0.74)), float(w(1.0)), float(w(9.0))
-        (0.0, 1.0, 2.0, 2.0)
+        >>> w = TimeIndexed(torch.arange(3.0).reshape(3, 1), h=0.5, requires_grad=False)
+        >>> [float(w(t)) for t in (0.0, 0.74, 1.0, 9.0)]
+        [0.0, 1.0, 2.0, 2.0]
         >>> w.jump_times(0.0, 1.5)
         [0.5, 1.0]
     """
@@ -414,8 +415,9 @@ def check_equivariance(
         ValueError: ``x`` does not have one row per node.
 
     Example:
-        >>> model = GraphPDEModel(nn.Linear(2, 4), LinearTerm(Laplacian(graph)),
-        ...                       nn.Linear(4, 3), solver=RK4(), t1=1.0, dt0=0.25)
+        >>> heat = LinearTerm(lambda t, y, g: Laplacian(g))  # the graph from args
+        >>> model = GraphPDEModel(nn.Linear(2, 4), heat, nn.Linear(4, 3),
+        ...                       solver=RK4(), t1=1.0, dt0=0.25)
         >>> check_equivariance(model, graph, x) < 1e-12
         True
     """
