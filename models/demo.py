@@ -58,9 +58,10 @@ def oversmoothing(out: Path, *, layers: int = 64, seed: int = 0) -> str:
         curves[label] = rows
     h_rows = [[str(k), f"{e:.3e}", f"{m:.3f}"] for k, e, m in curves["h = 0.5"]]
     text = (
-        f"Over-smoothing on a contextual SBM: {data.graph.num_nodes} nodes, {data.graph.num_edges} edges, "
-        f"3 classes, lam_max(L_sym) = {lam:.3f}\n"
-        "x_(k+1) = x_k - h L_sym x_k with h = 0.5 (explicit Euler of heat flow, stable for h < 2/lam_max)\n\n"
+        f"Over-smoothing on a contextual SBM: {data.graph.num_nodes} nodes, "
+        f"{data.graph.num_edges} edges, 3 classes, lam_max(L_sym) = {lam:.3f}\n"
+        "x_(k+1) = x_k - h L_sym x_k with h = 0.5 (explicit Euler of heat flow, "
+        "stable for h < 2/lam_max)\n\n"
         + _table(["layer k", "Dirichlet energy (sym)", "MAD"], h_rows)
     )
     try:
@@ -166,7 +167,8 @@ def solver_comparison(out: Path) -> str:
             ]
         )
     text = (
-        f"Heat flow y' = -L y on a ring of 8 cliques of 6 ({g.num_nodes} nodes, {g.num_edges} edges), "
+        f"Heat flow y' = -L y on a ring of 8 cliques of 6 ({g.num_nodes} nodes, "
+        f"{g.num_edges} edges), "
         f"F = 4, t1 = {t1}, lam_max(L) = {lam:.3f}; exact solution from eigh(L)\n\n"
         + _table(
             [
@@ -196,7 +198,10 @@ def solver_comparison(out: Path) -> str:
         path = out / "stability_regions.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
-        text += f"\n\nPlot: {path} (regions |R(z)| <= 1 and the spectrum z = -dt * lam_i for dt = {dt:.4f})"
+        text += (
+            f"\n\nPlot: {path} (regions |R(z)| <= 1 and the spectrum "
+            f"z = -dt * lam_i for dt = {dt:.4f})"
+        )
     except ImportError:
         text += "\n\n(matplotlib not installed: no plot)"
     return text
