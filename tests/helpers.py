@@ -36,8 +36,11 @@ def heat_problem(
     features: int = 2,
     mode: str = "low",
 ) -> HeatProblem:
-    """Heat flow with ``y0`` a mix of the lowest (``mode="low"``) eigenvectors, or
-    the top eigenvector alone (``mode="top"``, the worst mode for CFL tests)."""
+    """Heat flow with ``y0`` a mix of the lowest eigenvectors, or the top one.
+
+    ``mode="low"``: a mix of the lowest eigenvectors; ``mode="top"``: the top
+    eigenvector alone (the worst mode for CFL tests).
+    """
     L = Laplacian(graph, normalization)
     evals, evecs = torch.linalg.eigh(L.to_dense())
     if mode == "top":
@@ -92,7 +95,7 @@ def wave_problem(
 def empirical_order(
     dts: Sequence[float], errs: Sequence[float], floor: float = 1e-12
 ) -> float:
-    """Least-squares slope of log(err) against log(dt), dropping errors below ``floor``."""
+    """Least-squares slope of log(err) on log(dt), dropping errors below ``floor``."""
     pts = [
         (math.log(d), math.log(float(e)))
         for d, e in zip(dts, errs, strict=True)
@@ -107,7 +110,7 @@ def empirical_order(
 
 
 def drive_steps(term, solver, y0, dt, num_steps, args=None, t0=0.0):
-    """Drive ``solver.step`` by hand (no ``solve()``): the states ``[y0, y1, ...]`` and the evals."""
+    """Drive ``solver.step`` by hand (no ``solve()``): states ``[y0, ...]``, evals."""
     state = solver.init(term, t0, y0, args)
     ys, evals, t, y = [y0], [], t0, y0
     for _ in range(num_steps):
@@ -116,3 +119,93 @@ def drive_steps(term, solver, y0, dt, num_steps, args=None, t0=0.0):
         ys.append(y)
         evals.append(s.rhs_evals)
     return ys, evals
+
+
+# ---------------------------------------------------------------------------------
+# Registries: one line per solver / model family; the generic tests iterate them.
+# ---------------------------------------------------------------------------------
+def all_solvers() -> list:
+    """Every solver the package exports, configured as a user would (one per line).
+
+    A new solver is covered by the generic order, CFL, gradcheck, repr, dtype and
+    model solver-swap tests by adding one line here.
+    """
+    from solvers import (
+        CG,
+        RK4,
+        AdamsBashforth,
+        Bosh3,
+        CrankNicolson,
+        DampedLeapfrog,
+        Dopri5,
+        Euler,
+        Heun,
+        ImplicitEuler,
+        Leapfrog,
+        Midpoint,
+        SymplecticEuler,
+        TorchDiffEq,
+        TwoStepLeapfrog,
+    )
+
+    return [
+        Euler(),
+        Midpoint(),
+        Heun(),
+        RK4(),
+        Bosh3(),
+        Dopri5(),
+        Leapfrog(),
+        TwoStepLeapfrog(),
+        DampedLeapfrog(alpha=0.3, beta=0.7),
+        SymplecticEuler(),
+        AdamsBashforth(order=2),
+        AdamsBashforth(order=3),
+        AdamsBashforth(order=4),
+        ImplicitEuler(CG(rtol=1e-12)),
+        CrankNicolson(CG(rtol=1e-12)),
+        TorchDiffEq("rk4"),
+        TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11),
+    ]
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """One model family for the generic model tests.
+
+    Attributes:
+        name: Test id.
+        build: ``build(num_features, num_classes) -> GraphPDEModel`` with small
+            widths (hidden <= 8) and few steps, in the default dtype.
+        num_features: Input width the tests use.
+        num_classes: Output width.
+    """
+
+    name: str
+    build: object
+    num_features: int = 3
+    num_classes: int = 2
+
+
+def _heat_model(num_features: int, num_classes: int):
+    """Reference case: linear encoder, heat flow on the graph from args, decoder."""
+    from torch import nn
+
+    from models import GraphPDEModel
+    from solvers import RK4, LinearTerm
+
+    term = LinearTerm(lambda t, y, g: Laplacian(g, "sym"))
+    return GraphPDEModel(
+        nn.Linear(num_features, 4),
+        term,
+        nn.Linear(4, num_classes),
+        solver=RK4(),
+        t1=1.0,
+        dt0=0.25,
+    )
+
+
+# Families add their case here (one line each).
+MODEL_CASES: list[ModelCase] = [
+    ModelCase("heat", _heat_model),
+]
