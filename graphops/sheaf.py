@@ -101,6 +101,7 @@ def orthogonal_maps(
         ``[..., d(d-1)/2] -> [..., d, d]``.
 
     Example:
+        >>> from graphops.sheaf import orthogonal_maps
         >>> q = orthogonal_maps(torch.randn(5, 3), 3)
         >>> torch.allclose(q.mT @ q, torch.eye(3).expand(5, 3, 3))
         True
@@ -186,11 +187,7 @@ class _AugmentedInvSqrt(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, d_a: Tensor):  # noqa: D102
         u, s = ctx.saved_tensors
-        return (
-            _AugmentedInvSqrt._frechet(u, s, d_a),
-            torch.zeros_like(u),
-            torch.zeros_like(s),
-        )
+        return _AugmentedInvSqrt._frechet(u, s, d_a), None, None
 
 
 def _augmented_inv_sqrt(a: Tensor) -> Tensor:
