@@ -46,6 +46,7 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.sheaf import SheafLaplacian
 from graphops.spectral import lam_max, laplacian_eigenvectors
 from graphops.spmm import get_backend, set_backend, use_backend
 
@@ -58,6 +59,7 @@ __all__ = [
     "GraphOperator",
     "Laplacian",
     "NodeToEdgeMean",
+    "SheafLaplacian",
     "datasets",
     "dirichlet_energy",
     "edge_homophily",
