@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractSecondOrderSolver, Step
 from solvers.leapfrog import (
     _check_second_order,
     _leapfrog_max_stable_dt,
@@ -23,7 +23,7 @@ __all__ = ["SymplecticEuler"]
 
 
 @dataclass(frozen=True)
-class SymplecticEuler(AbstractSolver):
+class SymplecticEuler(AbstractSecondOrderSolver):
     r"""Symplectic (semi-implicit) Euler for ``x'' = a(t, x, x')``: GraphCON's step.
 
     First order, explicit, one acceleration evaluation per step; the step size may

@@ -48,6 +48,7 @@ from torch import Tensor
 
 from graphops.operators import GraphOperator
 from graphops.spectral import lam_max as _lam_max
+from solvers.base import AbstractImplicitSolver
 from solvers.terms import LinearTerm, SecondOrderTerm, Term
 
 __all__ = [
@@ -1077,7 +1078,7 @@ def recommend_dt(
         raise ValueError(
             f"recommend_dt: `safety` must be in (0, 1]; got {safety!r}. Use e.g. safety=0.9."
         )
-    if getattr(solver, "implicit", False):
+    if isinstance(solver, AbstractImplicitSolver):
         return None
     second = _is_second_order(solver)
     op = _operator_of(term, y, t, args)
