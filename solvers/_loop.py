@@ -249,29 +249,31 @@ def _run_segment(
     as much as a sparse product on small graphs. ``first`` asks for the
     shape/dtype check of the solve's first step.
     """
-    term, solver, controller = problem.term, problem.solver, problem.controller
-    args = problem.args
+    term, args = problem.term, problem.args
+    # bound once: this loop body runs once per step
+    step, adapt, success = problem.solver.step, problem.controller.adapt, Status.SUCCESS
     saves: list[tuple[int, State]] = []
     n = accepted = rhs = lin = 0
     failure = None
-    while n < seg_len and decision.status is Status.SUCCESS and not decision.done:
+    while n < seg_len and decision.status is success and not decision.done:
         t, dt = decision.t, decision.dt
-        st = solver.step(term, t, dt, y, args, solver_state)
+        st = step(term, t, dt, y, args, solver_state)
         rhs += st.rhs_evals
         lin += st.linear_iters
-        if st.status is not Status.SUCCESS:
+        if st.status is not success:
             failure = (n, t, dt, st)
             n += 1
             break
-        if first and n == 0:
+        if first:
             _check_first_step(problem.name, y, st.y1)
+            first = False
         if not fixed and st.y_err is None:
             raise TypeError(
                 f"solve: {problem.name} is an AbstractAdaptiveSolver but its step "
                 "returned y_err=None; an adaptive solver must return its error "
                 "estimate."
             )
-        controller_state, decision = controller.adapt(controller_state, t, dt, y, st)
+        controller_state, decision = adapt(controller_state, t, dt, y, st)
         if decision.accept:
             y, solver_state = st.y1, st.state
             accepted += 1

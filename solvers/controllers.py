@@ -221,13 +221,9 @@ def _num_steps(delta: float, dt0: float) -> int:
     return max(1, math.ceil(delta / dt0 - 1e-9))
 
 
-class _GridState(NamedTuple):
-    # (start, dt, lands on an output time) of every step, and the start of the next
-    steps: tuple[tuple[float, float, bool], ...]
-    ends: tuple[float, ...]
-    k: int
-    dt: float
-    max_steps: int
+# ConstantStep's state: (the decision after each step, laid out once by init, and the
+# index of the next step); a plain tuple, as adapt runs once per step.
+_GridState = tuple[tuple[Decision, ...], int]
 
 
 @dataclass(frozen=True)
@@ -302,38 +298,37 @@ class ConstantStep(AbstractFixedStepController):
         """
         _require_dt0(dt0)
         grid, dt_eff = self.grid(t0, stops, dt0)
-        steps: list[tuple[float, float, bool]] = []
-        ends: list[float] = []
-        for times, is_save in zip(grid, stop_saves, strict=True):
-            last = len(times) - 2
-            steps += [
-                (times[k], times[k + 1] - times[k], is_save and k == last)
-                for k in range(last + 1)
-            ]
-            ends += times[1:]
-        state = _GridState(tuple(steps), tuple(ends), 0, dt_eff, max_steps)
-        return state, Decision(True, steps[0][0], steps[0][1])
+        # (start, dt, lands on an output time) of every step, and its end
+        steps = [
+            (times[k], times[k + 1] - times[k], is_save and k == len(times) - 2)
+            for times, is_save in zip(grid, stop_saves, strict=True)
+            for k in range(len(times) - 1)
+        ]
+        ends = [t for times in grid for t in times[1:]]
+        n = len(steps)
+        decisions = [
+            Decision(True, ends[k], steps[k + 1][1], steps[k][2])
+            for k in range(n - 1)
+        ]
+        decisions.append(Decision(True, ends[-1], 0.0, steps[-1][2], done=True))
+        if n > max_steps:
+            k = max_steps - 1
+            msg = (
+                f"{_budget_message(ends[k], max_steps, max_steps, ends[-1])}; "
+                f"ConstantStep needs {n} steps of dt={dt_eff:.3g}. Raise max_steps "
+                "or dt0."
+            )
+            decisions[k] = decisions[k]._replace(status=Status.MAX_STEPS, message=msg)
+            del decisions[max_steps:]
+        first = Decision(True, steps[0][0], steps[0][1])
+        return (tuple(decisions), 0), first
 
     def adapt(
         self, state: _GridState, t: float, dt: float, y0: State, step: Step
     ) -> tuple[_GridState, Decision]:
         """Accept, and propose the next grid step (reads no tensor: no sync)."""
-        k = state.k + 1
-        save = state.steps[k - 1][2]
-        t_new = state.ends[k - 1]
-        state = state._replace(k=k)
-        if k == len(state.steps):
-            return state, Decision(True, t_new, 0.0, save, done=True)
-        if k >= state.max_steps:
-            msg = (
-                f"{_budget_message(t_new, k, state.max_steps, state.ends[-1])}; "
-                f"ConstantStep needs {len(state.steps)} steps of dt={state.dt:.3g}. "
-                "Raise max_steps or dt0."
-            )
-            return state, Decision(
-                True, t_new, 0.0, save, status=Status.MAX_STEPS, message=msg
-            )
-        return state, Decision(True, t_new, state.steps[k][1], save)
+        decisions, k = state
+        return (decisions, k + 1), decisions[k]
 
     def schedule(self, t0: float, stops: Sequence[float], dt0: float | None) -> Schedule:
         """The number of grid steps and the effective (largest) step (cheap).

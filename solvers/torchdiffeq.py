@@ -121,7 +121,9 @@ class _AdaptiveTermFunc(_TermFunc):
 def _check_positive(
     where: str, name: str, value: Any, *, allow_zero: bool = False
 ) -> float:
-    return check_real(where, name, value, low=0.0, low_open=not allow_zero)
+    return check_real(
+        where, name, value, low=0.0, low_open=not allow_zero, high_open=True
+    )
 
 
 @dataclass(frozen=True)
