@@ -168,9 +168,8 @@ def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
         if isinstance(adjoint, Checkpoint) and torch.is_grad_enabled():
             checkpointed = True
             seg_len = adjoint.segment_length(min(schedule.num_steps, problem.max_steps))
-    ls = LoopState(
-        y0, solver_state, controller_state, decision, [y0] if problem.save_t0 else [], stats
-    )
+    saves = [y0] if problem.save_t0 else []
+    ls = LoopState(y0, solver_state, controller_state, decision, saves, stats)
     while ls.decision.status is Status.SUCCESS and not ls.decision.done:
         failure = _advance(problem, ls, seg_len, checkpointed, fixed)
         if failure is not None:
@@ -304,8 +303,13 @@ def _first_nonfinite_step(
     decision: Decision,
     seg_len: int,
 ) -> tuple[int, float, float]:
-    """Replay a segment that ended non-finite, step by step, to find the first
-    step whose new state is non-finite: ``(index, t, dt)`` (failure path only)."""
+    """Find the first step of a segment whose new state is non-finite.
+
+    Replays the segment step by step without gradients (failure path only).
+
+    Returns:
+        ``(index in the segment, t, dt)`` of that step.
+    """
     term, solver, controller = problem.term, problem.solver, problem.controller
     t, dt = decision.t, decision.dt
     with torch.no_grad():

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,8 +57,11 @@ __all__ = [
 ]
 
 
-class AbstractAdjoint(ABC):
-    """Base of the gradient strategies accepted by ``solve(adjoint=...)``."""
+class AbstractAdjoint:
+    """Base of the gradient strategies accepted by ``solve(adjoint=...)``.
+
+    A marker: ``solve()`` dispatches on the concrete classes below.
+    """
 
 
 @dataclass(frozen=True)
@@ -307,12 +309,12 @@ class _ContinuousAdjoint(torch.autograd.Function):
         saved = ctx.saved_tensors
         ys, params = saved[:n], saved[n:]
         sol = spec.solution
-        times = [float(v) for v in sol.ts.detach().cpu().tolist()] if len(sol.ts) else []
-        a = [torch.zeros_like(y[0]) for y in ys] if times else None
-        g = [torch.zeros_like(p) for p in params]
+        times = [float(v) for v in sol.ts.detach().cpu().tolist()]
         if not times:
-            zeros = [None] * n
-            return (None, *zeros, *[None] * len(params))
+            # the solve failed before the first output: nothing flows back
+            return (None, *[None] * (n + len(params)))
+        a = [torch.zeros_like(y[0]) for y in ys]
+        g = [torch.zeros_like(p) for p in params]
         options: dict[str, Any] = {}
         method = spec.adjoint.method or "dopri5"
         if method in FIXED:

@@ -176,7 +176,9 @@ class AbstractFixedStepController(AbstractStepController):
     """
 
     @abstractmethod
-    def schedule(self, t0: float, stops: Sequence[float], dt0: float | None) -> Schedule:
+    def schedule(
+        self, t0: float, stops: Sequence[float], dt0: float | None
+    ) -> Schedule:
         """The number of steps and the largest step, without laying out the steps.
 
         Args:
@@ -330,7 +332,9 @@ class ConstantStep(AbstractFixedStepController):
         decisions, k = state
         return (decisions, k + 1), decisions[k]
 
-    def schedule(self, t0: float, stops: Sequence[float], dt0: float | None) -> Schedule:
+    def schedule(
+        self, t0: float, stops: Sequence[float], dt0: float | None
+    ) -> Schedule:
         """The number of grid steps and the effective (largest) step (cheap).
 
         Raises:

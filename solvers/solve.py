@@ -27,6 +27,7 @@ from graphops.spectral import lam_max as _lam_max
 from solvers._checks import check_int, check_real, describe, type_names
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
 from solvers._loop import Problem, run
+from solvers._tde_compat import FIXED as _TDE_FIXED
 from solvers._tree import State, tall_finite
 from solvers.adjoint import (
     AbstractAdjoint,
@@ -35,7 +36,6 @@ from solvers.adjoint import (
     TorchDiffEqAdjoint,
     continuous_adjoint,
 )
-from solvers._tde_compat import FIXED as _TDE_FIXED
 from solvers.base import (
     AbstractAdaptiveSolver,
     AbstractImplicitSolver,
@@ -333,8 +333,9 @@ def _check_saveat(saveat: Any, t0: float, t1: float, y0: State) -> _Outputs:
 def _stability_limit(
     term: Term, solver: AbstractSolver, t0: float, y0: State, args: Any, dt: float
 ) -> tuple[float, float] | None:
-    """``(lam_max, max_stable_dt)`` when the stability limit is known and ``dt`` may
-    exceed it, else ``None`` (``dt`` provably stable, or no known limit).
+    """The stability limit ``(lam_max, max_stable_dt)`` if ``dt`` may exceed it.
+
+    ``None`` when ``dt`` is provably stable or no limit is known.
 
     First-order terms: a ``LinearTerm`` ``y' = -A y``. Second-order terms: only for
     solvers written for them (an ``AbstractSecondOrderSolver``, e.g. Leapfrog),
@@ -393,10 +394,11 @@ def solve(
 
     The loop (:mod:`solvers._loop`, one loop for every controller) calls
     ``solver.init`` once and then ``solver.step`` repeatedly; the controller's
-    ``init``/``adapt`` decide the steps (:mod:`solvers.controllers`). With :class:`~solvers.controllers.ConstantStep`
-    every interval between output times is split into equal steps of at most
-    ``dt0`` (see there); with :class:`~solvers.controllers.PIController` the steps
-    adapt to the solver's error estimate and are shortened to land on each output
+    ``init``/``adapt`` decide the steps (:mod:`solvers.controllers`). With
+    :class:`~solvers.controllers.ConstantStep` every interval between output
+    times is split into equal steps of at most ``dt0`` (see there); with
+    :class:`~solvers.controllers.PIController` the steps adapt to the solver's
+    error estimate and are shortened to land on each output
     time. How gradients flow is the ``adjoint`` value (:mod:`solvers.adjoint`): by
     default through the steps (discrete backpropagation; step-size decisions are
     constants for autograd).
@@ -406,9 +408,9 @@ def solve(
     gradient flows to the times). ``y0``'s dtype and device are kept.
 
     Host synchronisation: an adaptive step syncs once (the accept/reject decision).
-    Fixed steps keep a device-side finiteness flag per step and sync once every 16
-    steps (once per segment with ``adjoint=Checkpoint()``); the first non-finite step is then
-    located exactly, on the failure path only. The statistics count the work done,
+    Fixed steps keep a device-side finiteness flag and sync once every 16 steps
+    (once per segment with ``adjoint=Checkpoint()``); the first non-finite step is
+    then located exactly, on the failure path only. The statistics count the work done,
     which on a ``NONFINITE`` failure includes the few steps taken after the bad one
     before the check.
 

@@ -35,7 +35,6 @@ from torch import Tensor, nn
 
 from solvers._checks import check_real
 from solvers._tde_compat import FIXED as _FIXED
-from solvers._tde_compat import METHODS as _METHODS
 from solvers._tde_compat import TDE
 from solvers._tde_compat import check_method as _check_method
 from solvers.adjoint import AbstractAdjoint, Backprop, TorchDiffEqAdjoint

@@ -44,7 +44,7 @@ def _loss(ys: torch.Tensor) -> torch.Tensor:
     return (weights * ys**2).sum() + ys[-1].sum()
 
 
-# -- values ------------------------------------------------------------------------------
+# -- values ---------------------------------------------------------------------
 def test_reprs_and_equality() -> None:
     assert repr(Backprop()) == "Backprop()" and Backprop() == Backprop()
     assert repr(Checkpoint(segments=4)) == "Checkpoint(segments=4)"
@@ -79,7 +79,7 @@ def test_find_adjoint_params_walks_term_and_args() -> None:
     assert len(found) == 2 and found[0] is term.raw and found[1] is w
 
 
-# -- Checkpoint(segments=k) --------------------------------------------------------------
+# -- Checkpoint(segments=k) ------------------------------------------------------
 @pytest.mark.parametrize("segments", [None, 1, 3, 40])
 def test_checkpoint_segments_give_backprop_gradients(segments) -> None:
     graph = make_path_graph(6)
