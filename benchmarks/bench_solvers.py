@@ -21,7 +21,7 @@ Side by side in one run, F = 64, the right-hand side heat flow ``y' = -L y``:
    ImplicitEuler and CrankNicolson over the number of fixed steps.
 3. **Memory of backpropagation.** 64 fixed RK4 steps with learnable edge weights
    (the operator is rebuilt from them at every evaluation), loss = sum of the final
-   state, on a 200k-edge graph, with and without ``checkpoint=True``. Each
+   state, on a 200k-edge graph, with and without ``adjoint=Checkpoint()``. Each
    configuration runs in a fresh subprocess and reports the bytes saved for
    backward (``saved_tensors_hooks``, unique storages), the RSS after the forward
    pass and the peak RSS during forward + backward (``VmHWM``, reset just before),
@@ -66,6 +66,8 @@ from graphops import Graph, Laplacian, lam_max  # noqa: E402
 from solvers import (  # noqa: E402
     CG,
     RK4,
+    Backprop,
+    Checkpoint,
     ConstantStep,
     CrankNicolson,
     Dopri5,
@@ -612,7 +614,8 @@ def _memory_worker(spec: dict) -> None:
     y0 = torch.randn(n, F, generator=gen)
     dt = 1.0 / steps
     # warm-up (pattern caches, first-call effects): one step, forward and backward
-    solve(term, RK4(), y0=y0, t1=dt, dt0=dt, checkpoint=ck).ys[-1].sum().backward()
+    adjoint = Checkpoint() if ck else Backprop()
+    solve(term, RK4(), y0=y0, t1=dt, dt0=dt, adjoint=adjoint).ys[-1].sum().backward()
     w.grad = None
     # cost of one Lanczos estimate of the rebuilt operator (for the report)
     t0 = time.perf_counter()
@@ -631,7 +634,7 @@ def _memory_worker(spec: dict) -> None:
 
     t0 = time.perf_counter()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        sol = solve(term, RK4(), y0=y0, t1=1.0, dt0=dt, checkpoint=ck)
+        sol = solve(term, RK4(), y0=y0, t1=1.0, dt0=dt, adjoint=adjoint)
     t_fwd = time.perf_counter() - t0
     rss_fwd = _status_bytes("VmRSS") or 0
     sol.ys[-1].sum().backward()
@@ -741,7 +744,7 @@ def part3(quick: bool) -> str:
         f"Graph: random, N = {n}, {e} directed edges (nnz = {results[0]['nnz']}); one state [N, F] = "
         f"{state_mib:.1f} MiB; the operator Laplacian(g, 'sym', edge_weight=w) is rebuilt at every "
         f"evaluation; loss = sum of the final state. One fresh subprocess per row, {threads} thread(s) "
-        f"({probe}). Memory is relative to the RSS just before the solve. With checkpoint=True, "
+        f"({probe}). Memory is relative to the RSS just before the solve. With adjoint=Checkpoint(), "
         "saved tensors inside the checkpointed segments are not held (the hooks see only what is "
         "kept outside them).\n\n"
         + table(headers, rows)

@@ -1,9 +1,10 @@
 """Interchangeable time integrators for graph PDEs.
 
-The equation (a :class:`Term`), the method (a solver such as :class:`RK4`) and the
-step control (:class:`ConstantStep` or :class:`PIController`) are separate values,
-combined by :func:`solve`, which returns a :class:`Solution` (times, states, status,
-work counters). Swapping the method is a one-line change::
+The equation (a :class:`Term`), the method (a solver such as :class:`RK4`), the
+step control (:class:`ConstantStep` or :class:`PIController`) and the gradient
+strategy (:class:`Backprop`, :class:`Checkpoint`, :class:`TorchDiffEqAdjoint`) are
+separate values, combined by :func:`solve`, which returns a :class:`Solution`
+(times, states, status, work counters). Swapping the method is a one-line change::
 
     sol = solve(term, RK4(), y0=x0, t1=1.0, dt0=0.1, args=graph)
     sol = solve(term, Dopri5(), y0=x0, t1=1.0, args=graph,
@@ -19,9 +20,26 @@ import difflib
 from typing import Any
 
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
-from solvers.base import AbstractSolver, Step
+from solvers.adjoint import AbstractAdjoint, Backprop, Checkpoint, TorchDiffEqAdjoint
+from solvers.base import (
+    AbstractAdaptiveSolver,
+    AbstractImplicitSolver,
+    AbstractIntervalSolver,
+    AbstractMultistepSolver,
+    AbstractSecondOrderSolver,
+    AbstractSolver,
+    Step,
+)
 from solvers.cg import CG, CGResult, cg_solve
-from solvers.controllers import AbstractStepController, ConstantStep, PIController
+from solvers.controllers import (
+    AbstractAdaptiveController,
+    AbstractFixedStepController,
+    AbstractStepController,
+    ConstantStep,
+    Decision,
+    PIController,
+    Schedule,
+)
 from solvers.explicit_rk import RK4, Bosh3, Dopri5, Euler, ExplicitRK, Heun, Midpoint
 from solvers.imex import SymplecticEuler
 from solvers.implicit import CrankNicolson, ImplicitEuler
@@ -36,17 +54,28 @@ from solvers.torchdiffeq import TorchDiffEq
 
 __all__ = [
     "SOLVERS",
+    "AbstractAdaptiveController",
+    "AbstractAdaptiveSolver",
+    "AbstractAdjoint",
+    "AbstractFixedStepController",
+    "AbstractImplicitSolver",
+    "AbstractIntervalSolver",
+    "AbstractMultistepSolver",
+    "AbstractSecondOrderSolver",
     "AbstractSolver",
     "AbstractStepController",
     "AdamsBashforth",
+    "Backprop",
     "Bosh3",
     "ButcherTableau",
     "CG",
     "cg_solve",
     "CGResult",
+    "Checkpoint",
     "ConstantStep",
     "CrankNicolson",
     "DampedLeapfrog",
+    "Decision",
     "Dopri5",
     "Euler",
     "ExplicitRK",
@@ -61,6 +90,7 @@ __all__ = [
     "PIController",
     "recommend_dt",
     "RK4",
+    "Schedule",
     "SecondOrderTerm",
     "Solution",
     "solve",
@@ -73,6 +103,7 @@ __all__ = [
     "Term",
     "TermSolverMismatch",
     "TorchDiffEq",
+    "TorchDiffEqAdjoint",
     "TwoStepLeapfrog",
 ]
 

@@ -1,8 +1,8 @@
 """The solvers package's input checks, written once.
 
 Generic checks (numbers, ints, value descriptions) come from :mod:`graphops._checks`
-(imports point downward); checks that know about terms, solvers and states live
-here. Message format: ``<where>: <expected>; got <actual>. <fix>.``
+(imports point downward); checks that know about terms and solvers live here.
+Message format: ``<where>: <expected>; got <actual>. <fix>.``
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "check_second_order",
     "describe",
     "is_real_number",
+    "type_names",
 ]
 
 
@@ -66,3 +67,14 @@ def check_second_order(
             f"{name}: the state must be a tuple (x, v) of two tensors; got {got}. "
             "Pass y0=(x0, v0), e.g. v0=torch.zeros_like(x0)."
         )
+
+
+def type_names(types: type | tuple[type, ...]) -> str:
+    """``"LinearTerm"`` or ``"LinearTerm or SecondOrderTerm"`` for messages.
+
+    Example:
+        >>> type_names((int, float))
+        'int or float'
+    """
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)

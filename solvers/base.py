@@ -95,12 +95,6 @@ class AbstractSolver(ABC):
 
     order: ClassVar[int]
     term_type: ClassVar[type[Term] | tuple[type[Term], ...]] = Term
-    # Transitional flags, read by the code being moved onto the marker bases; they
-    # are removed once solve() and stability dispatch on the markers.
-    adaptive: ClassVar[bool] = False
-    error_order: ClassVar[int | None] = None
-    implicit: ClassVar[bool] = False
-    needs_constant_step: ClassVar[bool] = False
 
     def init(self, term: Term, t0: float, y0: Any, args: Any) -> Any:
         """Initial solver state (``None`` unless the method needs one)."""

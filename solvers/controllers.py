@@ -5,44 +5,231 @@ r"""Step-size controllers: *where* the steps go, separate from the method.
 * :class:`PIController` - error-controlled adaptive steps for solvers with an
   embedded error estimate (``Dopri5``, ``Bosh3``).
 
-Controllers are frozen values; all per-solve bookkeeping lives in
-:func:`solvers.solve`. The tolerances, the step bounds and the step-size law are the
-controller's fields.
+Controllers are frozen values. A controller follows one protocol, so
+:func:`solvers.solve` has one stepping loop for every controller:
+
+1. :meth:`AbstractStepController.init` builds the per-solve state (a value, never
+   mutated) and the first :class:`Decision` (where the first step starts and how
+   long it is).
+2. After every step, :meth:`AbstractStepController.adapt` takes the state, the
+   step's ``(t, dt)``, the state before the step and the :class:`~solvers.base.Step`,
+   and returns the new state and a :class:`Decision`: keep the step or not, the
+   time reached, the next step (shortened to land on the next output time),
+   whether an output time was reached, whether ``t1`` was reached, and a failure
+   status with its message (``MAX_STEPS``, ``DT_MIN``, ...).
+
+What a controller *is* decides how the loop may run it (types, not flags):
+
+* :class:`AbstractFixedStepController` (``ConstantStep``): the steps are fixed
+  before the solve and ``adapt`` never reads the step's values, so the loop runs
+  many steps between host synchronisations (it checks finiteness once per
+  segment) and ``Checkpoint`` can cut the schedule into segments.
+* :class:`AbstractAdaptiveController` (``PIController``): ``adapt`` reads the
+  solver's error estimate (one host sync per step) and rejects non-finite steps
+  itself; it needs an :class:`~solvers.base.AbstractAdaptiveSolver`.
+
+The tolerances, the step bounds and the step-size law are the controller's fields.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
-from numbers import Real
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from solvers._tree import State, tall_finite
+from solvers._checks import check_real
+from solvers._tree import State, tall_finite, tmap
+from solvers.solution import Status
 from solvers.terms import Term
 
-__all__ = ["AbstractStepController", "ConstantStep", "PIController"]
+if TYPE_CHECKING:
+    from solvers.base import AbstractSolver, Step
+
+__all__ = [
+    "AbstractAdaptiveController",
+    "AbstractFixedStepController",
+    "AbstractStepController",
+    "ConstantStep",
+    "Decision",
+    "PIController",
+    "Schedule",
+]
+
+_EPS = sys.float_info.epsilon
 
 
-class AbstractStepController:
-    """Base of the step-size controllers.
+class Decision(NamedTuple):
+    """What a controller decides after a step (or, from ``init``, before the first).
 
-    Class attributes:
-        adaptive: Whether the controller needs the solver's error estimate
-            (``Step.y_err``); :func:`solvers.solve` then requires an adaptive solver.
+    Attributes:
+        accept: Keep the step's ``y1`` (``False``: retry from the same state).
+        t: The time of the state after this decision (the step's end if accepted).
+        dt: The next step to try, already shortened to land on the next output
+            time (unused when ``done`` or on a failure).
+        save: The accepted step landed on an output time: the loop saves ``y1``.
+        done: ``t1`` was reached; no further step.
+        status: ``Status.SUCCESS``, or why the solve stops here (``MAX_STEPS``,
+            ``DT_MIN``, ``NONFINITE``); the loop ends the solve with it.
+        message: For a failure: what happened, without the solver's name (the loop
+            prefixes it), e.g. ``"stopped at t=0.3 (step 30): ..."``.
+        rhs_evals: Right-hand-side evaluations the controller made itself (the
+            automatic first step of ``PIController`` costs one).
     """
 
-    adaptive: ClassVar[bool] = False
+    accept: bool
+    t: float
+    dt: float
+    save: bool = False
+    done: bool = False
+    status: Status = Status.SUCCESS
+    message: str = ""
+    rhs_evals: int = 0
+
+
+class Schedule(NamedTuple):
+    """The steps of a fixed-step controller, known before the solve.
+
+    Attributes:
+        num_steps: Number of steps from ``t0`` to ``t1`` (before ``max_steps``).
+        dt: The largest step (the effective constant step; ``Solution.stats.dt``
+            and the ``dt`` of the stability check).
+    """
+
+    num_steps: int
+    dt: float
+
+
+class AbstractStepController(ABC):
+    """Base of the step-size controllers: the ``init``/``adapt`` protocol.
+
+    A new controller derives from :class:`AbstractFixedStepController` (steps
+    known in advance, ``adapt`` reads no tensor) or
+    :class:`AbstractAdaptiveController` (``adapt`` reads ``Step.y_err`` and must
+    reject non-finite steps itself); the loop runs it accordingly.
+    """
+
+    @abstractmethod
+    def init(
+        self,
+        term: Term,
+        solver: AbstractSolver,
+        t0: float,
+        y0: State,
+        args: Any,
+        f0: State | None,
+        *,
+        stops: Sequence[float],
+        stop_saves: Sequence[bool],
+        dt0: float | None,
+        max_steps: int,
+    ) -> tuple[Any, Decision]:
+        """The per-solve state and the first decision.
+
+        Args:
+            term: The equation.
+            solver: The method (already checked against the controller).
+            t0: Start time.
+            y0: Initial state.
+            args: Passed to the term.
+            f0: ``term(t0, y0, args)`` if the loop evaluated it (adaptive
+                controllers), else ``None``.
+            stops: Increasing times ``> t0`` the steps must land on; the last is
+                ``t1``.
+            stop_saves: Whether each stop is an output time.
+            dt0: ``solve``'s ``dt0`` (validated; ``None`` if not given).
+            max_steps: The step budget (accepted plus rejected steps).
+
+        Returns:
+            ``(state, decision)``; ``decision.t`` is ``t0``.
+        """
+
+    @abstractmethod
+    def adapt(
+        self, state: Any, t: float, dt: float, y0: State, step: Step
+    ) -> tuple[Any, Decision]:
+        """Judge the step from ``(t, y0)`` of size ``dt``; return the next decision.
+
+        Args:
+            state: The state from ``init`` or the previous ``adapt``.
+            t: Start of the step (the previous ``Decision.t``).
+            dt: Its size (the previous ``Decision.dt``).
+            y0: The state at ``t``.
+            step: What the solver returned (``status`` is ``SUCCESS``).
+
+        Returns:
+            ``(new_state, decision)``.
+        """
+
+
+class AbstractFixedStepController(AbstractStepController):
+    """A controller whose steps are fixed before the solve.
+
+    Its :meth:`adapt` always accepts and never reads the step's tensors, so the
+    loop may take many steps between host synchronisations, checking finiteness
+    once per segment, and ``Checkpoint`` may cut the schedule into segments.
+    """
+
+    @abstractmethod
+    def schedule(
+        self, t0: float, stops: Sequence[float], dt0: float | None
+    ) -> Schedule:
+        """The number of steps and the largest step, without laying out the steps.
+
+        Args:
+            t0: Start time.
+            stops: Increasing stop times ``> t0`` (the last is ``t1``).
+            dt0: ``solve``'s ``dt0``.
+
+        Raises:
+            ValueError: the controller cannot plan with this ``dt0``.
+        """
+
+
+class AbstractAdaptiveController(AbstractStepController):
+    """A controller that reads the solver's error estimate ``Step.y_err``.
+
+    It needs an :class:`~solvers.base.AbstractAdaptiveSolver`, synchronises with
+    the device once per step (accept or reject) and rejects a step whose state is
+    not finite. ``Checkpoint`` does not apply (its segments replay a fixed grid).
+    """
+
+
+def _budget_message(t: float, k: int, max_steps: int, t1: float) -> str:
+    return (
+        f"stopped at t={t:.6g} (step {k}): `max_steps`={max_steps} reached before "
+        f"t1={t1:g}"
+    )
 
 
 # ---------------------------------------------------------------------------------
 # ConstantStep
 # ---------------------------------------------------------------------------------
+def _require_dt0(dt0: float | None) -> None:
+    if dt0 is None:
+        raise ValueError(
+            "solve: ConstantStep needs `dt0` > 0; got None. Pass dt0=..., or use "
+            "an adaptive solver with controller=PIController(rtol=..., atol=...)."
+        )
+
+
+def _num_steps(delta: float, dt0: float) -> int:
+    """Equal steps of at most ``dt0`` over ``delta`` (``1e-9`` absorbs round-off)."""
+    return max(1, math.ceil(delta / dt0 - 1e-9))
+
+
+# ConstantStep's state: (the decision after each step, laid out once by init, and the
+# index of the next step); a plain tuple, as adapt runs once per step.
+_GridState = tuple[tuple[Decision, ...], int]
+
+
 @dataclass(frozen=True)
-class ConstantStep(AbstractStepController):
+class ConstantStep(AbstractFixedStepController):
     r"""Fixed steps of (at most) ``dt0``, landing exactly on every output time.
 
     The interval between two consecutive stops (``t0``, each ``saveat`` time, ``t1``)
@@ -57,13 +244,15 @@ class ConstantStep(AbstractStepController):
     (the largest one if the intervals differ) is recorded in ``Solution.stats.dt``
     and is the ``dt`` that the stability check of :func:`solvers.solve` uses.
 
+    As a controller, its :meth:`adapt` always accepts and returns the next grid
+    step; it reads no tensor, so :func:`solvers.solve` runs the steps without a
+    host synchronisation per step.
+
     Example:
         >>> sol = solve(term, RK4(), y0=x0, t1=1.0, dt0=0.3)   # 4 steps of 0.25
         >>> sol.stats.dt
         0.25
     """
-
-    adaptive: ClassVar[bool] = False
 
     def grid(
         self, t0: float, stops: Sequence[float], dt0: float
@@ -83,12 +272,82 @@ class ConstantStep(AbstractStepController):
         out, dt_eff, ta = [], 0.0, t0
         for tb in stops:
             delta = tb - ta
-            n = max(1, math.ceil(delta / dt0 - 1e-9))
+            n = _num_steps(delta, dt0)
             # ta + delta * k / n rather than accumulating ta + k * h: no drift.
             out.append([ta + delta * k / n for k in range(n)] + [tb])
             dt_eff = max(dt_eff, delta / n)
             ta = tb
         return out, dt_eff
+
+    def init(
+        self,
+        term: Term,
+        solver: AbstractSolver,
+        t0: float,
+        y0: State,
+        args: Any,
+        f0: State | None,
+        *,
+        stops: Sequence[float],
+        stop_saves: Sequence[bool],
+        dt0: float | None,
+        max_steps: int,
+    ) -> tuple[_GridState, Decision]:
+        """Lay out the grid (see :meth:`grid`); the first decision is its first step.
+
+        Raises:
+            ValueError: ``dt0`` is ``None``.
+        """
+        _require_dt0(dt0)
+        grid, dt_eff = self.grid(t0, stops, dt0)
+        # (start, dt, lands on an output time) of every step, and its end
+        steps = [
+            (times[k], times[k + 1] - times[k], is_save and k == len(times) - 2)
+            for times, is_save in zip(grid, stop_saves, strict=True)
+            for k in range(len(times) - 1)
+        ]
+        ends = [t for times in grid for t in times[1:]]
+        n = len(steps)
+        decisions = [
+            Decision(True, ends[k], steps[k + 1][1], steps[k][2])
+            for k in range(n - 1)
+        ]
+        decisions.append(Decision(True, ends[-1], 0.0, steps[-1][2], done=True))
+        if n > max_steps:
+            k = max_steps - 1
+            msg = (
+                f"{_budget_message(ends[k], max_steps, max_steps, ends[-1])}; "
+                f"ConstantStep needs {n} steps of dt={dt_eff:.3g}. Raise max_steps "
+                "or dt0."
+            )
+            decisions[k] = decisions[k]._replace(status=Status.MAX_STEPS, message=msg)
+            del decisions[max_steps:]
+        first = Decision(True, steps[0][0], steps[0][1])
+        return (tuple(decisions), 0), first
+
+    def adapt(
+        self, state: _GridState, t: float, dt: float, y0: State, step: Step
+    ) -> tuple[_GridState, Decision]:
+        """Accept, and propose the next grid step (reads no tensor: no sync)."""
+        decisions, k = state
+        return (decisions, k + 1), decisions[k]
+
+    def schedule(
+        self, t0: float, stops: Sequence[float], dt0: float | None
+    ) -> Schedule:
+        """The number of grid steps and the effective (largest) step (cheap).
+
+        Raises:
+            ValueError: ``dt0`` is ``None``.
+        """
+        _require_dt0(dt0)
+        num, dt_eff, ta = 0, 0.0, t0
+        for tb in stops:
+            n = _num_steps(tb - ta, dt0)
+            num += n
+            dt_eff = max(dt_eff, (tb - ta) / n)
+            ta = tb
+        return Schedule(num, dt_eff)
 
     def __repr__(self) -> str:
         """``ConstantStep()``: it has no configuration."""
@@ -108,35 +367,6 @@ class _Required:
 _REQUIRED: Any = _Required()
 
 
-def _check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    ok = (
-        isinstance(value, Real)
-        and not isinstance(value, bool)
-        and not math.isnan(value)
-    )
-    if ok:
-        v = float(value)
-        ok = (v > low if low_open else v >= low) and (
-            v < high if high_open else v <= high
-        )
-    if not ok:
-        lo = f"{'(' if low_open else '['}{low:g}"
-        hi = f"{high:g}{')' if high_open else ']'}"
-        raise ValueError(
-            f"PIController: `{name}` must be a real number in {lo}, {hi}; got "
-            f"{value!r}."
-        )
-    return float(value)
-
-
 def _rms(tree: State) -> Tensor:
     """Root mean square over every entry of every leaf (0-d tensor, no sync)."""
     leaves = tree if isinstance(tree, tuple) else (tree,)
@@ -147,14 +377,29 @@ def _rms(tree: State) -> Tensor:
     return (sq / total).sqrt()
 
 
-def _leafwise(fn, *trees: State) -> State:
-    if isinstance(trees[0], tuple):
-        return tuple(fn(*leaves) for leaves in zip(*trees, strict=True))
-    return fn(*trees)
+class _PIState(NamedTuple):
+    stops: tuple[float, ...]
+    stop_saves: tuple[bool, ...]
+    t0: float
+    error_order: int
+    max_steps: int
+    # index of the next stop to land on
+    i_stop: int
+    # the controller's own (unshortened) proposal for the next step
+    dt: float
+    # whether the pending step was shortened to land on stops[i_stop]
+    landing: bool
+    # scaled error of the last accepted step (1 at the start) and of the last step
+    err_prev: float
+    err: float
+    num_steps: int
+    num_rejected: int
+    rejected_in_row: int
+    last_reject_nonfinite: bool
 
 
 @dataclass(frozen=True)
-class PIController(AbstractStepController):
+class PIController(AbstractAdaptiveController):
     r"""Adaptive step size from the embedded error estimate (PI control).
 
     A step with error estimate :math:`e` (``Step.y_err``) from :math:`y_0` to
@@ -235,11 +480,10 @@ class PIController(AbstractStepController):
     dt_min: float = 0.0
     dt_max: float = math.inf
 
-    adaptive: ClassVar[bool] = True
-
     def __post_init__(self) -> None:
         """Check that the tolerances were given and every knob is in range."""
-        missing = [n for n in ("rtol", "atol") if getattr(self, n) is _REQUIRED]
+        given = {"rtol": self.rtol, "atol": self.atol}
+        missing = [n for n, v in given.items() if v is _REQUIRED]
         if missing:
             names = " and ".join(f"`{n}`" for n in missing)
             raise TypeError(
@@ -247,21 +491,28 @@ class PIController(AbstractStepController):
                 "required; there are no default tolerances because the accuracy is a "
                 "modelling decision. Pass e.g. PIController(rtol=1e-5, atol=1e-7)."
             )
-        # name -> allowed range (bounds, and whether each end is open)
+        # name -> (value, allowed range: bounds, and whether each end is open)
         ranges = {
-            "rtol": dict(low=0.0, high=1.0, high_open=True),
-            "atol": dict(low=0.0),
-            "pcoeff": dict(low=0.0, high=10.0),
-            "icoeff": dict(low=0.0, high=10.0, low_open=True),
-            "safety": dict(low=0.0, high=1.0, low_open=True),
-            "factor_min": dict(low=0.0, high=1.0, low_open=True, high_open=True),
-            "factor_max": dict(low=1.0, low_open=True),
-            "dt_min": dict(low=0.0, high=math.inf, high_open=True),
-            "dt_max": dict(low=0.0, low_open=True),
+            "rtol": (self.rtol, dict(low=0.0, high=1.0, high_open=True)),
+            "atol": (self.atol, dict(low=0.0)),
+            "pcoeff": (self.pcoeff, dict(low=0.0, high=10.0)),
+            "icoeff": (self.icoeff, dict(low=0.0, high=10.0, low_open=True)),
+            "safety": (self.safety, dict(low=0.0, high=1.0, low_open=True)),
+            "factor_min": (
+                self.factor_min,
+                dict(low=0.0, high=1.0, low_open=True, high_open=True),
+            ),
+            "factor_max": (self.factor_max, dict(low=1.0, low_open=True)),
+            "dt_min": (self.dt_min, dict(low=0.0, high_open=True)),
+            "dt_max": (self.dt_max, dict(low=0.0, low_open=True)),
         }
-        for name, bounds in ranges.items():
-            value = _check_number(name, getattr(self, name), **bounds)
-            object.__setattr__(self, name, value)  # frozen: normalise to float once
+        for name, (value, bounds) in ranges.items():
+            # allow_inf: the intervals themselves say where inf is allowed.
+            checked = check_real(
+                "PIController", name, value, allow_inf=True, **bounds
+            )
+            # frozen: normalise to float once
+            object.__setattr__(self, name, checked)
         if self.rtol == 0.0 and self.atol == 0.0:
             raise ValueError(
                 "PIController: `rtol` and `atol` cannot both be 0; got rtol=0, "
@@ -275,7 +526,7 @@ class PIController(AbstractStepController):
                 f"dt_min={self.dt_min:g}, dt_max={self.dt_max:g}."
             )
 
-    # -- the pieces solve() calls ------------------------------------------------------
+    # -- the pieces of the step-size law ----------------------------------------------
     def error_ratio(self, y_err: State, y0: State, y1: State) -> Tensor:
         """The scaled RMS error norm; ``inf`` if ``y1`` is not finite (0-d, no sync)."""
         with torch.no_grad():
@@ -286,7 +537,7 @@ class PIController(AbstractStepController):
                     + self.rtol * torch.maximum(a.detach().abs(), b.detach().abs())
                 )
 
-            ratio = _rms(_leafwise(scaled, y_err, y0, y1))
+            ratio = _rms(tmap(scaled, y_err, y0, y1))
             return torch.where(tall_finite(y1), ratio, torch.full_like(ratio, math.inf))
 
     def initial_step(
@@ -308,16 +559,16 @@ class PIController(AbstractStepController):
             Hairer, Norsett & Wanner (1993), Sec. II.4 ("Starting Step Size").
         """
         with torch.no_grad():
-            scale = _leafwise(lambda y: self.atol + self.rtol * y.detach().abs(), y0)
-            d0 = float(_rms(_leafwise(torch.div, _leafwise(Tensor.detach, y0), scale)))
-            f0 = _leafwise(Tensor.detach, f0)
-            d1 = float(_rms(_leafwise(torch.div, f0, scale)))
+            scale = tmap(lambda y: self.atol + self.rtol * y.detach().abs(), y0)
+            d0 = float(_rms(tmap(torch.div, tmap(Tensor.detach, y0), scale)))
+            f0 = tmap(Tensor.detach, f0)
+            d1 = float(_rms(tmap(torch.div, f0, scale)))
             h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-            y_h = _leafwise(lambda y, f: y.detach() + h0 * f, y0, f0)
+            y_h = tmap(lambda y, f: y.detach() + h0 * f, y0, f0)
             f1 = term(t0 + h0, y_h, args)
             d2 = (
                 float(
-                    _rms(_leafwise(lambda a, b, s: (a.detach() - b) / s, f1, f0, scale))
+                    _rms(tmap(lambda a, b, s: (a.detach() - b) / s, f1, f0, scale))
                 )
                 / h0
             )
@@ -363,21 +614,156 @@ class PIController(AbstractStepController):
         )
         return min(upper, max(lower, raw))
 
+    # -- the protocol ------------------------------------------------------------------
+    def init(
+        self,
+        term: Term,
+        solver: AbstractSolver,
+        t0: float,
+        y0: State,
+        args: Any,
+        f0: State | None,
+        *,
+        stops: Sequence[float],
+        stop_saves: Sequence[bool],
+        dt0: float | None,
+        max_steps: int,
+    ) -> tuple[_PIState, Decision]:
+        """The first step: ``dt0``, or Hairer's choice (one extra evaluation).
+
+        Needs ``f0`` (the loop evaluates it for adaptive controllers) when ``dt0``
+        is ``None``, and ``solver.error_order`` (an adaptive solver).
+        """
+        error_order = solver.error_order
+        evals = 0
+        if dt0 is None:
+            dt = self.initial_step(term, t0, y0, args, f0, error_order)
+            evals = 1
+            # Hairer's start is a guess; one below the floor starts at the floor.
+            dt = max(dt, self.dt_min)
+        else:
+            dt = dt0
+        state = _PIState(
+            stops=tuple(stops),
+            stop_saves=tuple(stop_saves),
+            t0=t0,
+            error_order=error_order,
+            max_steps=max_steps,
+            i_stop=0,
+            dt=min(dt, self.dt_max),
+            landing=False,
+            err_prev=1.0,
+            err=math.nan,
+            num_steps=0,
+            num_rejected=0,
+            rejected_in_row=0,
+            last_reject_nonfinite=False,
+        )
+        state, decision = self._propose(state, t0, True, False)
+        return state, decision._replace(rhs_evals=evals)
+
+    def adapt(
+        self, state: _PIState, t: float, dt: float, y0: State, step: Step
+    ) -> tuple[_PIState, Decision]:
+        """Accept iff the scaled error is ``<= 1`` (the one host sync per step).
+
+        The next step is ``dt * factor`` (see :meth:`factor`), capped at
+        ``dt_max``; after a step shortened to land on an output time, the
+        controller's own earlier proposal is kept if it is larger.
+        """
+        err = float(self.error_ratio(step.y_err, y0, step.y1))
+        # False for NaN
+        accepted = err <= 1.0
+        factor = self.factor(err, state.err_prev, state.error_order, accepted)
+        dt_next = dt * factor
+        state = state._replace(num_steps=state.num_steps + 1, err=err)
+        save = False
+        if accepted:
+            t_new = t + dt
+            if state.landing:
+                t_new = state.stops[state.i_stop]
+                save = state.stop_saves[state.i_stop]
+                # The step was shortened to land; resume from the controller's own
+                # proposal rather than from the (possibly tiny) shortened step.
+                dt_next = max(dt_next, state.dt)
+                state = state._replace(i_stop=state.i_stop + 1)
+            state = state._replace(err_prev=err, rejected_in_row=0)
+        else:
+            t_new = t
+            state = state._replace(
+                num_rejected=state.num_rejected + 1,
+                rejected_in_row=state.rejected_in_row + 1,
+                last_reject_nonfinite=not math.isfinite(err),
+            )
+        state = state._replace(dt=min(dt_next, self.dt_max))
+        return self._propose(state, t_new, accepted, save)
+
+    def _propose(
+        self, state: _PIState, t: float, accept: bool, save: bool
+    ) -> tuple[_PIState, Decision]:
+        """The decision at ``t``: done, a failure, or the next (landing) step."""
+        stops = state.stops
+        if state.i_stop == len(stops):
+            return state, Decision(accept, t, 0.0, save, done=True)
+        dt, t1 = state.dt, stops[-1]
+        if dt < self.dt_min or dt <= 10.0 * _EPS * max(abs(t), abs(t1 - state.t0)):
+            status, msg = self._dt_min_failure(state, t)
+            return state, Decision(accept, t, dt, save, status=status, message=msg)
+        if state.num_steps >= state.max_steps:
+            msg = (
+                f"{_budget_message(t, state.num_steps, state.max_steps, t1)} (last "
+                f"dt={dt:.3g}, {state.num_rejected} steps rejected). Raise max_steps, "
+                "loosen rtol/atol, or use an implicit solver if the problem is stiff."
+            )
+            return state, Decision(
+                accept, t, dt, save, status=Status.MAX_STEPS, message=msg
+            )
+        t_stop = stops[state.i_stop]
+        landing = t + dt >= t_stop - 4.0 * _EPS * abs(t_stop)
+        state = state._replace(landing=landing)
+        return state, Decision(accept, t, t_stop - t if landing else dt, save)
+
+    def _dt_min_failure(self, state: _PIState, t: float) -> tuple[Status, str]:
+        in_row, k, dt = state.rejected_in_row, state.num_steps, state.dt
+        rejected = (
+            f"{in_row} rejected step{'s' if in_row != 1 else ''} in a row, "
+            f"{state.num_rejected} in all"
+        )
+        if state.last_reject_nonfinite:
+            return Status.NONFINITE, (
+                f"failed at t={t:.10g} (step {k}): the state became non-finite "
+                f"(NaN or inf) for every step size tried, down to dt={dt:.2g} after "
+                f"{rejected}. The right-hand side returns NaN/inf at or just after "
+                f"t={t:.10g}; check the term (and its learned parameters) there."
+            )
+        if dt < self.dt_min:
+            what = f"dt={dt:.2g} fell below dt_min={self.dt_min:.2g}"
+        else:
+            floor = 10 * _EPS * max(abs(t), abs(state.stops[-1] - state.t0))
+            what = (
+                f"dt={dt:.2g} underflowed (below 10·eps·max(|t|, t1-t0) = "
+                f"{floor:.2g})"
+            )
+        err = state.err
+        estimate = f" (error estimate {err:.2g})" if not math.isnan(err) else ""
+        return Status.DT_MIN, (
+            f"failed at t={t:.10g} (step {k}): {what} after {rejected}{estimate}. "
+            "The RHS is likely stiff or diverging (finite-time blow-up); try "
+            "ImplicitEuler(CG(...)) or check the learned diffusivity."
+        )
+
     def __repr__(self) -> str:
         """The tolerances and every knob that differs from its default."""
         parts = [f"rtol={self.rtol!r}", f"atol={self.atol!r}"]
-        defaults = dict(
-            pcoeff=0.0,
-            icoeff=1.0,
-            safety=0.9,
-            factor_min=0.2,
-            factor_max=10.0,
-            dt_min=0.0,
-            dt_max=math.inf,
-        )
-        parts += [
-            f"{k}={getattr(self, k)!r}"
-            for k, v in defaults.items()
-            if getattr(self, k) != v
-        ]
+        # name -> (value, default)
+        knobs = {
+            "pcoeff": (self.pcoeff, 0.0),
+            "icoeff": (self.icoeff, 1.0),
+            "safety": (self.safety, 0.9),
+            "factor_min": (self.factor_min, 0.2),
+            "factor_max": (self.factor_max, 10.0),
+            "dt_min": (self.dt_min, 0.0),
+            "dt_max": (self.dt_max, math.inf),
+        }
+        parts += [f"{k}={v!r}" for k, (v, d) in knobs.items() if v != d]
         return f"PIController({', '.join(parts)})"

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from solvers._tree import State, tmap
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractAdaptiveSolver, AbstractSolver, Step
 from solvers.linear_stability import OneStep
 from solvers.tableau import ButcherTableau
 from solvers.terms import Term
@@ -217,7 +217,9 @@ class ExplicitRK(AbstractSolver):
     and, for embedded pairs, the local error estimate
     :math:`e_{n+1} = \Delta t \sum_i (b_i - \hat b_i) k_i` returned as ``Step.y_err``.
 
-    ``order``, ``adaptive`` and ``error_order`` come from the tableau. The
+    ``order`` (and ``error_order`` of an embedded pair) come from the tableau; a
+    method whose tableau has error weights ``b_err`` must also derive from
+    :class:`~solvers.base.AbstractAdaptiveSolver`, and only such a method may. The
     coefficients are cast to the state's dtype and device once, in :meth:`init`,
     and kept in the solver state (:class:`RKState`). FSAL methods return the last
     stage ``f(t_{n+1}, y_{n+1})`` in ``Step.state`` and reuse it as the next first
@@ -240,7 +242,13 @@ class ExplicitRK(AbstractSolver):
     tableau: ClassVar[ButcherTableau]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Derive ``order``, ``adaptive``, ``error_order`` from the subclass tableau."""
+        """Derive ``order`` and ``error_order`` from the subclass tableau.
+
+        Raises:
+            TypeError: ``tableau`` is not a ButcherTableau, or an embedded pair
+                (``b_err``) without the ``AbstractAdaptiveSolver`` base, or that
+                base without ``b_err``.
+        """
         super().__init_subclass__(**kwargs)
         tab = cls.__dict__.get("tableau")
         if tab is None:
@@ -251,10 +259,25 @@ class ExplicitRK(AbstractSolver):
                 f"{type(tab).__name__}. Build one with ButcherTableau(name, a=..., "
                 "b=..., c=..., order=...)."
             )
+        adaptive = issubclass(cls, AbstractAdaptiveSolver)
+        if (tab.b_err is not None) != adaptive:
+            fix = (
+                f"Write `class {cls.__name__}(ExplicitRK, AbstractAdaptiveSolver)`."
+                if tab.b_err is not None
+                else "Give the tableau error weights `b_err` (an embedded pair), or "
+                "drop the AbstractAdaptiveSolver base."
+            )
+            raise TypeError(
+                f"{cls.__name__}: an ExplicitRK whose tableau has error weights "
+                "`b_err` must derive from AbstractAdaptiveSolver, and only such a "
+                f"one may; got tableau {tab.name!r} with b_err "
+                f"{'set' if tab.b_err is not None else 'None'} and the base "
+                f"{'present' if adaptive else 'absent'}. {fix}"
+            )
         # One source of truth: the method's properties are the tableau's.
         cls.order = tab.order
-        cls.adaptive = tab.b_err is not None
-        cls.error_order = tab.error_order
+        if adaptive:
+            cls.error_order = tab.error_order
         cls._pattern = (
             tuple(
                 tuple(int(j) for j in range(i) if tab.a[i, j] != 0.0)
@@ -435,7 +458,7 @@ class RK4(ExplicitRK):
 
 
 @dataclass(frozen=True)
-class Bosh3(ExplicitRK):
+class Bosh3(ExplicitRK, AbstractAdaptiveSolver):
     r"""Bogacki-Shampine 3(2) pair.
 
     Order 3, 4 stages (3 per step: FSAL), adaptive (error estimate of order 2);
@@ -455,7 +478,7 @@ class Bosh3(ExplicitRK):
 
 
 @dataclass(frozen=True)
-class Dopri5(ExplicitRK):
+class Dopri5(ExplicitRK, AbstractAdaptiveSolver):
     r"""Dormand-Prince 5(4) pair.
 
     Order 5, 7 stages (6 per step: FSAL), adaptive (error estimate of order 4);

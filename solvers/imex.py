@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from solvers._checks import check_second_order
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractSecondOrderSolver, Step
 from solvers.linear_stability import Oscillator
 from solvers.terms import SecondOrderTerm, Term
 
@@ -18,7 +18,7 @@ __all__ = ["SymplecticEuler"]
 
 
 @dataclass(frozen=True)
-class SymplecticEuler(AbstractSolver):
+class SymplecticEuler(AbstractSecondOrderSolver):
     r"""Symplectic (semi-implicit) Euler for ``x'' = a(t, x, x')``: GraphCON's step.
 
     First order, explicit, one acceleration evaluation per step; the step size may

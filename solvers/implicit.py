@@ -42,7 +42,7 @@ from torch import Tensor
 
 from graphops.operators import GraphOperator
 from solvers._errors import TermSolverMismatch
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractImplicitSolver, Step
 from solvers.cg import CG
 from solvers.linear_stability import OneStep, Unconditional
 from solvers.solution import Status
@@ -59,14 +59,13 @@ class _WarmStart(NamedTuple):
 
 
 @dataclass(frozen=True)
-class _ThetaMethod(AbstractSolver):
+class _ThetaMethod(AbstractImplicitSolver):
     """Shared implementation of the linearly implicit theta-method (module docs)."""
 
     linear_solver: CG = CG(rtol=1e-10)
 
     theta: ClassVar[float]
     term_type: ClassVar[type[Term]] = LinearTerm
-    implicit: ClassVar[bool] = True
 
     def __post_init__(self) -> None:  # noqa: D105
         if not isinstance(self.linear_solver, CG):

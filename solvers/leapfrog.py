@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from solvers._checks import check_second_order
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractSecondOrderSolver, Step
 from solvers.linear_stability import Oscillator
 from solvers.terms import SecondOrderTerm, Term
 
@@ -50,7 +50,7 @@ def _check_start(name: str, start: str) -> None:
 # Stormer-Verlet
 # ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Leapfrog(AbstractSolver):
+class Leapfrog(AbstractSecondOrderSolver):
     r"""Stormer-Verlet (velocity Verlet, kick-drift-kick) for ``x'' = a(t, x)``.
 
     Second order, symplectic, time-reversible and explicit. A step costs one
@@ -149,7 +149,7 @@ class Leapfrog(AbstractSolver):
 # Two-step leapfrog (PDE-GCN_H)
 # ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TwoStepLeapfrog(AbstractSolver):
+class TwoStepLeapfrog(AbstractSecondOrderSolver):
     r"""The two-step leapfrog of PDE-GCN_H, ``x_{n+1} = 2 x_n - x_{n-1} + h^2 a(x_n)``.
 
     Second order and explicit, with one acceleration evaluation per step. The state
@@ -250,7 +250,7 @@ class TwoStepLeapfrog(AbstractSolver):
 # PDE-GCN_M: damped (telegraph) two-step scheme
 # ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DampedLeapfrog(AbstractSolver):
+class DampedLeapfrog(AbstractSecondOrderSolver):
     r"""PDE-GCN_M's scheme for ``beta x'' + alpha x' = a(x)``, ``alpha + beta = 1``.
 
     The equation is the damped wave (telegraph) equation. ``a(x) = -r(x)`` comes from

@@ -8,12 +8,13 @@ stability interval (:func:`solvers.stability.stability_bound`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from torch import Tensor
 
+from solvers._checks import type_names
 from solvers._tree import tlincomb
-from solvers.base import AbstractSolver, Step
+from solvers.base import AbstractMultistepSolver, AbstractSolver, Step
 from solvers.explicit_rk import RK4
 from solvers.linear_stability import Multistep
 from solvers.solution import Status
@@ -47,12 +48,6 @@ class _ABState(NamedTuple):
     startup_state: Any
 
 
-def _type_names(types: type | tuple[type, ...]) -> str:
-    return " or ".join(
-        t.__name__ for t in (types if isinstance(types, tuple) else (types,))
-    )
-
-
 def _as_float(dt: Any) -> float | None:
     """``dt`` as a Python float when that needs no device sync, else ``None``."""
     if isinstance(dt, int | float):
@@ -63,7 +58,7 @@ def _as_float(dt: Any) -> float | None:
 
 
 @dataclass(frozen=True)
-class AdamsBashforth(AbstractSolver):
+class AdamsBashforth(AbstractMultistepSolver):
     r"""Explicit Adams-Bashforth method of order ``k`` in {2, 3, 4}, with a start-up.
 
     A ``k``-step linear multistep method of order ``k``. After the start-up it makes
@@ -73,10 +68,10 @@ class AdamsBashforth(AbstractSolver):
     ``k``. A start-up step records ``f(t_n, y_n)`` and hands it to a Runge-Kutta
     start-up as its first stage, so an RK4 start-up step costs 4 evaluations.
 
-    The method needs a constant step (``needs_constant_step``), so ``solve()``
-    refuses an adaptive controller. If ``dt`` changes anyway (for example when
-    output times split ``solve``'s grid unevenly, or on a final step clipped to
-    reach ``t1``), the history is discarded and the start-up runs again, so
+    The method needs a constant step (it is an ``AbstractMultistepSolver``), so
+    ``solve()`` refuses an adaptive controller. If ``dt`` changes anyway (for
+    example when output times split ``solve``'s grid unevenly, or on a final step
+    clipped to reach ``t1``), the history is discarded and the start-up runs again, so
     accuracy is kept. Relative changes below ``1e-9`` (round-off in ``t1 - t``)
     do not count as a change.
 
@@ -123,8 +118,6 @@ class AdamsBashforth(AbstractSolver):
     order: int = 2
     startup: AbstractSolver = field(default_factory=RK4)
 
-    needs_constant_step: ClassVar[bool] = True
-
     def __post_init__(self) -> None:
         """Validate ``order`` and ``startup``."""
         if (
@@ -141,11 +134,12 @@ class AdamsBashforth(AbstractSolver):
                 f"AdamsBashforth: `startup` must be a solver such as RK4(); got "
                 f"{type(self.startup).__name__}."
             )
-        if self.startup.needs_constant_step or self.startup.term_type is not Term:
+        multistep = isinstance(self.startup, AbstractMultistepSolver)
+        if multistep or self.startup.term_type is not Term:
             why = (
                 "which keeps a history itself"
-                if self.startup.needs_constant_step
-                else f"which only integrates a {_type_names(self.startup.term_type)}"
+                if multistep
+                else f"which only integrates a {type_names(self.startup.term_type)}"
             )
             raise ValueError(
                 "AdamsBashforth: `startup` must be a one-step method for any "
@@ -202,11 +196,8 @@ class AdamsBashforth(AbstractSolver):
         if len(history) < k - 1:
             if not history:
                 startup_state = self.startup.init(term, t0, y0, args)
-            seed = getattr(self.startup, "seed_derivative", None)
-            if (
-                seed is not None
-            ):  # hand over f(t0, y0), as solve() does: no re-evaluation
-                startup_state = seed(startup_state, f0)
+            # Hand over f(t0, y0), as solve() does: no re-evaluation.
+            startup_state = self.startup.seed_derivative(startup_state, f0)
             s = self.startup.step(term, t0, dt, y0, args, startup_state)
             new_state = _ABState(((f0,) + history)[: k - 1], dt_f, s.state)
             return Step(

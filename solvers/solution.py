@@ -28,7 +28,22 @@ class Status(enum.Enum):
 
 @dataclass
 class Stats:
-    """Work counters of a solve (mutable while solving, then frozen by convention)."""
+    """Work counters of a solve (mutable while solving, then frozen by convention).
+
+    Attributes:
+        num_steps: Steps attempted (accepted plus rejected, and a failed one).
+        num_accepted: Steps accepted.
+        num_rejected: Steps rejected by an adaptive controller.
+        num_rhs_evals: Right-hand-side evaluations.
+        num_linear_iters: Linear-solver iterations (implicit solvers).
+        dt: The effective constant step of a fixed-step solve (the largest if
+            output times split the grid unevenly); ``None`` for adaptive solves.
+
+    Example:
+        >>> s = Stats(num_steps=3, num_accepted=3, num_rhs_evals=12)
+        >>> repr(s).split(", ")[:2]
+        ['Stats(num_steps=3', 'num_accepted=3']
+    """
 
     num_steps: int = 0
     num_accepted: int = 0
@@ -38,12 +53,13 @@ class Stats:
     dt: float | None = None  # the (effective) constant step, if any
 
     def __repr__(self) -> str:
+        """The counters under their attribute names (``dt`` only when set)."""
         parts = [
-            f"steps={self.num_steps}",
-            f"accepted={self.num_accepted}",
-            f"rejected={self.num_rejected}",
-            f"rhs_evals={self.num_rhs_evals}",
-            f"linear_iters={self.num_linear_iters}",
+            f"num_steps={self.num_steps}",
+            f"num_accepted={self.num_accepted}",
+            f"num_rejected={self.num_rejected}",
+            f"num_rhs_evals={self.num_rhs_evals}",
+            f"num_linear_iters={self.num_linear_iters}",
         ]
         if self.dt is not None:
             parts.append(f"dt={self.dt:.4g}")
@@ -82,10 +98,14 @@ class Solution:
         return self.ys[-1]
 
     def __repr__(self) -> str:
+        """Status, output count, state shapes, stats and any message."""
         shape = (
             tuple(tuple(y.shape) for y in self.ys)
             if isinstance(self.ys, tuple)
             else tuple(self.ys.shape)
         )
         msg = f", message={self.message!r}" if self.message else ""
-        return f"Solution(status={self.status.name}, ts=[{len(self.ts)}], ys={shape}, stats={self.stats}{msg})"
+        return (
+            f"Solution(status={self.status.name}, ts=[{len(self.ts)}], ys={shape}, "
+            f"stats={self.stats}{msg})"
+        )

@@ -1,16 +1,21 @@
 r"""`TorchDiffEq`: any torchdiffeq method as a solver value (reference and adjoint backend).
 
 torchdiffeq integrates a whole interval in one call, with its own step control, so
-this solver does not fit the one-step loop of :func:`solvers.solve`. It declares
-``integrates_interval = True`` and :func:`solvers.solve` hands it the whole problem
-through :meth:`TorchDiffEq.integrate` (``solve()`` still validates the inputs and
+this solver does not fit the one-step loop of :func:`solvers.solve`. It is an
+:class:`~solvers.base.AbstractIntervalSolver`, so :func:`solvers.solve` hands it the
+whole problem through :meth:`TorchDiffEq.integrate` (``solve()`` still validates the inputs and
 raises :class:`~solvers._errors.SolveFailed` on failure). Its :meth:`TorchDiffEq.step`
 also works (one ``odeint`` call per step), so the value drops into any code that
 drives solvers step by step.
 
 Configuration follows STYLE section 0: the common torchdiffeq options are fields
-(``step_size``, ``first_step``, the adjoint tolerances), not an ``options`` dict; the
-step budget comes from ``solve(max_steps=...)``.
+(``step_size``, ``first_step``), not an ``options`` dict; the step budget comes from
+``solve(max_steps=...)`` and the gradient strategy from ``solve(adjoint=...)``
+(``TorchDiffEqAdjoint`` selects ``odeint_adjoint``).
+
+torchdiffeq's private internals are read in one place, :mod:`solvers._tde_compat`,
+which bounds the supported versions (``torchdiffeq>=0.2.4,<0.3``) and raises a
+clear ``ImportError`` otherwise.
 
 Sign conventions (heat flow ``y' = -L y`` with ``L`` PSD) are those of :mod:`graphops`.
 """
@@ -18,23 +23,21 @@ Sign conventions (heat flow ``y' = -L y`` with ``L`` PSD) are those of :mod:`gra
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
-from dataclasses import dataclass, field
-from numbers import Real
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torchdiffeq import odeint, odeint_adjoint
-from torchdiffeq._impl.fixed_adams import _BASHFORTH_DIVISOR
-from torchdiffeq._impl.odeint import SOLVERS as _TDE_SOLVERS
-from torchdiffeq._impl.solvers import FixedGridODESolver
 
-from graphops.graph import Graph
-from solvers.base import AbstractSolver, Step
+from solvers._checks import check_real
+from solvers._tde_compat import FIXED as _FIXED
+from solvers._tde_compat import TDE
+from solvers._tde_compat import check_method as _check_method
+from solvers.adjoint import AbstractAdjoint, Backprop, TorchDiffEqAdjoint
+from solvers.base import AbstractIntervalSolver, Step
 from solvers.linear_stability import (
     LinearStability,
     Multistep,
@@ -47,11 +50,8 @@ from solvers.terms import Term
 
 __all__ = ["TorchDiffEq"]
 
-# torchdiffeq's "scipy_solver" calls scipy through numpy: no autograd, no callbacks.
-# Use scipy.integrate.solve_ivp directly for that.
-_EXCLUDED = {"scipy_solver"}
-_METHODS: tuple[str, ...] = tuple(m for m in _TDE_SOLVERS if m not in _EXCLUDED)
-_FIXED = {m for m in _METHODS if issubclass(_TDE_SOLVERS[m], FixedGridODESolver)}
+_TDE_SOLVERS = TDE.SOLVERS
+_BASHFORTH_DIVISOR = TDE.BASHFORTH_DIVISOR
 
 # Fixed-grid Runge-Kutta methods of torchdiffeq have s = p <= 4 stages, so their
 # stability function is the degree-p Taylor polynomial of e^z (Hairer & Wanner
@@ -122,69 +122,22 @@ class _AdaptiveTermFunc(_TermFunc):
         self.rejected += 1
 
 
-def _collect_grad_tensors(obj: Any, out: dict[int, Tensor], depth: int = 0) -> None:
-    """Tensors requiring grad inside ``args`` (tensors, containers, dataclasses)."""
-    if depth > 4 or obj is None:
-        return
-    if isinstance(obj, Tensor):
-        if obj.requires_grad:
-            out.setdefault(id(obj), obj)
-    elif isinstance(obj, nn.Module):
-        for p in obj.parameters():
-            if p.requires_grad:
-                out.setdefault(id(p), p)
-    elif isinstance(obj, Graph):  # learned weights carried by the graph
-        _collect_grad_tensors(obj.edge_weight, out, depth + 1)
-    elif isinstance(obj, tuple | list):
-        for v in obj:
-            _collect_grad_tensors(v, out, depth + 1)
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            _collect_grad_tensors(v, out, depth + 1)
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        for f in dataclasses.fields(obj):
-            _collect_grad_tensors(getattr(obj, f.name, None), out, depth + 1)
-
-
-def _check_method(where: str, name: str, method: Any) -> str:
-    if not isinstance(method, str) or method not in _METHODS:
-        close = difflib.get_close_matches(
-            str(method).lower(), _METHODS, n=1, cutoff=0.5
-        )
-        hint = f"Did you mean {close[0]!r}? " if close else ""
-        extra = (
-            " ('scipy_solver' is not supported: call scipy.integrate.solve_ivp)"
-            if method == "scipy_solver"
-            else ""
-        )
-        raise ValueError(
-            f"{where}: unknown `{name}` {method!r}{extra}. {hint}Known torchdiffeq methods: "
-            f"{', '.join(_METHODS)}."
-        )
-    return method
-
-
 def _check_positive(
     where: str, name: str, value: Any, *, allow_zero: bool = False
 ) -> float:
-    ok = (
-        isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    return check_real(
+        where, name, value, low=0.0, low_open=not allow_zero, high_open=True
     )
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ValueError(
-            f"{where}: `{name}` must be a finite number {'>= 0' if allow_zero else '> 0'}; got {value!r}."
-        )
-    return float(value)
 
 
 @dataclass(frozen=True)
-class TorchDiffEq(AbstractSolver):
+class TorchDiffEq(AbstractIntervalSolver):
     r"""Any `torchdiffeq <https://github.com/rtqichen/torchdiffeq>`_ method as a solver value.
 
-    Use it as a reference integrator, or with ``adjoint=True`` for the continuous
-    adjoint (``odeint_adjoint``: memory independent of the number of steps; the
-    gradient is that of the exact flow, up to the adjoint tolerances). Adaptive
+    Use it as a reference integrator, or with
+    ``solve(..., adjoint=TorchDiffEqAdjoint())`` for the continuous adjoint
+    (``odeint_adjoint``: memory independent of the number of steps; the gradient is
+    that of the exact flow, up to the adjoint tolerances). Adaptive
     methods (``dopri5``, ``bosh3``, ``dopri8``, ``fehlberg2``, ``adaptive_heun``) use
     ``rtol``/``atol`` with torchdiffeq's own error control; fixed-grid methods
     (``euler``, ``midpoint``, ``heun2``, ``heun3``, ``rk4``, ``explicit_adams``,
@@ -213,27 +166,18 @@ class TorchDiffEq(AbstractSolver):
             ``dt0``). A last shorter step lands on ``t1``.
         first_step: Adaptive methods only: the first step (``None``: ``solve``'s
             ``dt0`` if given, else torchdiffeq's automatic choice).
-        adjoint: Use ``odeint_adjoint`` (continuous adjoint) for the backward pass.
-        adjoint_method: Method of the backward solve (``None``: ``method``).
-        adjoint_rtol: Backward relative tolerance (``None``: ``rtol``); only with
-            ``adjoint=True``.
-        adjoint_atol: Backward absolute tolerance (``None``: ``atol``); only with
-            ``adjoint=True``.
-        adjoint_params: Tensors to differentiate by the adjoint. ``None``: the
-            term's parameters plus every tensor requiring grad in ``args`` (e.g.
-            learned edge weights carried in a Graph or a tuple). Pass them
-            explicitly when the term closes over tensors that are not parameters.
 
     Raises:
-        ValueError: unknown ``method``/``adjoint_method`` (with a suggestion), bad
-            tolerances or steps, ``step_size`` for an adaptive method, ``first_step``
-            for a fixed-grid one, or adjoint options with ``adjoint=False``.
-        TypeError: ``adjoint`` not a bool or ``adjoint_params`` not tensors.
+        ValueError: unknown ``method`` (with a suggestion), bad tolerances or
+            steps, ``step_size`` for an adaptive method, ``first_step`` for a
+            fixed-grid one.
+        TypeError: a tolerance or step that is not a number.
 
     Example:
         >>> ref = solve(term, TorchDiffEq("dopri5", rtol=1e-10, atol=1e-12), y0=x0, t1=1.0, args=g)
         >>> sol = solve(term, TorchDiffEq("rk4"), y0=x0, t1=1.0, dt0=0.1, args=g)
-        >>> model.solver = TorchDiffEq("dopri5", rtol=1e-6, atol=1e-8, adjoint=True)
+        >>> sol = solve(term, TorchDiffEq("dopri5", rtol=1e-6, atol=1e-8), y0=x0,
+        ...             t1=1.0, args=g, adjoint=TorchDiffEqAdjoint())
 
     References:
         Chen, Rubanova, Bettencourt & Duvenaud (2018), Neural Ordinary Differential
@@ -245,15 +189,7 @@ class TorchDiffEq(AbstractSolver):
     atol: float = 1e-9
     step_size: float | None = None
     first_step: float | None = None
-    adjoint: bool = False
-    adjoint_method: str | None = None
-    adjoint_rtol: float | None = None
-    adjoint_atol: float | None = None
-    adjoint_params: tuple[Tensor, ...] | None = field(
-        default=None, repr=False, compare=False
-    )
 
-    integrates_interval: ClassVar[bool] = True
     term_type: ClassVar[type[Term]] = Term
 
     def __post_init__(self) -> None:
@@ -282,40 +218,6 @@ class TorchDiffEq(AbstractSolver):
                     f"{self.first_step!r} for the fixed-grid method {self.method!r}. Use `step_size`."
                 )
             _check_positive(where, "first_step", self.first_step)
-        if not isinstance(self.adjoint, bool):
-            raise TypeError(f"{where}: `adjoint` must be a bool; got {self.adjoint!r}.")
-        given = [
-            n
-            for n in (
-                "adjoint_method",
-                "adjoint_rtol",
-                "adjoint_atol",
-                "adjoint_params",
-            )
-            if getattr(self, n) is not None
-        ]
-        if given and not self.adjoint:
-            raise ValueError(
-                f"{where}: {', '.join(f'`{n}`' for n in given)} only apply with adjoint=True; got "
-                "adjoint=False. Pass adjoint=True or drop them."
-            )
-        if self.adjoint_method is not None:
-            _check_method(where, "adjoint_method", self.adjoint_method)
-        for n in ("adjoint_rtol", "adjoint_atol"):
-            if getattr(self, n) is not None:
-                _check_positive(where, n, getattr(self, n), allow_zero=True)
-        if self.adjoint_params is not None:
-            params = (
-                tuple(self.adjoint_params)
-                if isinstance(self.adjoint_params, list | tuple)
-                else None
-            )
-            if params is None or not all(isinstance(p, Tensor) for p in params):
-                raise TypeError(
-                    f"{where}: `adjoint_params` must be a tuple of tensors; got "
-                    f"{type(self.adjoint_params).__name__}. Pass e.g. tuple(model.parameters())."
-                )
-            object.__setattr__(self, "adjoint_params", params)
 
     def __repr__(self) -> str:
         """``TorchDiffEq(method=..., <fields that matter and differ from the default>)``."""
@@ -324,12 +226,16 @@ class TorchDiffEq(AbstractSolver):
             "implicit_adams",
             "fixed_adams",
         )
-        for f in dataclasses.fields(self):
-            if f.name == "method" or not f.repr:
-                continue
-            value = getattr(self, f.name)
-            if f.name in ("rtol", "atol") and tol_used or value != f.default:
-                parts.append(f"{f.name}={value!r}")
+        # name -> (value, default)
+        knobs = {
+            "rtol": (self.rtol, 1e-7),
+            "atol": (self.atol, 1e-9),
+            "step_size": (self.step_size, None),
+            "first_step": (self.first_step, None),
+        }
+        for name, (value, default) in knobs.items():
+            if name in ("rtol", "atol") and tol_used or value != default:
+                parts.append(f"{name}={value!r}")
         return f"TorchDiffEq({', '.join(parts)})"
 
     # -- properties --------------------------------------------------------------------
@@ -379,13 +285,6 @@ class TorchDiffEq(AbstractSolver):
         return _linear_stability(self.method)
 
     # -- integration ---------------------------------------------------------------------
-    def _params(self, term: Any, args: Any) -> tuple[Tensor, ...]:
-        if self.adjoint_params is not None:
-            return self.adjoint_params
-        found: dict[int, Tensor] = {}
-        _collect_grad_tensors((term, args), found)
-        return tuple(found.values())
-
     def integrate(
         self,
         term: Any,
@@ -396,6 +295,7 @@ class TorchDiffEq(AbstractSolver):
         *,
         dt0: float | None = None,
         max_steps: int | None = None,
+        adjoint: AbstractAdjoint = Backprop(),  # noqa: B008 - frozen value
     ) -> Solution:
         """Integrate from ``t0`` through the output times ``ts`` in one torchdiffeq call.
 
@@ -412,6 +312,9 @@ class TorchDiffEq(AbstractSolver):
                 methods if ``first_step`` is ``None``.
             max_steps: Budget of step attempts (accepted plus rejected); ``None``:
                 unlimited.
+            adjoint: ``Backprop()`` (``odeint``, backpropagation through
+                torchdiffeq's steps) or ``TorchDiffEqAdjoint`` (``odeint_adjoint``;
+                its ``None`` fields take this solver's method and tolerances).
 
         Returns:
             A :class:`~solvers.solution.Solution` (``ys`` at ``ts``; on failure the
@@ -421,7 +324,14 @@ class TorchDiffEq(AbstractSolver):
 
         Raises:
             ValueError: a fixed-grid method without a step, or bad ``ts``.
+            TypeError: ``adjoint`` is neither ``Backprop`` nor
+                ``TorchDiffEqAdjoint``.
         """
+        if not isinstance(adjoint, Backprop | TorchDiffEqAdjoint):
+            raise TypeError(
+                f"{self!r}.integrate: `adjoint` must be Backprop() or "
+                f"TorchDiffEqAdjoint(...); got {adjoint!r}."
+            )
         where = f"{self!r}.integrate"
         leaf = y0[0] if isinstance(y0, tuple) else y0
         t0 = float(t0)
@@ -456,7 +366,7 @@ class TorchDiffEq(AbstractSolver):
         )
         status, message = Status.SUCCESS, ""
         try:
-            ys = self._odeint(func, y0, t, options, step, where)
+            ys = self._odeint(func, y0, t, options, step, where, adjoint)
         except _BudgetExceeded:
             ys, status = None, Status.MAX_STEPS
             t_last, dt_last = func.where()
@@ -511,33 +421,41 @@ class TorchDiffEq(AbstractSolver):
         return Solution(out_ts, ys, status, message, stats)
 
     def _odeint(
-        self, func: _TermFunc, y0: Any, t: Tensor, options: dict, step: Any, where: str
+        self,
+        func: _TermFunc,
+        y0: Any,
+        t: Tensor,
+        options: dict,
+        step: Any,
+        where: str,
+        adjoint: AbstractAdjoint,
     ) -> Any:
-        """``odeint`` or, with ``adjoint=True``, ``odeint_adjoint`` with our options."""
+        """``odeint``, or ``odeint_adjoint`` for a ``TorchDiffEqAdjoint``."""
         kwargs = dict(
             rtol=self.rtol, atol=self.atol, method=self.method, options=options
         )
-        if not self.adjoint:
-            return odeint(func, y0, t, **kwargs)
-        adj_method = self.adjoint_method or self.method
+        if not isinstance(adjoint, TorchDiffEqAdjoint):
+            return TDE.odeint(func, y0, t, **kwargs)
+        adj_method = adjoint.method or self.method
         adj_options = {}
         if adj_method in _FIXED:
             if step is None:
                 raise ValueError(
-                    f"{where}: the fixed-grid adjoint_method {adj_method!r} needs a step; "
-                    "use a fixed-grid `method` with a step, or an adaptive adjoint_method."
+                    f"{where}: the fixed-grid adjoint method {adj_method!r} needs a "
+                    "step; use a fixed-grid `method` with a step, or an adaptive "
+                    "adjoint method."
                 )
             adj_options["step_size"] = float(step)
-        return odeint_adjoint(
+        return TDE.odeint_adjoint(
             func,
             y0,
             t,
             **kwargs,
             adjoint_method=adj_method,
-            adjoint_rtol=self.rtol if self.adjoint_rtol is None else self.adjoint_rtol,
-            adjoint_atol=self.atol if self.adjoint_atol is None else self.adjoint_atol,
+            adjoint_rtol=self.rtol if adjoint.rtol is None else adjoint.rtol,
+            adjoint_atol=self.atol if adjoint.atol is None else adjoint.atol,
             adjoint_options=adj_options,
-            adjoint_params=self._params(func.term, func.args),
+            adjoint_params=adjoint.resolve_params(func.term, func.args),
         )
 
     def _assert_failure(self, text: str, func: _TermFunc) -> tuple[Status, str] | None:

@@ -15,6 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from graphops import Laplacian, lam_max
 from solvers import (
     RK4,
+    AbstractAdaptiveSolver,
     Bosh3,
     ButcherTableau,
     Dopri5,
@@ -54,17 +55,61 @@ class SyncCounter(TorchDispatchMode):
 def test_attributes_come_from_tableau(solver: ExplicitRK) -> None:
     tab = solver.tableau
     assert solver.order == tab.order
-    assert solver.adaptive == (tab.b_err is not None)
-    assert solver.error_order == tab.error_order
+    adaptive = isinstance(solver, AbstractAdaptiveSolver)
+    assert adaptive == (tab.b_err is not None)
+    if adaptive:
+        assert solver.error_order == tab.error_order
     assert solver.linear_stability() == OneStep(tab.stability_polynomial)
     assert stability_bound(solver) == tab.stability_bound
     assert repr(solver) == f"{type(solver).__name__}()"
     assert solver == type(solver)() and hash(solver) == hash(type(solver)())
 
 
-def test_adaptive_flags() -> None:
-    assert [s.adaptive for s in RK_SOLVERS] == [False, False, False, False, True, True]
+def test_adaptive_markers() -> None:
+    assert [isinstance(s, AbstractAdaptiveSolver) for s in RK_SOLVERS] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
     assert (Bosh3.error_order, Dopri5.error_order) == (2, 4)
+
+
+def test_embedded_pair_and_adaptive_marker_go_together() -> None:
+    pair = ButcherTableau(
+        "HeunEuler",
+        a=[[0, 0], [1, 0]],
+        b=[0.5, 0.5],
+        c=[0, 1],
+        order=2,
+        b_err=[-0.5, 0.5],
+        error_order=1,
+    )
+    with pytest.raises(
+        TypeError,
+        match=r"HeunEuler: an ExplicitRK whose tableau has error weights `b_err` must "
+        r"derive from AbstractAdaptiveSolver.*b_err set and the base absent\. Write "
+        r"`class HeunEuler\(ExplicitRK, AbstractAdaptiveSolver\)`\.",
+    ):
+
+        class HeunEuler(ExplicitRK):
+            tableau = pair
+
+    with pytest.raises(
+        TypeError,
+        match=r"FakeAdaptive: .*got tableau 'RK4' with b_err None and the base "
+        r"present\. Give the tableau error weights `b_err`",
+    ):
+
+        class FakeAdaptive(ExplicitRK, AbstractAdaptiveSolver):
+            tableau = RK4.tableau
+
+    class HeunEulerPair(ExplicitRK, AbstractAdaptiveSolver):
+        tableau = pair
+
+    assert HeunEulerPair.error_order == 1
 
 
 def test_engine_without_tableau_raises() -> None:
@@ -93,7 +138,7 @@ def test_custom_method_is_three_lines(grid_graph) -> None:
 
     assert (
         Ralston.order == 2
-        and not Ralston.adaptive
+        and not issubclass(Ralston, AbstractAdaptiveSolver)
         and repr(Ralston()).endswith("Ralston()")
     )
     hp = heat_problem(grid_graph)
@@ -251,9 +296,10 @@ def test_seed_derivative() -> None:
 def test_error_estimate_only_for_embedded(solver: ExplicitRK, grid_graph) -> None:
     hp = heat_problem(grid_graph)
     step = solver.step(LinearTerm(hp.L), 0.0, 0.05, hp.y0, None, None)
-    assert (step.y_err is None) == (not solver.adaptive)
+    adaptive = isinstance(solver, AbstractAdaptiveSolver)
+    assert (step.y_err is None) == (not adaptive)
     assert step.status is Status.SUCCESS
-    if solver.adaptive:
+    if adaptive:
         # The estimate is of the right size: the local error of the lower-order
         # solution is O(dt^(error_order+1)).
         exact = hp.exact(0.05)
@@ -287,7 +333,7 @@ def test_tuple_state(solver: ExplicitRK) -> None:
     torch.testing.assert_close(
         step.y1[1], torch.full((4, 1), -math.sin(1e-3)), rtol=0, atol=1e-6
     )
-    if solver.adaptive:
+    if isinstance(solver, AbstractAdaptiveSolver):
         assert isinstance(step.y_err, tuple)
 
 
@@ -344,7 +390,7 @@ def test_zero_rows_and_zero_error_weights() -> None:
     )
 
     @dataclass(frozen=True)
-    class ZeroRow(ExplicitRK):
+    class ZeroRow(ExplicitRK, AbstractAdaptiveSolver):
         tableau = tab
 
     y0 = torch.ones(3, 1)

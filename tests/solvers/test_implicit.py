@@ -11,7 +11,13 @@ from helpers import empirical_order, heat_problem
 
 from graphops import Gradient, Graph, Laplacian
 from solvers._errors import SolveFailed, TermSolverMismatch
-from solvers.base import Step
+from solvers.adjoint import Backprop, Checkpoint
+from solvers.base import (
+    AbstractAdaptiveSolver,
+    AbstractImplicitSolver,
+    AbstractMultistepSolver,
+    Step,
+)
 from solvers.cg import CG
 from solvers.implicit import CrankNicolson, ImplicitEuler
 from solvers.solution import Status
@@ -59,7 +65,8 @@ def test_class_attributes_and_repr():
     assert ImplicitEuler.order == 1 and CrankNicolson.order == 2
     for cls in (ImplicitEuler, CrankNicolson):
         assert cls.term_type is LinearTerm
-        assert cls.implicit and not cls.adaptive and not cls.needs_constant_step
+        assert issubclass(cls, AbstractImplicitSolver)
+        assert not issubclass(cls, AbstractAdaptiveSolver | AbstractMultistepSolver)
         assert cls().max_stable_dt(1e6) is None
     assert repr(ImplicitEuler(CG(rtol=1e-10))) == (
         "ImplicitEuler(linear_solver=CG(rtol=1e-10, atol=0.0, max_iters=None, "
@@ -401,11 +408,9 @@ def test_gradient_through_several_steps_vs_finite_differences(solver):
             fd[k] = (loss(w + e) - loss(w - e)) / (2 * eps)
     assert torch.allclose(grad, fd, rtol=1e-6, atol=1e-9)
     # Through solve(), with and without checkpointing, the same gradient.
-    for checkpoint in (False, True):
+    for adjoint in (Backprop(), Checkpoint()):
         term = LinearTerm(Laplacian(g, edge_weight=w))
-        y = solve(
-            term, solver, y0=y0.detach(), t1=1.5, dt0=0.3, checkpoint=checkpoint
-        ).ys[-1]
+        y = solve(term, solver, y0=y0.detach(), t1=1.5, dt0=0.3, adjoint=adjoint).ys[-1]
         (gs,) = torch.autograd.grad((y * c).sum(), w)
         assert torch.allclose(gs, grad, rtol=1e-9, atol=1e-12)
 

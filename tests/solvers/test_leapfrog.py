@@ -13,6 +13,7 @@ from helpers import empirical_order, wave_problem
 
 from graphops import Graph, Laplacian
 from solvers._errors import StabilityWarning, TermSolverMismatch
+from solvers.adjoint import Backprop, Checkpoint
 from solvers.leapfrog import DampedLeapfrog, Leapfrog, TwoStepLeapfrog
 from solvers.linear_stability import Oscillator
 from solvers.solution import Status
@@ -492,7 +493,7 @@ def test_solve_checkpoint_gives_the_same_gradient(solver):
     """The solver states (cached a(x), previous dt) survive torch.utils.checkpoint."""
     graph, x0, v0, w = tiny_problem()
     grads = []
-    for checkpoint in (False, True):
+    for adjoint in (Backprop(), Checkpoint()):
         sol = solve(
             learned_wave(graph),
             solver,
@@ -500,7 +501,7 @@ def test_solve_checkpoint_gives_the_same_gradient(solver):
             t1=2.0,
             dt0=0.1,
             args=w,
-            checkpoint=checkpoint,
+            adjoint=adjoint,
         )
         grads.append(torch.autograd.grad(sol.y1[0].square().sum(), (x0, v0, w)))
     for a, b in zip(*grads, strict=True):

@@ -21,7 +21,12 @@ from graphops import Laplacian
 from solvers import (
     RK4,
     SOLVERS,
+    AbstractAdaptiveSolver,
+    AbstractImplicitSolver,
+    AbstractMultistepSolver,
     AbstractSolver,
+    Backprop,
+    Checkpoint,
     Bosh3,
     ConstantStep,
     Dopri5,
@@ -35,6 +40,7 @@ from solvers import (
     Status,
     Step,
     TermSolverMismatch,
+    TorchDiffEqAdjoint,
     get_solver,
     solve,
 )
@@ -51,19 +57,17 @@ class _LinearOnly(AbstractSolver):
 
 
 @dataclass(frozen=True)
-class _Multistep(AbstractSolver):
+class _Multistep(AbstractMultistepSolver, AbstractAdaptiveSolver):
     order: ClassVar[int] = 2
-    adaptive: ClassVar[bool] = True
-    needs_constant_step: ClassVar[bool] = True
+    error_order: ClassVar[int] = 1
 
     def step(self, term, t0, dt, y0, args, state):
         return Step(y0 + dt * term(t0, y0, args), y0 * 0, rhs_evals=1)
 
 
 @dataclass(frozen=True)
-class _NoErrorEstimate(AbstractSolver):
+class _NoErrorEstimate(AbstractAdaptiveSolver):
     order: ClassVar[int] = 1
-    adaptive: ClassVar[bool] = True
     error_order: ClassVar[int] = 1
 
     def step(self, term, t0, dt, y0, args, state):
@@ -71,12 +75,11 @@ class _NoErrorEstimate(AbstractSolver):
 
 
 @dataclass(frozen=True)
-class _FailsAt(AbstractSolver):
+class _FailsAt(AbstractImplicitSolver):
     """An 'implicit' solver whose linear solve fails from time `t_fail` on."""
 
     t_fail: float = 0.3
     order: ClassVar[int] = 1
-    implicit: ClassVar[bool] = True
 
     def step(self, term, t0, dt, y0, args, state):
         if t0 >= self.t_fail - 1e-12:
@@ -616,7 +619,7 @@ def test_checkpoint_same_gradients_less_memory(grid_graph) -> None:
             y0=hp.y0,
             t1=0.5,
             dt0=0.01,
-            checkpoint=ck,
+            adjoint=Checkpoint() if ck else Backprop(),
             saveat=torch.tensor([0.25, 0.37, 0.5]),
         )
         return (sol.ys**2).sum(), sol
@@ -637,7 +640,12 @@ def test_checkpoint_same_gradients_less_memory(grid_graph) -> None:
 def test_checkpoint_without_grad_is_plain(heat) -> None:
     with torch.no_grad():
         a = solve(
-            LinearTerm(heat.L), RK4(), y0=heat.y0, t1=1.0, dt0=0.1, checkpoint=True
+            LinearTerm(heat.L),
+            RK4(),
+            y0=heat.y0,
+            t1=1.0,
+            dt0=0.1,
+            adjoint=Checkpoint(),
         )
     b = solve(LinearTerm(heat.L), RK4(), y0=heat.y0, t1=1.0, dt0=0.1)
     torch.testing.assert_close(a.ys, b.ys, rtol=0, atol=0)
@@ -705,7 +713,7 @@ def test_term_solver_mismatch(heat) -> None:
             "ode",
             "list",
             TypeError,
-            r"`y0` must be a tensor \[N, F\] .*got list\. Convert with "
+            r"`y0` must be a tensor \[N, F\] .*got list \[1\.0, 2\.0\]\. Convert with "
             r"torch\.as_tensor",
         ),
         (
@@ -771,28 +779,63 @@ def test_invalid_y0(term_kind, y0, exc, match, heat) -> None:
             r"`t1` must be greater than `t0`; got t0=1, t1=0\.5\. Integrating backward",
         ),
         (dict(t1=math.nan), ValueError, r"`t1` must be a finite real number"),
-        (dict(t1="1"), ValueError, r"`t1` must be a finite real number"),
-        (dict(t0=torch.ones(2)), ValueError, r"`t0` must be a finite real number"),
+        (
+            dict(t1="1"),
+            TypeError,
+            r"solve: `t1` must be a real number; got str '1'\. Pass a Python float or "
+            r"a 0-d tensor\.",
+        ),
+        (
+            dict(t0=torch.ones(2)),
+            TypeError,
+            r"`t0` must be a real number; got a tensor of shape \(2,\)",
+        ),
         (
             dict(dt0=None),
             ValueError,
             r"ConstantStep needs `dt0` > 0; got None\. Pass dt0=\.\.\., or use an "
             r"adaptive",
         ),
-        (dict(dt0=0.0), ValueError, r"`dt0` must be a finite number > 0; got 0\.0"),
-        (dict(dt0=-0.1), ValueError, r"`dt0` must be a finite number > 0"),
-        (dict(max_steps=0), ValueError, r"`max_steps` must be a positive int; got 0"),
+        (
+            dict(dt0=0.0),
+            ValueError,
+            r"solve: `dt0` must be a finite real number in \(0, inf\); got 0\.0",
+        ),
+        (dict(dt0=-0.1), ValueError, r"`dt0` must be a finite real number in \(0"),
+        (
+            dict(max_steps=0),
+            ValueError,
+            r"solve: `max_steps` must be an int >= 1; got 0\. Pass e\.g\. "
+            r"max_steps=10_000\.",
+        ),
         (
             dict(max_steps=10.0),
-            ValueError,
-            r"`max_steps` must be a positive int; got 10\.0",
+            TypeError,
+            r"`max_steps` must be an int; got float 10\.0",
         ),
         (
             dict(max_steps=True),
-            ValueError,
-            r"`max_steps` must be a positive int; got True",
+            TypeError,
+            r"`max_steps` must be an int; got bool True",
         ),
-        (dict(throw="yes"), TypeError, r"`throw` and `checkpoint` must be bools"),
+        (dict(throw="yes"), TypeError, r"solve: `throw` must be a bool; got str 'yes'"),
+        (
+            dict(adjoint=Checkpoint),
+            TypeError,
+            r"`adjoint` must be a gradient-strategy instance; got the class "
+            r"Checkpoint\. Write Checkpoint\(\)\.",
+        ),
+        (
+            dict(adjoint=True),
+            TypeError,
+            r"`adjoint` must be Backprop\(\), Checkpoint\(segments=None\) or "
+            r"TorchDiffEqAdjoint\(method=\.\.\., rtol=\.\.\., atol=\.\.\.\); got bool True",
+        ),
+        (
+            dict(adjoint=TorchDiffEqAdjoint(method="dopri5")),
+            ValueError,
+            r"needs `rtol` and `atol` for the backward solve of RK4; got rtol=None",
+        ),
         (
             dict(controller=ConstantStep),
             TypeError,
@@ -886,7 +929,11 @@ def test_needs_constant_step(heat) -> None:
 
 def test_checkpoint_needs_constant_step(heat) -> None:
     with pytest.raises(
-        ValueError, match=r"`checkpoint`=True needs controller=ConstantStep\(\)"
+        ValueError,
+        match=r"solve: `adjoint`=Checkpoint\(segments=None\) needs "
+        r"controller=ConstantStep\(\) \(the recomputation replays a fixed grid\); got "
+        r"PIController\(rtol=0\.001, atol=1e-06\)\. Use ConstantStep\(\) with dt0, or "
+        r"adjoint=Backprop\(\)\.",
     ):
         solve(
             LinearTerm(heat.L),
@@ -894,7 +941,7 @@ def test_checkpoint_needs_constant_step(heat) -> None:
             y0=heat.y0,
             t1=1.0,
             controller=PIController(1e-3, 1e-6),
-            checkpoint=True,
+            adjoint=Checkpoint(),
         )
 
 
@@ -935,7 +982,8 @@ def test_rhs_with_wrong_dtype(heat) -> None:
 def test_adaptive_solver_must_return_error(heat) -> None:
     with pytest.raises(
         TypeError,
-        match=r"solve: _NoErrorEstimate\.adaptive is True but its step returned "
+        match=r"solve: _NoErrorEstimate is an AbstractAdaptiveSolver but its step "
+        r"returned "
         r"y_err=None",
     ):
         solve(

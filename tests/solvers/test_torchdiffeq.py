@@ -12,6 +12,8 @@ from torch import nn
 
 from graphops import Laplacian
 from solvers._errors import SolveFailed, StabilityWarning
+from solvers.adjoint import Checkpoint, TorchDiffEqAdjoint
+from solvers.base import AbstractIntervalSolver
 from solvers.controllers import PIController
 from solvers.explicit_rk import RK4, Dopri5
 from solvers.solution import Status
@@ -158,13 +160,15 @@ def test_adjoint_gradients_match_backprop_and_finite_differences(path_graph):
     term = LearnedHeat(path_graph.num_edges)
     y0 = hp.y0.clone().requires_grad_(True)
 
-    def grads(solver):
+    def grads(solver, **kw):
         term.zero_grad()
         y0.grad = None
-        _loss(solve(term, solver, y0=y0, t1=1.0, args=path_graph).ys).backward()
+        _loss(solve(term, solver, y0=y0, t1=1.0, args=path_graph, **kw).ys).backward()
         return term.raw.grad.clone(), y0.grad.clone()
 
-    adj_w, adj_y = grads(TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11, adjoint=True))
+    adj_w, adj_y = grads(
+        TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11), adjoint=TorchDiffEqAdjoint()
+    )
     bp_w, bp_y = grads(TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11))
     torch.testing.assert_close(adj_w, bp_w, rtol=1e-5, atol=1e-9)
     torch.testing.assert_close(adj_y, bp_y, rtol=1e-5, atol=1e-9)
@@ -205,14 +209,14 @@ def test_adjoint_finds_weights_carried_in_args(path_graph):
 
     def grad(solver, **kw):
         w.grad = None
-        _loss(solve(term, solver, y0=hp.y0, t1=0.5, args=(path_graph, w)).ys).backward()
+        sol = solve(term, solver, y0=hp.y0, t1=0.5, args=(path_graph, w), **kw)
+        _loss(sol.ys).backward()
         return w.grad.clone()
 
     bp = grad(TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11))
-    auto = grad(TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11, adjoint=True))
-    explicit = grad(
-        TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11, adjoint=True, adjoint_params=(w,))
-    )
+    solver = TorchDiffEq("dopri5", rtol=1e-9, atol=1e-11)
+    auto = grad(solver, adjoint=TorchDiffEqAdjoint())
+    explicit = grad(solver, adjoint=TorchDiffEqAdjoint(params=(w,)))
     torch.testing.assert_close(auto, bp, rtol=1e-5, atol=1e-9)
     torch.testing.assert_close(explicit, bp, rtol=1e-5, atol=1e-9)
 
@@ -223,11 +227,12 @@ def test_adjoint_with_fixed_grid_method(path_graph):
     _loss(
         solve(
             term,
-            TorchDiffEq("rk4", adjoint=True),
+            TorchDiffEq("rk4"),
             y0=hp.y0,
             t1=0.5,
             dt0=0.05,
             args=path_graph,
+            adjoint=TorchDiffEqAdjoint(),
         ).ys
     ).backward()
     adj = term.raw.grad.clone()
@@ -345,8 +350,8 @@ def test_order_repr_and_flags():
         == "TorchDiffEq(method='rk4', step_size=0.1)"
     )
     assert (
-        repr(TorchDiffEq(adjoint=True))
-        == "TorchDiffEq(method='dopri5', rtol=1e-07, atol=1e-09, adjoint=True)"
+        repr(TorchDiffEq(rtol=1e-6))
+        == "TorchDiffEq(method='dopri5', rtol=1e-06, atol=1e-09)"
     )
     assert TorchDiffEq("rk4").fixed_grid and not TorchDiffEq().fixed_grid
     assert (
@@ -354,7 +359,7 @@ def test_order_repr_and_flags():
         and TorchDiffEq("rk4").grid_step(0.1) == 0.1
     )
     assert TorchDiffEq().grid_step(0.1) is None
-    assert TorchDiffEq.integrates_interval
+    assert isinstance(TorchDiffEq(), AbstractIntervalSolver)
     assert TorchDiffEq("rk4") == TorchDiffEq("rk4") and hash(
         TorchDiffEq("rk4")
     ) == hash(TorchDiffEq("rk4"))
@@ -373,46 +378,72 @@ def test_order_repr_and_flags():
         ),
         ({"method": "rk45"}, ValueError, "Known torchdiffeq methods: dopri8, dopri5"),
         ({"method": "scipy_solver"}, ValueError, "call scipy.integrate.solve_ivp"),
-        ({"rtol": -1.0}, ValueError, "`rtol` must be a finite number >= 0"),
+        (
+            {"rtol": -1.0},
+            ValueError,
+            r"TorchDiffEq: `rtol` must be a finite real number in \[0, inf\); got -1\.0",
+        ),
+        ({"rtol": "1e-3"}, TypeError, "`rtol` must be a real number; got str"),
         ({"rtol": 0.0, "atol": 0.0}, ValueError, "cannot both be 0"),
         ({"step_size": 0.1}, ValueError, "`step_size` applies to fixed-grid methods"),
         (
             {"method": "rk4", "step_size": 0.0},
             ValueError,
-            "`step_size` must be a finite number > 0",
+            r"`step_size` must be a finite real number in \(0, inf\)",
         ),
         (
             {"method": "rk4", "first_step": 0.1},
             ValueError,
             "`first_step` applies to adaptive methods",
         ),
-        ({"first_step": -1.0}, ValueError, "`first_step` must be a finite number > 0"),
-        ({"adjoint": 1}, TypeError, "`adjoint` must be a bool"),
         (
-            {"adjoint_rtol": 1e-6},
+            {"first_step": -1.0},
             ValueError,
-            "`adjoint_rtol` only apply with adjoint=True",
+            r"`first_step` must be a finite real number in \(0, inf\)",
         ),
-        (
-            {"adjoint": True, "adjoint_method": "rk5"},
-            ValueError,
-            "unknown `adjoint_method` 'rk5'. Did you mean 'rk4'",
-        ),
-        (
-            {"adjoint": True, "adjoint_atol": float("inf")},
-            ValueError,
-            "`adjoint_atol` must be a finite number",
-        ),
-        (
-            {"adjoint": True, "adjoint_params": "w"},
-            TypeError,
-            "`adjoint_params` must be a tuple of tensors",
-        ),
+        ({"adjoint": True}, TypeError, "unexpected keyword argument 'adjoint'"),
     ],
 )
 def test_constructor_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         TorchDiffEq(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        (
+            {"method": "rk5"},
+            ValueError,
+            r"TorchDiffEqAdjoint: unknown `method` 'rk5'\. Did you mean 'rk4'",
+        ),
+        (
+            {"atol": float("inf")},
+            ValueError,
+            r"TorchDiffEqAdjoint: `atol` must be a finite real number in \[0, inf\]",
+        ),
+        ({"rtol": -1.0}, ValueError, r"`rtol` must be a finite real number in \[0"),
+        (
+            {"params": "w"},
+            TypeError,
+            r"TorchDiffEqAdjoint: `params` must be a tuple of tensors; got str 'w'\. "
+            r"Pass e\.g\. tuple\(model\.parameters\(\)\)\.",
+        ),
+    ],
+)
+def test_adjoint_value_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        TorchDiffEqAdjoint(**kwargs)
+
+
+def test_adjoint_values_repr_and_params():
+    w = torch.ones(3, requires_grad=True)
+    adj = TorchDiffEqAdjoint("rk4", rtol=1e-6, atol=1e-8, params=[w])
+    assert repr(adj) == "TorchDiffEqAdjoint(method='rk4', rtol=1e-06, atol=1e-08)"
+    assert adj.params == (w,) and adj == TorchDiffEqAdjoint("rk4", 1e-6, 1e-8)
+    assert repr(TorchDiffEqAdjoint()) == (
+        "TorchDiffEqAdjoint(method=None, rtol=None, atol=None)"
+    )
 
 
 def test_fixed_grid_needs_a_step(grid_graph):
@@ -426,20 +457,49 @@ def test_fixed_grid_needs_a_step(grid_graph):
 def test_fixed_grid_adjoint_method_needs_a_step(grid_graph):
     hp = heat_problem(grid_graph)
     with pytest.raises(
-        ValueError, match="fixed-grid adjoint_method 'rk4' needs a step"
+        ValueError,
+        match=r"TorchDiffEq\(method='dopri5', rtol=1e-07, atol=1e-09\)\.integrate: the "
+        r"fixed-grid adjoint method 'rk4' needs a step; use a fixed-grid `method`",
     ):
         solve(
             LinearTerm(hp.L),
-            TorchDiffEq(adjoint=True, adjoint_method="rk4"),
+            TorchDiffEq(),
             y0=hp.y0,
             t1=1.0,
+            adjoint=TorchDiffEqAdjoint(method="rk4"),
         )
 
 
 def test_checkpoint_is_rejected(grid_graph):
     hp = heat_problem(grid_graph)
-    with pytest.raises(ValueError, match="`checkpoint`=True is not supported"):
-        solve(LinearTerm(hp.L), TorchDiffEq(), y0=hp.y0, t1=1.0, checkpoint=True)
+    with pytest.raises(
+        ValueError,
+        match=r"solve: `adjoint`=Checkpoint\(segments=None\) is not supported by "
+        r"TorchDiffEq\(.*\) \(it integrates the interval itself\); use "
+        r"adjoint=TorchDiffEqAdjoint\(\)",
+    ):
+        solve(
+            LinearTerm(hp.L), TorchDiffEq(), y0=hp.y0, t1=1.0, adjoint=Checkpoint()
+        )
+
+
+def test_integrate_refuses_other_adjoints(grid_graph):
+    hp = heat_problem(grid_graph)
+    with pytest.raises(
+        TypeError,
+        match=r"\.integrate: `adjoint` must be Backprop\(\) or TorchDiffEqAdjoint\(\.\.\.\); "
+        r"got Checkpoint\(segments=None\)\.",
+    ):
+        TorchDiffEq().integrate(
+            LinearTerm(hp.L),
+            0.0,
+            torch.tensor([1.0]),
+            hp.y0,
+            None,
+            dt0=None,
+            max_steps=10,
+            adjoint=Checkpoint(),
+        )
 
 
 @pytest.mark.parametrize(
@@ -454,3 +514,44 @@ def test_integrate_bad_times(grid_graph, ts, match):
     hp = heat_problem(grid_graph)
     with pytest.raises(ValueError, match=match):
         TorchDiffEq().integrate(LinearTerm(hp.L), 0.0, ts, hp.y0)
+
+
+# ---------------------------------------------------------------------------------
+# The bounded dependency on torchdiffeq's internals
+# ---------------------------------------------------------------------------------
+def test_internals_load_on_the_installed_version():
+    from solvers import _tde_compat
+
+    found = _tde_compat.load_internals()
+    assert "dopri5" in found.SOLVERS and "rk4" in _tde_compat.FIXED
+    assert _tde_compat.SUPPORTED == ">=0.2.4,<0.3"
+
+
+def test_missing_internal_module_names_the_supported_range(monkeypatch):
+    import sys
+
+    from solvers import _tde_compat
+
+    monkeypatch.setitem(sys.modules, "torchdiffeq._impl.fixed_adams", None)
+    with pytest.raises(
+        ImportError,
+        match=r"solvers\.torchdiffeq: needs torchdiffeq>=0\.2\.4,<0\.3 \(the adapter "
+        r"uses torchdiffeq's internal `_impl` modules\); got torchdiffeq [0-9.]+, "
+        r"where .* is missing\. Install a supported version with pip install "
+        r"'torchdiffeq>=0\.2\.4,<0\.3'\.",
+    ):
+        _tde_compat.load_internals()
+
+
+def test_missing_step_callbacks_name_the_supported_range(monkeypatch):
+    import torchdiffeq._impl.misc as misc
+
+    from solvers import _tde_compat
+
+    monkeypatch.setattr(misc, "_all_callback_names", ["callback_step"])
+    with pytest.raises(
+        ImportError,
+        match=r"needs torchdiffeq>=0\.2\.4,<0\.3 .*where step callbacks "
+        r"\['callback_accept_step', 'callback_reject_step'\] is missing",
+    ):
+        _tde_compat.load_internals()

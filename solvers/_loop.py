@@ -1,0 +1,363 @@
+"""The one stepping loop behind :func:`solvers.solve` (every controller uses it).
+
+:func:`solvers.solve` validates the inputs and builds a :class:`Problem`; :func:`run`
+then only loops. The loop asks the controller (``init``/``adapt``, see
+:mod:`solvers.controllers`) where each step goes and runs the steps in *segments*:
+
+* with an :class:`~solvers.controllers.AbstractFixedStepController`
+  (``ConstantStep``) a segment is 16 steps (or one ``Checkpoint`` segment), run
+  without a host synchronisation; finiteness is checked once per segment, and the
+  first non-finite step is located by replaying the segment, on the failure path
+  only;
+* with any other controller (``PIController``) a segment is one step, because
+  ``adapt`` reads the error estimate (one sync per step) and rejects non-finite
+  steps itself.
+
+A segment is a pure function of its inputs, so ``Checkpoint`` runs it under
+``torch.utils.checkpoint`` and recomputes it in the backward pass. Numerical
+failures end the solve with a :class:`~solvers.solution.Status` and a message
+saying where (``t``, step number, ``dt``), what went wrong and a likely fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+from torch.utils.checkpoint import checkpoint as _torch_checkpoint
+
+from solvers._tree import State, tall_finite
+from solvers.adjoint import AbstractAdjoint, Checkpoint
+from solvers.base import AbstractSolver, Step
+from solvers.controllers import (
+    AbstractAdaptiveController,
+    AbstractFixedStepController,
+    AbstractStepController,
+    Decision,
+)
+from solvers.solution import Solution, Stats, Status
+from solvers.terms import Term
+
+__all__ = ["LoopState", "Problem", "run"]
+
+# Fixed steps check finiteness on the device and synchronise once per this many
+# steps (and at the end); the first bad step is then located exactly, on the
+# failure path only. Adaptive steps synchronise every step anyway (accept/reject).
+_SYNC_EVERY = 16
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What :func:`solvers.solve` validated: the static inputs of the loop.
+
+    Attributes:
+        term: The equation.
+        solver: The method.
+        controller: Where the steps go.
+        args: Passed to the term.
+        name: The solver's name for messages.
+        t0: Start time.
+        ts: All requested output times ``[T]``.
+        save_t0: The first output time is ``t0`` (saved before stepping).
+        stops: Increasing times ``> t0`` the steps land on; the last is ``t1``.
+        stop_saves: Whether each stop is an output time.
+        dt0: ``solve``'s ``dt0`` (``None`` if not given).
+        max_steps: The step budget.
+        unstable: The stability warning's text, if one was issued; it becomes the
+            cause of a ``NONFINITE`` failure.
+    """
+
+    term: Term
+    solver: AbstractSolver
+    controller: AbstractStepController
+    args: Any
+    name: str
+    t0: float
+    ts: Tensor
+    save_t0: bool
+    stops: tuple[float, ...]
+    stop_saves: tuple[bool, ...]
+    dt0: float | None
+    max_steps: int
+    unstable: str | None = None
+
+
+@dataclass
+class LoopState:
+    """The loop's mutable state between segments.
+
+    Attributes:
+        y: The current state.
+        solver_state: What the solver carries between steps.
+        controller_state: What the controller carries between steps.
+        decision: The controller's last decision (the pending step, or the end).
+        saves: States at the output times reached so far.
+        stats: Work counters.
+    """
+
+    y: State
+    solver_state: Any
+    controller_state: Any
+    decision: Decision
+    saves: list[State]
+    stats: Stats
+
+
+class _Segment(NamedTuple):
+    y: State
+    solver_state: Any
+    controller_state: Any
+    decision: Decision
+    # (index in the segment, state after that step) for steps landing on outputs
+    saves: list[tuple[int, State]]
+    num_steps: int
+    num_accepted: int
+    rhs_evals: int
+    linear_iters: int
+    # (index, t, dt, step) of a step that reported a failure
+    failure: tuple[int, float, float, Step] | None
+    # 0-d bool: the segment's last state is finite (no host sync); None if unchecked
+    finite: Tensor | None
+
+
+def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
+    """Integrate ``problem`` from ``y0``; the only stepping loop of the package.
+
+    Args:
+        problem: The validated inputs.
+        y0: Initial state.
+        adjoint: ``Checkpoint`` runs fixed-step segments under
+            ``torch.utils.checkpoint`` when gradients are enabled; any other value
+            backpropagates through the steps.
+
+    Returns:
+        The :class:`~solvers.solution.Solution` (``throw`` is applied by ``solve``).
+    """
+    term, solver, controller = problem.term, problem.solver, problem.controller
+    stats = Stats()
+    solver_state = solver.init(term, problem.t0, y0, problem.args)
+    f0 = None
+    if isinstance(controller, AbstractAdaptiveController):
+        # f(t0, y0) is the first stage anyway; evaluating it here lets the initial
+        # step selection use it, and a rejected first step not recompute it.
+        f0 = term(problem.t0, y0, problem.args)
+        stats.num_rhs_evals += 1
+        solver_state = solver.seed_derivative(solver_state, f0)
+    controller_state, decision = controller.init(
+        term,
+        solver,
+        problem.t0,
+        y0,
+        problem.args,
+        f0,
+        stops=problem.stops,
+        stop_saves=problem.stop_saves,
+        dt0=problem.dt0,
+        max_steps=problem.max_steps,
+    )
+    stats.num_rhs_evals += decision.rhs_evals
+    fixed = isinstance(controller, AbstractFixedStepController)
+    seg_len, checkpointed = 1, False
+    if fixed:
+        schedule = controller.schedule(problem.t0, problem.stops, problem.dt0)
+        stats.dt = schedule.dt
+        seg_len = _SYNC_EVERY
+        if isinstance(adjoint, Checkpoint) and torch.is_grad_enabled():
+            checkpointed = True
+            seg_len = adjoint.segment_length(min(schedule.num_steps, problem.max_steps))
+    saves = [y0] if problem.save_t0 else []
+    ls = LoopState(y0, solver_state, controller_state, decision, saves, stats)
+    while ls.decision.status is Status.SUCCESS and not ls.decision.done:
+        failure = _advance(problem, ls, seg_len, checkpointed, fixed)
+        if failure is not None:
+            return _finish(problem, ls, y0, *failure)
+    if ls.decision.status is not Status.SUCCESS:
+        return _finish(
+            problem,
+            ls,
+            y0,
+            ls.decision.status,
+            f"{problem.name} {ls.decision.message}",
+        )
+    return _finish(problem, ls, y0, Status.SUCCESS, "")
+
+
+def _advance(
+    problem: Problem, ls: LoopState, seg_len: int, checkpointed: bool, fixed: bool
+) -> tuple[Status, str] | None:
+    """Run one segment and fold it into ``ls``; ``(status, message)`` on failure."""
+    first = ls.stats.num_steps == 0
+    inputs = (problem, ls.y, ls.solver_state, ls.controller_state, ls.decision)
+    if checkpointed:
+        res = _torch_checkpoint(
+            _run_segment, *inputs, seg_len, first, fixed, use_reentrant=False
+        )
+    else:
+        res = _run_segment(*inputs, seg_len, first, fixed)
+    stats = ls.stats
+    k0 = stats.num_steps
+    stats.num_steps += res.num_steps
+    stats.num_accepted += res.num_accepted
+    stats.num_rejected += res.num_steps - res.num_accepted - (res.failure is not None)
+    stats.num_rhs_evals += res.rhs_evals
+    stats.num_linear_iters += res.linear_iters
+    # the one sync per segment (fixed steps only)
+    if res.finite is not None and not bool(res.finite):
+        bad, t, dt = _first_nonfinite_step(problem, *inputs[1:], seg_len)
+        ls.saves += [s for i, s in res.saves if i < bad]
+        cause = problem.unstable or (
+            "The right-hand side returned NaN/inf, or the solution diverged; "
+            "reduce dt0, use an adaptive solver (Dopri5 with PIController) or "
+            "check the term."
+        )
+        return Status.NONFINITE, (
+            f"{problem.name} failed at t={t:.6g} (step {k0 + bad + 1}, dt={dt:.3g}): "
+            f"the state became non-finite (NaN or inf). {cause}"
+        )
+    ls.saves += [s for _, s in res.saves]
+    if res.failure is not None:
+        i, t, dt, st = res.failure
+        what = st.message or st.status.description
+        return st.status, (
+            f"{problem.name} failed at t={t:.6g} (step {k0 + i + 1}, dt={dt:.3g}): "
+            f"{what}"
+        )
+    ls.y, ls.solver_state = res.y, res.solver_state
+    ls.controller_state, ls.decision = res.controller_state, res.decision
+    return None
+
+
+def _run_segment(
+    problem: Problem,
+    y: State,
+    solver_state: Any,
+    controller_state: Any,
+    decision: Decision,
+    seg_len: int,
+    first: bool,
+    fixed: bool,
+) -> _Segment:
+    """Take up to ``seg_len`` steps without synchronising (a pure function).
+
+    Only the controller's ``adapt`` may synchronise (an adaptive one does, once per
+    step). Fixed steps test finiteness once, on the segment's last state: NaN and
+    inf propagate through the arithmetic of later steps, and a per-step test costs
+    as much as a sparse product on small graphs. ``first`` asks for the
+    shape/dtype check of the solve's first step.
+    """
+    term, args = problem.term, problem.args
+    # bound once: this loop body runs once per step
+    step, adapt, success = problem.solver.step, problem.controller.adapt, Status.SUCCESS
+    saves: list[tuple[int, State]] = []
+    n = accepted = rhs = lin = 0
+    failure = None
+    while n < seg_len and decision.status is success and not decision.done:
+        t, dt = decision.t, decision.dt
+        st = step(term, t, dt, y, args, solver_state)
+        rhs += st.rhs_evals
+        lin += st.linear_iters
+        if st.status is not success:
+            failure = (n, t, dt, st)
+            n += 1
+            break
+        if first:
+            _check_first_step(problem.name, y, st.y1)
+            first = False
+        if not fixed and st.y_err is None:
+            raise TypeError(
+                f"solve: {problem.name} is an AbstractAdaptiveSolver but its step "
+                "returned y_err=None; an adaptive solver must return its error "
+                "estimate."
+            )
+        controller_state, decision = adapt(controller_state, t, dt, y, st)
+        if decision.accept:
+            y, solver_state = st.y1, st.state
+            accepted += 1
+            if decision.save:
+                saves.append((n, y))
+        n += 1
+    finite = tall_finite(y) if fixed else None
+    return _Segment(
+        y,
+        solver_state,
+        controller_state,
+        decision,
+        saves,
+        n,
+        accepted,
+        rhs,
+        lin,
+        failure,
+        finite,
+    )
+
+
+def _first_nonfinite_step(
+    problem: Problem,
+    y: State,
+    solver_state: Any,
+    controller_state: Any,
+    decision: Decision,
+    seg_len: int,
+) -> tuple[int, float, float]:
+    """Find the first step of a segment whose new state is non-finite.
+
+    Replays the segment step by step without gradients (failure path only).
+
+    Returns:
+        ``(index in the segment, t, dt)`` of that step.
+    """
+    term, solver, controller = problem.term, problem.solver, problem.controller
+    t, dt = decision.t, decision.dt
+    with torch.no_grad():
+        for i in range(seg_len):
+            t, dt = decision.t, decision.dt
+            st = solver.step(term, t, dt, y, problem.args, solver_state)
+            if st.status is not Status.SUCCESS or not bool(tall_finite(st.y1)):
+                return i, t, dt
+            controller_state, decision = controller.adapt(
+                controller_state, t, dt, y, st
+            )
+            y, solver_state = st.y1, st.state
+            if decision.done or decision.status is not Status.SUCCESS:
+                break
+    # a non-deterministic term: blame the segment's last step
+    return i, t, dt
+
+
+def _check_first_step(name: str, y0: State, y1: State) -> None:
+    """The term's output must keep the state's structure, shape and dtype."""
+    y0s = y0 if isinstance(y0, tuple) else (y0,)
+    y1s = y1 if isinstance(y1, tuple) else (y1,)
+    if len(y0s) != len(y1s) or any(
+        a.shape != b.shape or a.dtype != b.dtype for a, b in zip(y0s, y1s, strict=False)
+    ):
+        got = [(tuple(v.shape), str(v.dtype)) for v in y1s]
+        want = [(tuple(v.shape), str(v.dtype)) for v in y0s]
+        raise ValueError(
+            f"solve: the term's dy/dt must match the state; a {name} step turned "
+            f"{want} into {got}. Return a tensor with y's shape and dtype from "
+            "forward(t, y, args)."
+        )
+
+
+def stack_states(saves: Sequence[State], y0: State) -> State:
+    """Stack saved states along a new first axis (leaf-wise for tuple states)."""
+    if isinstance(y0, tuple):
+        if not saves:
+            return tuple(leaf.new_empty((0, *leaf.shape)) for leaf in y0)
+        return tuple(torch.stack([s[i] for s in saves]) for i in range(len(y0)))
+    return torch.stack(list(saves)) if saves else y0.new_empty((0, *y0.shape))
+
+
+def _finish(
+    problem: Problem, ls: LoopState, y0: State, status: Status, message: str
+) -> Solution:
+    ls.stats.num_linear_iters = int(ls.stats.num_linear_iters)
+    saves = ls.saves
+    return Solution(
+        problem.ts[: len(saves)], stack_states(saves, y0), status, message, ls.stats
+    )
