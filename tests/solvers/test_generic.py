@@ -21,9 +21,7 @@ import pytest
 import torch
 
 import solvers
-from conftest import make_grid_graph, make_path_graph
 from graphops import Laplacian
-from helpers import all_solvers, empirical_order, heat_problem, wave_problem
 from solvers import (
     DampedLeapfrog,
     LinearTerm,
@@ -38,6 +36,9 @@ from solvers.base import (
     AbstractSecondOrderSolver,
 )
 
+from conftest import make_grid_graph, make_path_graph
+from helpers import all_solvers, empirical_order, heat_problem, wave_problem
+
 SOLVERS = [pytest.param(s, id=repr(s)) for s in all_solvers()]
 NAMESPACE = {name: getattr(solvers, name) for name in solvers.__all__}
 
@@ -48,14 +49,14 @@ def _self_stepping(solver) -> bool:
 
 
 def _damping(solver) -> tuple[float, float]:
-    """``(alpha, beta)`` of ``beta x'' + alpha x' = -L x`` that the solver integrates."""
+    """``(alpha, beta)`` of the equation ``beta x'' + alpha x' = -L x`` solved."""
     if isinstance(solver, DampedLeapfrog):
         return solver.alpha, solver.beta
     return 0.0, 1.0
 
 
 def _damped_wave_exact(wp, alpha: float, beta: float, t: float) -> torch.Tensor:
-    """x(t) of ``beta x'' + alpha x' + L x = 0``, per mode by a 2x2 matrix exponential."""
+    """x(t) of ``beta x'' + alpha x' + L x = 0``, per mode (2x2 matrix exp)."""
     a = wp.evecs.T @ wp.x0
     b = wp.evecs.T @ wp.v0
     out = torch.empty_like(a)
