@@ -18,9 +18,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from graphops.linalg import CG, CGResult, cg_solve
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
 from solvers.base import AbstractSolver, Step
-from solvers.cg import CG, CGResult, cg_solve
 from solvers.controllers import AbstractStepController, ConstantStep, PIController
 from solvers.explicit_rk import RK4, Bosh3, Dopri5, Euler, ExplicitRK, Heun, Midpoint
 from solvers.imex import SymplecticEuler

@@ -5,6 +5,16 @@ adjoint sees them) with ``forward(t, y, args) -> dy/dt``. ``args`` carries stati
 data such as the :class:`graphops.Graph`. States are a tensor ``[N, F]`` or a tuple
 of tensors (``(x, v)`` for second-order terms). Sign conventions: :mod:`graphops`
 (``L`` is PSD, heat flow is ``y' = -L y``, the wave equation ``x'' = -L x``).
+
+**Devices: what moves with** ``term.to(...)``. Parameters, buffers and submodules,
+as for any module; a constant ``source`` tensor of :class:`LinearTerm` (a
+buffer); and every :class:`~graphops.operators.GraphOperator` or
+:class:`~graphops.graph.Graph` held as an attribute of the term (``Term._apply``
+moves them with :meth:`~graphops.operators.GraphOperator.map_tensors`, with their
+cached sparse structures), so ``model.to("cuda")`` leaves nothing behind. The graph
+passed in ``args`` at call time is data and is moved by the caller, like ``x``; an
+operator built inside a callable (``LinearTerm(lambda t, y, args: ...)``) lives on
+the device of the graph it is built from. See :mod:`graphops` for the full picture.
 """
 
 from __future__ import annotations
@@ -15,13 +25,39 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphops.graph import Graph
 from graphops.operators import GraphOperator
 
 __all__ = ["LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
 
 
 class Term(nn.Module):
-    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` with the structure of ``y``."""
+    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` with the structure of ``y``.
+
+    Graph operators and graphs stored as attributes of a term are part of it:
+    ``term.to(device, dtype)`` (and everything else that goes through
+    :meth:`torch.nn.Module._apply`: ``.double()``, ``.cuda()``, ``model.to``) moves
+    them along with the parameters and buffers.
+    """
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Term:
+        """Apply ``fn`` to parameters and buffers, then to held operators and graphs.
+
+        Args:
+            fn: The tensor map :meth:`torch.nn.Module.to` and friends pass.
+            recurse: Also apply to submodules (as in :class:`torch.nn.Module`).
+
+        Returns:
+            ``self``.
+        """
+        super()._apply(fn, recurse)
+        # One memo for the whole term: an operator and the graph it is built on
+        # (or two operators on one graph) stay shared after the move.
+        memo: dict[int, Any] = {}
+        for name, value in list(vars(self).items()):
+            if isinstance(value, (GraphOperator, Graph)):
+                self.__dict__[name] = value.map_tensors(fn, memo)
+        return self
 
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102
         raise TypeError(
@@ -101,7 +137,12 @@ class LinearTerm(Term):
                 f"LinearTerm: `source` must be None, a tensor or a callable; got {type(source).__name__}."
             )
         self._operator = operator
-        self._source = source
+        if isinstance(source, Tensor):
+            # a buffer, so term.to(...) moves it; not persistent: it is part of
+            # the equation given at construction, not a trained state
+            self.register_buffer("_source", source, persistent=False)
+        else:
+            self._source = source
 
     def operator(self, t, y, args=None) -> GraphOperator:
         """The operator ``A`` at time ``t`` (state ``y`` given for state-dependent models)."""

@@ -10,9 +10,9 @@ from conftest import make_grid_graph, make_random_graph
 from helpers import empirical_order, heat_problem
 
 from graphops import Gradient, Graph, Laplacian
+from solvers import CG
 from solvers._errors import SolveFailed, TermSolverMismatch
 from solvers.base import Step
-from solvers.cg import CG
 from solvers.implicit import CrankNicolson, ImplicitEuler
 from solvers.solution import Status
 from solvers.solve import solve
