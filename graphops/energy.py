@@ -42,7 +42,8 @@ def dirichlet_energy(
     undirected edges once:
 
     * ``None``: :math:`\sum_{e=(i,j)} w_e \lVert x_j - x_i\rVert^2` with
-      ``L = D - W`` (equals :math:`\tfrac12\sum_{i}\sum_{j} w_{ij}\lVert x_i - x_j\rVert^2`).
+      ``L = D - W`` (equals
+      :math:`\tfrac12\sum_{i}\sum_{j} w_{ij}\lVert x_i - x_j\rVert^2`).
     * ``"sym"``: :math:`\sum_e w_e \lVert x_i/\sqrt{d_i} - x_j/\sqrt{d_j}\rVert^2`
       for ``L_sym = I - D^{-1/2} W D^{-1/2}`` (isolated nodes contribute 0), the
       degree-normalised energy of Cai & Wang (2020).
@@ -50,7 +51,8 @@ def dirichlet_energy(
       for ``L_gcn = I - D~^{-1/2}(W + I)D~^{-1/2}``, ``D~ = D + I``: the energy
       that one GCN propagation step (an explicit Euler step of ``y' = -L_gcn y``)
       dissipates. The self-loop terms cancel exactly, so no diagonal appears.
-    * ``"rusch"``: :math:`\frac1N \sum_i \sum_{j \in \mathcal N_i} w_{ij}\lVert x_i - x_j\rVert^2`
+    * ``"rusch"``:
+      :math:`\frac1N \sum_i \sum_{j \in \mathcal N_i} w_{ij}\lVert x_i - x_j\rVert^2`
       = ``2 E_None / N``, the normalisation of Rusch, Bronstein & Mishra (2023),
       whose exponential decay in depth defines over-smoothing.
 

@@ -111,6 +111,7 @@ class Graph:
         directed: Literal["error", "symmetrize"] = "error",
         self_loops: Literal["drop", "error"] = "drop",
     ) -> None:
+        """Validate and canonicalise; the arguments are documented on the class."""
         edge_index, num_nodes, edge_weight = _validate(
             edge_index, num_nodes, edge_weight, directed, self_loops
         )
@@ -135,6 +136,7 @@ class Graph:
         return g
 
     def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse: a graph is validated once and never changes."""
         raise AttributeError(
             f"Graph is immutable; cannot set `{name}`. Build a new Graph, or pass "
             "learned weights to an operator: Laplacian(graph, edge_weight=w)."
@@ -174,6 +176,7 @@ class Graph:
         return d.index_add(0, self.edge_index[1], w)
 
     def __repr__(self) -> str:
+        """The configuration: ``Graph(num_nodes=..., ..., device=...)``."""
         return (
             f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges}, "
             f"weighted={self.weighted}, dtype={self.dtype}, device={self.device})"
@@ -365,8 +368,10 @@ class Graph:
     def from_pyg(
         cls, data: Any, *, directed: Literal["error", "symmetrize"] = "error"
     ) -> Graph:
-        """Build from a ``torch_geometric.data.Data`` (uses ``edge_index``,
-        ``num_nodes`` and a 1-D ``edge_weight`` or ``edge_attr`` if present).
+        """Build from a ``torch_geometric.data.Data``.
+
+        Uses ``edge_index``, ``num_nodes`` and a 1-D ``edge_weight`` or ``edge_attr``
+        if present.
 
         torch_geometric is not imported: any object with those attributes works.
         """
@@ -398,7 +403,8 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         edge_index = torch.from_numpy(edge_index)
     if not isinstance(edge_index, Tensor):
         raise TypeError(
-            f"Graph: `edge_index` must be an integer tensor [2, E]; got {describe(edge_index)}. "
+            "Graph: `edge_index` must be an integer tensor [2, E]; got "
+            f"{describe(edge_index)}. "
             "Pass torch.tensor([[src...], [dst...]])."
         )
     if (
@@ -407,12 +413,14 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         or edge_index.dtype == torch.bool
     ):
         raise TypeError(
-            f"Graph: `edge_index` must have an integer dtype (int64); got {edge_index.dtype}. "
+            "Graph: `edge_index` must have an integer dtype (int64); got "
+            f"{edge_index.dtype}. "
             "Cast with edge_index.long()."
         )
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(
-            f"Graph: `edge_index` must have shape [2, E]; got {tuple(edge_index.shape)}. "
+            "Graph: `edge_index` must have shape [2, E]; got "
+            f"{tuple(edge_index.shape)}. "
             "Transpose an [E, 2] edge list with .T."
         )
     edge_index = edge_index.to(torch.int64)
@@ -450,7 +458,8 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
             )
         if edge_weight.device != edge_index.device:
             raise ValueError(
-                f"Graph: `edge_weight` is on {edge_weight.device} but `edge_index` is on "
+                f"Graph: `edge_weight` is on {edge_weight.device} but `edge_index` is "
+                "on "
                 f"{edge_index.device}. Move both to one device."
             )
         if e > 0:
@@ -458,14 +467,18 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
             if not bool(torch.isfinite(wd).all()):
                 k = int((~torch.isfinite(wd)).nonzero()[0])
                 raise ValueError(
-                    f"Graph: `edge_weight` must be finite; got {float(wd[k])} at edge {k} "
-                    f"({int(edge_index[0, k])}, {int(edge_index[1, k])}). Fix or drop that edge."
+                    f"Graph: `edge_weight` must be finite; got {float(wd[k])} at edge "
+                    f"{k} "
+                    f"({int(edge_index[0, k])}, {int(edge_index[1, k])}). Fix or drop "
+                    "that edge."
                 )
             if bool((wd < 0).any()):
                 k = int((wd < 0).nonzero()[0])
                 raise ValueError(
-                    f"Graph: `edge_weight` must be >= 0 (a Laplacian needs non-negative "
-                    f"weights); got {float(wd[k])} at edge {k} ({int(edge_index[0, k])}, "
+                    "Graph: `edge_weight` must be >= 0 (a Laplacian needs "
+                    "non-negative "
+                    f"weights); got {float(wd[k])} at edge {k} "
+                    f"({int(edge_index[0, k])}, "
                     f"{int(edge_index[1, k])}). Use abs(), softplus() or drop the edge."
                 )
     if self_loops == "error" and e > 0:
@@ -473,15 +486,20 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         if bool(loops.any()):
             node = int(edge_index[0, loops.nonzero()[0]])
             raise ValueError(
-                f"Graph: no self-loops allowed with self_loops='error'; got a loop at node "
-                f"{node} ({int(loops.sum())} in all). Pass self_loops='drop' to remove them."
+                "Graph: no self-loops allowed with self_loops='error'; got a loop at "
+                "node "
+                f"{node} ({int(loops.sum())} in all). Pass self_loops='drop' to "
+                "remove them."
             )
     return edge_index, num_nodes, edge_weight
 
 
 def _unique_inverse(key: Tensor) -> tuple[Tensor, Tensor]:
-    """``torch.unique(key, sorted=True, return_inverse=True)`` via sort +
-    ``unique_consecutive``, which is several times faster on multi-threaded CPU."""
+    """``torch.unique(key, sorted=True, return_inverse=True)``, faster.
+
+    Via sort + ``unique_consecutive``, which is several times faster on
+    multi-threaded CPU.
+    """
     sk, perm = torch.sort(key)
     uniq, counts = torch.unique_consecutive(sk, return_counts=True)
     inv_sorted = torch.repeat_interleave(
@@ -538,7 +556,8 @@ def _canonicalise(edge_index, n, edge_weight, directed):
             k = int(bad.nonzero()[0])
             i, j = int(ei[0, k]), int(ei[1, k])
             raise ValueError(
-                f"Graph: an undirected graph needs equal weights in both directions; got "
+                "Graph: an undirected graph needs equal weights in both directions; "
+                "got "
                 f"w({i}, {j})={float(wf[k])} but w({j}, {i})={float(wb[k])}. Pass "
                 'directed="symmetrize" to take the larger, or symmetrise the weights.'
             )

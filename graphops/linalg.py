@@ -229,7 +229,8 @@ class CG:
 
     def __post_init__(self) -> None:  # noqa: D105
         for name in ("rtol", "atol"):
-            check_real("CG", name, getattr(self, name), low=0.0, fix=f"Pass e.g. {name}=1e-10.")
+            fix = f"Pass e.g. {name}=1e-10."
+            check_real("CG", name, getattr(self, name), low=0.0, fix=fix)
         if self.rtol == 0 and self.atol == 0:
             raise ValueError(
                 "CG: `rtol` and `atol` are both 0, so the stopping rule ||b - Ax|| <= "

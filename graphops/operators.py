@@ -92,7 +92,7 @@ def _node_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
 
 
 def _incidence_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
-    """``M x N`` oriented-incidence pattern; entry order ``[(e, i) (M), (e, j) (M)]``."""
+    """``M x N`` oriented incidence; entry order ``[(e, i) (M), (e, j) (M)]``."""
     c = graph._cache
     if "incidence_pattern" not in c:
         m, (i, j) = graph.num_edges, graph.edge_index
@@ -104,7 +104,7 @@ def _incidence_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
 
 
 def _incidence_t_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
-    """``N x M`` transposed incidence; same entry order as :func:`_incidence_pattern`."""
+    """``N x M`` transposed incidence; entry order as :func:`_incidence_pattern`."""
     c = graph._cache
     if "incidence_t_pattern" not in c:
         p, order = _incidence_pattern(graph)
@@ -254,7 +254,7 @@ class GraphOperator(ABC):
 
     @property
     def values(self) -> Tensor | None:
-        """``[nnz]`` entries in CSR order (differentiable), or ``None`` (matrix free)."""
+        """``[nnz]`` entries in CSR order (differentiable); ``None``: matrix free."""
         return None
 
     def csr(self) -> Tensor | None:
@@ -403,6 +403,7 @@ class _Shifted(GraphOperator):
     def __init__(
         self, base: GraphOperator, shift: float | Tensor, scale: float | Tensor
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         self.graph, self.base, self.shift, self.scale = base.graph, base, shift, scale
 
     def matmul(self, x, *, backend=None, out=None):  # noqa: D102
@@ -473,6 +474,7 @@ class _PatternOperator(GraphOperator):
         config: str = "",
         suffix: str = "",
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         self.graph = graph
         self._pattern = pattern
         self._values = values
@@ -704,6 +706,7 @@ class Gradient(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph, edge_weight, "Gradient", allow_directed=False, validate=validate
         )
@@ -731,7 +734,7 @@ class Gradient(_PatternOperator):
 
 
 class Divergence(_PatternOperator):
-    r"""Graph divergence, edge signals to node signals; equal to ``-Gradient.adjoint()``.
+    r"""Graph divergence, edge signals to node signals; ``-Gradient.adjoint()``.
 
     .. math:: (\operatorname{div} F)_i = \sum_{e=(i,j)} w_e F_e - \sum_{e=(j,i)} w_e F_e
 
@@ -750,6 +753,7 @@ class Divergence(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph, edge_weight, "Divergence", allow_directed=False, validate=validate
         )
@@ -828,6 +832,7 @@ class Adjacency(_PatternOperator):
         *,
         validate: bool = True,
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         _, adj_diag, fwd, bwd, sym = _adjacency_parts(
             graph, normalization, edge_weight, "Adjacency", validate
         )
@@ -884,6 +889,7 @@ class Laplacian(_PatternOperator):
         *,
         validate: bool = True,
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         ident, adj_diag, fwd, bwd, sym = _adjacency_parts(
             graph, normalization, edge_weight, "Laplacian", validate
         )
@@ -920,6 +926,7 @@ class NodeToEdgeMean(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph,
             edge_weight,
@@ -962,6 +969,7 @@ class EdgeToNodeMean(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph,
             edge_weight,

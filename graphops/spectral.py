@@ -147,7 +147,8 @@ def lam_max(
         or op.codomain != "node"
     ):
         raise ValueError(
-            f"lam_max: needs a node -> node GraphOperator; got {op!r}. Build e.g. Laplacian(graph)."
+            f"lam_max: needs a node -> node GraphOperator; got {op!r}. Build e.g. "
+            "Laplacian(graph)."
         )
     if method == "lanczos" and not op.is_symmetric:
         raise ValueError(

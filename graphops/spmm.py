@@ -147,6 +147,7 @@ class SparsePattern:
     __slots__ = ("crow", "col", "row", "shape", "_t", "_diag")
 
     def __init__(self, crow: Tensor, col: Tensor, row: Tensor, shape: tuple[int, int]):
+        """Wrap CSR arrays (``crow``, ``col``) plus the row of every entry."""
         self.crow, self.col, self.row, self.shape = crow, col, row, shape
         self._t: tuple[SparsePattern, Tensor] | None = None
         self._diag: tuple[Tensor, bool] | None = None
@@ -155,8 +156,19 @@ class SparsePattern:
     def from_coo(
         cls, row: Tensor, col: Tensor, shape: tuple[int, int]
     ) -> tuple[SparsePattern, Tensor]:
-        """Pattern of unique entries ``(row[k], col[k])`` and ``order`` such that the
-        CSR value at position ``p`` is the caller's entry ``order[p]``."""
+        """Pattern of unique entries ``(row[k], col[k])``, and the order of values.
+
+        ``order`` is such that the CSR value at position ``p`` is the caller's entry
+        ``order[p]``.
+
+        Args:
+            row: Row index of every entry ``[nnz]``.
+            col: Column index of every entry ``[nnz]``.
+            shape: ``(R, C)``.
+
+        Returns:
+            ``(pattern, order)``.
+        """
         order = torch.argsort(row * shape[1] + col)
         r, c = row[order], col[order]
         counts = torch.bincount(r, minlength=shape[0])
@@ -171,7 +183,7 @@ class SparsePattern:
 
     @property
     def transpose(self) -> tuple[SparsePattern, Tensor]:
-        """``(pattern_T, perm)``: the transposed pattern and ``values_T = values[perm]``."""
+        """``(pattern_T, perm)``: transposed pattern; ``values_T = values[perm]``."""
         if self._t is None:
             pt, perm = SparsePattern.from_coo(
                 self.col, self.row, (self.shape[1], self.shape[0])
@@ -182,8 +194,10 @@ class SparsePattern:
 
     @property
     def diagonal(self) -> tuple[Tensor, bool]:
-        """``(on, full)``: the mask of stored diagonal entries, and whether every row
-        stores its diagonal (computed once; one host sync the first time)."""
+        """``(on, full)``: mask of the stored diagonal entries; do all rows have one.
+
+        Computed once; one host sync the first time.
+        """
         if self._diag is None:
             on = self.row == self.col
             full = self.shape[0] == self.shape[1] and int(on.sum()) == self.shape[0]
@@ -249,13 +263,17 @@ def _sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
 
 
 class _Prebuilt:
-    """Holds an operator's cached CSR tensor. Passed to the autograd Function as a
-    plain object, not a tensor argument, because functorch transforms try to wrap
-    tensor arguments and CSR tensors cannot be wrapped."""
+    """Holds an operator's cached CSR tensor.
+
+    Passed to the autograd Function as a plain object, not a tensor argument,
+    because functorch transforms try to wrap tensor arguments and CSR tensors
+    cannot be wrapped.
+    """
 
     __slots__ = ("csr",)
 
     def __init__(self, csr: Tensor) -> None:
+        """Wrap the tensor."""
         self.csr = csr
 
 
@@ -325,7 +343,8 @@ def spmm(
         pattern: Sparsity pattern (``R x C``).
         values: ``[nnz]`` values in CSR order.
         x: Dense ``[C, F]``.
-        backend: ``None`` (the global default), ``"csr"``, ``"gather"`` or ``"scatter"``.
+        backend: ``None`` (the global default), ``"csr"``, ``"gather"`` or
+            ``"scatter"``.
         csr: Optional prebuilt ``pattern.tensor(values.detach())`` (operators cache it),
             so applying an operator constructs nothing.
         out: Optional ``[R, F]`` buffer of ``x``'s dtype and device; the product is

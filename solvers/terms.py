@@ -32,7 +32,7 @@ __all__ = ["LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
 
 
 class Term(nn.Module):
-    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` with the structure of ``y``.
+    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` shaped like ``y``.
 
     Graph operators and graphs stored as attributes of a term are part of it:
     ``term.to(device, dtype)`` (and everything else that goes through
@@ -61,7 +61,8 @@ class Term(nn.Module):
 
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102
         raise TypeError(
-            f"{type(self).__name__}: a Term must define forward(t, y, args); use ODETerm(fn) "
+            f"{type(self).__name__}: a Term must define forward(t, y, args); use "
+            "ODETerm(fn) "
             "to wrap a function."
         )
 
@@ -78,10 +79,12 @@ class ODETerm(Term):
     """
 
     def __init__(self, fn: Callable[[Any, Any, Any], Any]) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if not callable(fn):
             raise TypeError(
-                f"ODETerm: `fn` must be callable fn(t, y, args); got {type(fn).__name__}. "
+                "ODETerm: `fn` must be callable fn(t, y, args); got "
+                f"{type(fn).__name__}. "
                 "Pass a function or an nn.Module."
             )
         self.fn = fn
@@ -124,17 +127,21 @@ class LinearTerm(Term):
         operator: GraphOperator | Callable | None = None,
         source: Tensor | Callable | None = None,
     ) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if operator is not None and not (
             isinstance(operator, GraphOperator) or callable(operator)
         ):
             raise TypeError(
-                f"LinearTerm: `operator` must be a GraphOperator or a callable (t, y, args) -> "
-                f"GraphOperator; got {type(operator).__name__}. Build e.g. Laplacian(graph)."
+                "LinearTerm: `operator` must be a GraphOperator or a callable (t, y, "
+                "args) -> "
+                f"GraphOperator; got {type(operator).__name__}. Build e.g. "
+                "Laplacian(graph)."
             )
         if source is not None and not (isinstance(source, Tensor) or callable(source)):
             raise TypeError(
-                f"LinearTerm: `source` must be None, a tensor or a callable; got {type(source).__name__}."
+                "LinearTerm: `source` must be None, a tensor or a callable; got "
+                f"{type(source).__name__}."
             )
         self._operator = operator
         if isinstance(source, Tensor):
@@ -145,10 +152,11 @@ class LinearTerm(Term):
             self._source = source
 
     def operator(self, t, y, args=None) -> GraphOperator:
-        """The operator ``A`` at time ``t`` (state ``y`` given for state-dependent models)."""
+        """The operator ``A`` at time ``t`` (``y`` for state-dependent models)."""
         if self._operator is None:
             raise TypeError(
-                f"{type(self).__name__}: no `operator` was given; pass LinearTerm(operator=...) "
+                f"{type(self).__name__}: no `operator` was given; pass "
+                "LinearTerm(operator=...) "
                 "or override operator(t, y, args) in a subclass."
             )
         if isinstance(self._operator, GraphOperator):
@@ -201,15 +209,18 @@ class SecondOrderTerm(Term):
         operator: GraphOperator | Callable | None = None,
         velocity_dependent: bool = False,
     ) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if accel is None and operator is None:
             raise ValueError(
-                "SecondOrderTerm: pass `accel` (a callable accel(t, x, v, args)) or `operator` "
+                "SecondOrderTerm: pass `accel` (a callable accel(t, x, v, args)) or "
+                "`operator` "
                 "(for x'' = -A x); got neither."
             )
         if accel is not None and not callable(accel):
             raise TypeError(
-                f"SecondOrderTerm: `accel` must be callable; got {type(accel).__name__}."
+                "SecondOrderTerm: `accel` must be callable; got "
+                f"{type(accel).__name__}."
             )
         self.accel = accel
         self._operator = operator

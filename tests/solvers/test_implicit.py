@@ -190,7 +190,7 @@ def test_non_symmetric_operator_raises(solver, grid_graph):
     name = type(solver).__name__
     msg = (
         rf"{name}: the operator must be symmetric for the CG solve; got "
-        rf"Laplacian\(normalization='rw'\).*explicit solver \(RK4, "
+        rf"Laplacian\(normalization='rw', shape=\(25, 25\).*explicit solver \(RK4, "
         rf"Dopri5\).*symmetrise the weights"
     )
     with pytest.raises(ValueError, match=msg):
