@@ -370,7 +370,7 @@ class CG:
                     f"operators); the values of {A!r} are tracked automatically, so "
                     "gradients reach its edge weights. Drop `params`."
                 )
-            op = A.to(dtype=B.dtype)
+            op = A if A.dtype == B.dtype else A.to(dtype=B.dtype)
             shifted = op.shifted(shift, scale)
             if self.preconditioner == "jacobi":
                 if diagonal is None:
