@@ -91,8 +91,11 @@ class Graph:
 
     Example:
         >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
-        >>> g
-        Graph(num_nodes=3, num_edges=2, weighted=False, dtype=torch.float32, device=cpu)
+        >>> g.num_nodes, g.num_edges
+        (3, 2)
+        >>> g.edge_index   # each undirected edge once, i < j
+        tensor([[0, 1],
+                [1, 2]])
     """
 
     __slots__ = ("edge_index", "edge_weight", "num_nodes", "weighted", "_cache")

@@ -213,9 +213,12 @@ class CG:
         ValueError: a field is out of range.
 
     Example:
-        >>> from graphops import Laplacian
-        >>> res = CG(rtol=1e-10).solve(Laplacian(graph), b, shift=1.0, scale=0.5)
-        >>> res.x, res.success, res.num_iters   # (I + 0.5 L) x = b
+        >>> from graphops import Graph, Laplacian
+        >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+        >>> b = torch.ones(3, 2, dtype=g.dtype)
+        >>> res = CG(rtol=1e-10).solve(Laplacian(g), b, shift=1.0, scale=0.5)
+        >>> res.success, torch.allclose(res.x, b)   # (I + 0.5 L) 1 = 1
+        (True, True)
 
     References:
         Hestenes & Stiefel (1952); Saad (2003), Alg. 9.1.
@@ -276,8 +279,9 @@ class CG:
             scale: ``s`` above (same rules as ``shift``). ``(c, s) = (1, theta dt)``
                 is the matrix of a theta-method step ``I + theta dt L``.
             diagonal: ``[N]`` diagonal of ``A`` (before shift/scale) for the Jacobi
-                preconditioner when ``A`` is a callable; read from
-                ``A.diagonal()`` for graph operators.
+                preconditioner; required when ``A`` is a callable. For a graph
+                operator it defaults to ``A.shifted(shift, scale).diagonal()``
+                (the operator protocol); a given one takes precedence.
             params: Tensors a callable ``A`` depends on differentiably (e.g. a
                 learned matrix); gradients reach them by one vector-Jacobian product
                 of ``A`` in the backward pass. For a graph operator with ``nnz``
@@ -547,10 +551,14 @@ def cg_solve(
         TypeError: ``solver`` is not a :class:`CG`.
 
     Example:
-        >>> Q = torch.randn(8, 8, requires_grad=True)
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> Q = torch.randn(8, 8, generator=gen, dtype=torch.float64).requires_grad_()
+        >>> b = torch.randn(8, 1, generator=gen, dtype=torch.float64)
         >>> mv = lambda X: X + Q @ (Q.T @ X)          # I + Q Q^T, SPD
         >>> res = cg_solve(mv, b, [Q], solver=CG(rtol=1e-12, preconditioner=None))
         >>> res.x.sum().backward()                    # Q.grad by one adjoint solve
+        >>> Q.grad.shape
+        torch.Size([8, 8])
 
     References:
         Hestenes & Stiefel (1952); Saad (2003).

@@ -877,8 +877,12 @@ class Laplacian(_PatternOperator):
         input ``[N, F]`` -> output ``[N, F]``.
 
     Example:
-        >>> L = Laplacian(graph, "sym")
-        >>> y = L @ x   # [N, F]
+        >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))   # a path 0-1-2
+        >>> L = Laplacian(g)
+        >>> L.diagonal().tolist()   # the degrees
+        [1.0, 2.0, 1.0]
+        >>> (L @ torch.ones(3, 1, dtype=g.dtype)).flatten().tolist()   # L 1 = 0
+        [0.0, 0.0, 0.0]
     """
 
     def __init__(

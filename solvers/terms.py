@@ -119,7 +119,12 @@ class LinearTerm(Term):
             ``(t, y, args) -> Tensor``.
 
     Example:
+        >>> from graphops import Graph, Laplacian
+        >>> graph = Graph(torch.tensor([[0, 1], [1, 0]]))
         >>> term = LinearTerm(Laplacian(graph, "sym"))   # heat flow y' = -L y
+        >>> y = torch.tensor([[1.0], [0.0]], dtype=graph.dtype)
+        >>> term(0.0, y, graph).flatten().tolist()
+        [-1.0, 1.0]
     """
 
     def __init__(
@@ -199,7 +204,12 @@ class SecondOrderTerm(Term):
             refuses such terms.
 
     Example:
+        >>> from graphops import Graph, Laplacian
+        >>> graph = Graph(torch.tensor([[0, 1], [1, 0]]))
         >>> wave = SecondOrderTerm(operator=Laplacian(graph))   # x'' = -L x
+        >>> x = torch.tensor([[1.0], [0.0]], dtype=graph.dtype)
+        >>> wave.acceleration(0.0, x, torch.zeros_like(x)).flatten().tolist()
+        [-1.0, 1.0]
     """
 
     def __init__(
