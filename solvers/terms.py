@@ -27,14 +27,31 @@ from torch import Tensor, nn
 
 from graphops.graph import Graph
 from graphops.operators import GraphOperator
+from graphops.spmm import map_nested
 
 __all__ = ["LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
+
+
+def _holds_graph_objects(value: Any) -> bool:
+    """An operator or graph, or a tuple/list of them (e.g. one operator per layer).
+
+    nn.Module's own dicts (``_parameters``, ``_buffers``, ``_modules``) are never
+    matched, so registered tensors are moved by :class:`torch.nn.Module` only.
+    """
+    if isinstance(value, (GraphOperator, Graph)):
+        return True
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all(isinstance(v, (GraphOperator, Graph)) for v in value)
+    )
 
 
 class Term(nn.Module):
     """Base class: ``forward(t, y, args)`` returns ``dy/dt`` shaped like ``y``.
 
-    Graph operators and graphs stored as attributes of a term are part of it:
+    Graph operators and graphs stored as attributes of a term (alone, or in a
+    tuple or list of them) are part of it:
     ``term.to(device, dtype)`` (and everything else that goes through
     :meth:`torch.nn.Module._apply`: ``.double()``, ``.cuda()``, ``model.to``) moves
     them along with the parameters and buffers.
@@ -55,8 +72,8 @@ class Term(nn.Module):
         # (or two operators on one graph) stay shared after the move.
         memo: dict[int, Any] = {}
         for name, value in list(vars(self).items()):
-            if isinstance(value, (GraphOperator, Graph)):
-                self.__dict__[name] = value.map_tensors(fn, memo)
+            if _holds_graph_objects(value):
+                self.__dict__[name] = map_nested(value, fn, memo)
         return self
 
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102

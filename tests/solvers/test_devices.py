@@ -98,6 +98,18 @@ class _HoldsGraph(Term):
         return -(Laplacian(self.graph, edge_weight=self.log_w.exp()) @ y)
 
 
+class _PerLayer(Term):
+    """One operator per layer, kept in a list; layer k acts on [k, k + 1)."""
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        self.ops = [Laplacian(graph, "sym"), Laplacian(graph, "gcn")]
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, t, y, args=None):
+        return -self.scale * (self.ops[min(int(t), 1)] @ y)
+
+
 def _terms(g: Graph) -> dict[str, Term]:
     L = _warm_caches(g)[0]
     source = torch.randn(g.num_nodes, 2)
@@ -105,10 +117,11 @@ def _terms(g: Graph) -> dict[str, Term]:
         "LinearTerm": LinearTerm(L, source=source),
         "SecondOrderTerm": SecondOrderTerm(operator=L),
         "term holding a graph": _HoldsGraph(g),
+        "operators in a list": _PerLayer(g),
     }
 
 
-TERMS = ["LinearTerm", "SecondOrderTerm", "term holding a graph"]
+TERMS = ["LinearTerm", "SecondOrderTerm", "term holding a graph", "operators in a list"]
 
 
 @pytest.mark.parametrize("name", TERMS)
@@ -215,3 +228,11 @@ def test_user_operator_moves_through_the_protocol_default(path_graph):
     term = LinearTerm(op).to("meta")
     assert all(t.device.type == "meta" for t in reachable_tensors(term))
     assert term.operator(0.0, None).a.device.type == "meta"
+
+
+def test_operators_in_a_list_stay_shared_after_the_move(random_graph):
+    term = _PerLayer(random_graph).to(torch.float32)
+    a, b = term.ops
+    assert a.dtype == b.dtype == torch.float32
+    # both were built on one graph: one copy of it (and of its node pattern)
+    assert a.graph is b.graph and a.pattern is b.pattern
