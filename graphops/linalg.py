@@ -135,12 +135,13 @@ class CGResult:
     converged: Tensor
     residual: Tensor
 
-    def __repr__(self) -> str:  # noqa: D105
+    def __repr__(self) -> str:
+        """The outcome; each name is an attribute (or an expression of one)."""
         res = f"{float(self.residual.max()):.2e}" if self.residual.numel() else "n/a"
         return (
             f"CGResult(success={self.success}, reason={self.reason!r}, "
-            f"shape={tuple(self.x.shape)}, num_iters={self.num_iters}, "
-            f"max_relative_residual={res})"
+            f"num_iters={self.num_iters}, num_matvecs={self.num_matvecs}, "
+            f"x.shape={tuple(self.x.shape)}, residual.max()={res})"
         )
 
 

@@ -214,7 +214,11 @@ def test_max_iters_reached_reports_not_converged():
     assert 'try preconditioner="jacobi"' in none.message
     with_atol = CG(rtol=1e-10, atol=1e-12, max_iters=3).solve(L, b, shift=1e-2)
     assert "max(rtol*||b||, atol)" in with_atol.message
-    assert "CGResult(success=False" in repr(res)
+    assert repr(res).startswith(
+        f"CGResult(success=False, reason={res.reason!r}, num_iters={res.num_iters}, "
+        f"num_matvecs={res.num_matvecs}, x.shape=("
+    )
+    assert "residual.max()=" in repr(res)
 
 
 def test_max_iters_default_is_ten_n():
