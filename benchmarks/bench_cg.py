@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import fmt_time, machine, random_graph, save, table  # noqa: E402
 
 from graphops import Laplacian  # noqa: E402
-from solvers.cg import CG  # noqa: E402
+from graphops.linalg import CG  # noqa: E402
 
 F = 64
 RTOL = 1e-8
@@ -100,7 +100,7 @@ def bench(label: str, n: int, e: int, *, repeat: int) -> dict:
     return {
         "label": label,
         "N": n,
-        "nnz": L.pattern.nnz,
+        "nnz": L.values.numel(),
         "iters": res.num_iters,
         "iters_scipy": f"{min(its)}-{max(its)}",
         "iters_ours": f"{min(ours_its)}-{max(ours_its)}",

@@ -29,7 +29,27 @@ Shapes: node signals are ``[N, F]`` (a scalar field is ``[N, 1]``), edge signals
 
 Every operator applies with ``op @ x`` through one fixed-pattern sparse kernel
 (:mod:`graphops.spmm`) whose backward pass is a transposed SpMM for ``x`` and an
-SDDMM for the edge values, so learned edge weights train cheaply.
+SDDMM for the edge values, so learned edge weights train cheaply. What other code
+may use of an operator (diagonal, CSR tensor, values, ``shifted``, ``to``) is the
+protocol written in :class:`GraphOperator`; block CG on it is :mod:`graphops.linalg`.
+
+Devices: where the graph lives and what moves with what
+======================================================
+
+* :class:`Graph` and the operators are plain Python objects, not ``nn.Module``\ s.
+  ``graph.to(device, dtype)`` and ``op.to(device, dtype)`` return moved copies;
+  the cached sparse structures (patterns, transposes, diagonal masks, the CSR
+  tensor) move with them, so nothing is rebuilt on the new device. Index tensors
+  keep ``int64``; only floating tensors take ``dtype``.
+* **The graph in** ``args`` (the usual case, as in PyG's ``model(x, graph)``): it is
+  data, like ``x``, and the caller moves it: ``solve(term, ..., args=graph.to(dev))``.
+  Operators built from it inside ``term.operator(t, y, args)`` or ``forward`` are on
+  its device; nothing is stored on the term.
+* **A graph or operator held by a term** (``LinearTerm(Laplacian(graph))``): it is
+  part of the module, and ``term.to(...)`` / ``model.to(...)`` moves it together
+  with the parameters and buffers (see :mod:`solvers.terms`). Operators hidden in a
+  closure (``LinearTerm(lambda t, y, args: ...)``) are not found; build them from
+  ``args`` instead.
 """
 
 import importlib
@@ -37,6 +57,7 @@ from typing import Any
 
 from graphops.energy import dirichlet_energy, edge_homophily, mean_average_distance
 from graphops.graph import Graph
+from graphops.linalg import CG, CGResult, cg_solve
 from graphops.operators import (
     Adjacency,
     Divergence,
@@ -52,6 +73,8 @@ from graphops.spmm import get_backend, set_backend, use_backend
 
 __all__ = [
     "Adjacency",
+    "CG",
+    "CGResult",
     "Divergence",
     "EdgeToNodeMean",
     "Gradient",
@@ -60,6 +83,7 @@ __all__ = [
     "Laplacian",
     "NodeToEdgeMean",
     "SheafLaplacian",
+    "cg_solve",
     "datasets",
     "dirichlet_energy",
     "edge_homophily",

@@ -10,19 +10,21 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from graphops._checks import describe
 from graphops.graph import Graph
+from graphops.operators import _check_normalization
 
 __all__ = ["dirichlet_energy", "mean_average_distance"]
 
-_ENERGY_NORMS = ("none", "sym", "rusch")
+_ENERGY_NORMS = (None, "sym", "gcn", "rusch")
 
 
 def _check_signal(x: Tensor, graph: Graph, where: str) -> None:
     if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != graph.num_nodes:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
         raise ValueError(
-            f"{where}: `x` must be a node signal of shape [N, F] = [{graph.num_nodes}, F]; "
-            f"got {got}. Scalar fields are [N, 1]."
+            f"{where}: `x` must be a node signal of shape [N, F] = "
+            f"[{graph.num_nodes}, F]; got {got}. Scalar fields are [N, 1]."
         )
 
 
@@ -30,49 +32,74 @@ def dirichlet_energy(
     x: Tensor,
     graph: Graph,
     *,
-    normalization: Literal["none", "sym", "rusch"] = "none",
+    normalization: Literal["sym", "gcn", "rusch"] | None = None,
     edge_weight: Tensor | None = None,
 ) -> Tensor:
     r"""Dirichlet energy of a node signal (a 0-d tensor, differentiable).
 
-    * ``"none"``: :math:`E(x) = \sum_{e=(i,j)} w_e \lVert x_j - x_i\rVert^2 = \operatorname{tr}(x^T L x)`
-      with ``L = D - W`` (each undirected edge once; equals
+    Each option is the quadratic form of the Laplacian with the same name
+    (:class:`~graphops.operators.Laplacian`), ``E = tr(x^T L x)``, summed over the
+    undirected edges once:
+
+    * ``None``: :math:`\sum_{e=(i,j)} w_e \lVert x_j - x_i\rVert^2` with
+      ``L = D - W`` (equals
       :math:`\tfrac12\sum_{i}\sum_{j} w_{ij}\lVert x_i - x_j\rVert^2`).
-    * ``"sym"``: :math:`\operatorname{tr}(x^T L_{sym} x) = \sum_e w_e \lVert x_i/\sqrt{d_i} - x_j/\sqrt{d_j}\rVert^2`
-      (isolated nodes contribute 0), the degree-normalised energy of Cai & Wang (2020).
-    * ``"rusch"``: :math:`\frac1N \sum_i \sum_{j \in \mathcal N_i} w_{ij}\lVert x_i - x_j\rVert^2`
-      = ``2 E_none / N``, the normalisation of Rusch, Bronstein & Mishra (2023),
+    * ``"sym"``: :math:`\sum_e w_e \lVert x_i/\sqrt{d_i} - x_j/\sqrt{d_j}\rVert^2`
+      for ``L_sym = I - D^{-1/2} W D^{-1/2}`` (isolated nodes contribute 0), the
+      degree-normalised energy of Cai & Wang (2020).
+    * ``"gcn"``: :math:`\sum_e w_e \lVert x_i/\sqrt{d_i+1} - x_j/\sqrt{d_j+1}\rVert^2`
+      for ``L_gcn = I - D~^{-1/2}(W + I)D~^{-1/2}``, ``D~ = D + I``: the energy
+      that one GCN propagation step (an explicit Euler step of ``y' = -L_gcn y``)
+      dissipates. The self-loop terms cancel exactly, so no diagonal appears.
+    * ``"rusch"``:
+      :math:`\frac1N \sum_i \sum_{j \in \mathcal N_i} w_{ij}\lVert x_i - x_j\rVert^2`
+      = ``2 E_None / N``, the normalisation of Rusch, Bronstein & Mishra (2023),
       whose exponential decay in depth defines over-smoothing.
 
     Args:
         x: Node signal ``[N, F]``.
         graph: The graph.
-        normalization: ``"none"``, ``"sym"`` or ``"rusch"``.
+        normalization: ``None`` (no normalisation; the Python value, as in
+            :class:`~graphops.operators.Laplacian`), ``"sym"``, ``"gcn"`` or
+            ``"rusch"``.
         edge_weight: Optional ``[M]`` weights replacing ``graph.edge_weight``.
 
     Returns:
         0-d tensor.
 
     Raises:
-        ValueError: bad ``x`` shape or unknown ``normalization``.
+        ValueError: bad ``x`` or ``edge_weight`` shape, or an unknown
+            ``normalization`` (the string ``"none"`` included: pass ``None``).
+
+    Shapes:
+        ``x [N, F]``, ``edge_weight [M]`` -> ``[]``.
+
+    Example:
+        >>> g = Graph(torch.tensor([[0, 1], [1, 0]]))
+        >>> dirichlet_energy(torch.tensor([[0.0], [2.0]]), g)
+        tensor(4.)
     """
     _check_signal(x, graph, "dirichlet_energy")
-    if normalization not in _ENERGY_NORMS:
-        raise ValueError(
-            f"dirichlet_energy: `normalization` must be one of {_ENERGY_NORMS}; got {normalization!r}."
-        )
+    _check_normalization("dirichlet_energy", normalization, _ENERGY_NORMS)
     w = graph.edge_weight if edge_weight is None else edge_weight
-    if w.shape != (graph.num_edges,):
+    if not isinstance(w, Tensor) or w.shape != (graph.num_edges,):
+        got = tuple(w.shape) if isinstance(w, Tensor) else describe(w)
         raise ValueError(
-            f"dirichlet_energy: `edge_weight` must have shape [{graph.num_edges}]; got {tuple(w.shape)}."
+            f"dirichlet_energy: `edge_weight` must have shape [M]=[{graph.num_edges}]; "
+            f"got {got}. Pass one weight per undirected edge of graph.edge_index."
         )
     w = w.to(x.dtype)
     i, j = graph.edge_index
-    if normalization == "sym":
+    if normalization in ("sym", "gcn"):
         d = graph.degree(w)
-        s = torch.where(
-            d > 0, d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(), torch.zeros_like(d)
-        )
+        if normalization == "gcn":
+            s = (d + 1.0).rsqrt()
+        else:
+            s = torch.where(
+                d > 0,
+                d.clamp_min(torch.finfo(d.dtype).tiny).rsqrt(),
+                torch.zeros_like(d),
+            )
         diff = x[j] * s[j].unsqueeze(1) - x[i] * s[i].unsqueeze(1)
     else:
         diff = x[j] - x[i]

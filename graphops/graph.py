@@ -5,11 +5,15 @@ See :mod:`graphops` for the conventions (each undirected edge stored once, ``i <
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from graphops._checks import check_int, describe
+from graphops.spmm import map_nested
 
 __all__ = ["Graph"]
 
@@ -17,10 +21,31 @@ _DIRECTED = ("error", "symmetrize")
 _SELF_LOOPS = ("drop", "error")
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, Tensor):
-        return f"tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"{type(value).__name__}"
+def _to_fn(
+    where: str,
+    device: torch.device | str | torch.dtype | None,
+    dtype: torch.dtype | None,
+) -> Callable[[Tensor], Tensor]:
+    """The tensor map of ``.to(device, dtype)``: casts floating tensors only.
+
+    Shared by :meth:`Graph.to` and :meth:`~graphops.operators.GraphOperator.to`;
+    ``where`` names the call in the error message.
+    """
+    if isinstance(device, torch.dtype) and dtype is None:
+        # .to(torch.float32), as with tensors and modules
+        device, dtype = None, device
+    if dtype is not None and not (
+        isinstance(dtype, torch.dtype) and dtype.is_floating_point
+    ):
+        raise TypeError(
+            f"{where}: `dtype` must be a floating dtype; got {describe(dtype)}. "
+            "Pass e.g. torch.float32."
+        )
+
+    def fn(t: Tensor) -> Tensor:
+        return t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
+    return fn
 
 
 class Graph:
@@ -66,8 +91,11 @@ class Graph:
 
     Example:
         >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
-        >>> g
-        Graph(num_nodes=3, num_edges=2, weighted=False, device=cpu)
+        >>> g.num_nodes, g.num_edges
+        (3, 2)
+        >>> g.edge_index   # each undirected edge once, i < j
+        tensor([[0, 1],
+                [1, 2]])
     """
 
     __slots__ = ("edge_index", "edge_weight", "num_nodes", "weighted", "_cache")
@@ -86,6 +114,7 @@ class Graph:
         directed: Literal["error", "symmetrize"] = "error",
         self_loops: Literal["drop", "error"] = "drop",
     ) -> None:
+        """Validate and canonicalise; the arguments are documented on the class."""
         edge_index, num_nodes, edge_weight = _validate(
             edge_index, num_nodes, edge_weight, directed, self_loops
         )
@@ -110,6 +139,7 @@ class Graph:
         return g
 
     def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse: a graph is validated once and never changes."""
         raise AttributeError(
             f"Graph is immutable; cannot set `{name}`. Build a new Graph, or pass "
             "learned weights to an operator: Laplacian(graph, edge_weight=w)."
@@ -149,26 +179,71 @@ class Graph:
         return d.index_add(0, self.edge_index[1], w)
 
     def __repr__(self) -> str:
+        """The configuration: ``Graph(num_nodes=..., ..., device=...)``."""
         return (
             f"Graph(num_nodes={self.num_nodes}, num_edges={self.num_edges}, "
-            f"weighted={self.weighted}, device={self.device})"
+            f"weighted={self.weighted}, dtype={self.dtype}, device={self.device})"
         )
 
     # -- conversions -----------------------------------------------------------------
     def to(
-        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+        self,
+        device: torch.device | str | torch.dtype | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Graph:
-        """Copy to ``device`` and/or cast the weights to ``dtype`` (no re-validation)."""
-        if dtype is not None and not dtype.is_floating_point:
-            raise TypeError(
-                f"Graph.to: `dtype` must be a floating dtype; got {dtype}. "
-                "Pass e.g. torch.float32."
-            )
-        ei = self.edge_index.to(device) if device is not None else self.edge_index
-        w = self.edge_weight.to(device=device, dtype=dtype)
+        """A copy on ``device`` with the weights cast to ``dtype`` (no re-validation).
+
+        The cached index structures (sparsity patterns, their transposes, the
+        directed edge index) move along, so operators built on the copy do not
+        rebuild them. Like :meth:`torch.Tensor.to`, returns ``self`` when nothing
+        changes.
+
+        Args:
+            device: Target device (``None``: stay); a dtype here is taken as
+                ``dtype``, as in ``graph.to(torch.float32)``.
+            dtype: Floating dtype of ``edge_weight`` (``None``: keep).
+
+        Returns:
+            The moved graph.
+
+        Raises:
+            TypeError: ``dtype`` is not a floating dtype.
+
+        Example:
+            >>> g = Graph(torch.tensor([[0, 1], [1, 0]]))
+            >>> g.to(dtype=torch.float64).dtype
+            torch.float64
+        """
+        return self.map_tensors(_to_fn("Graph.to", device, dtype))
+
+    def map_tensors(
+        self, fn: Callable[[Tensor], Tensor], memo: dict[int, Any] | None = None
+    ) -> Graph:
+        """A copy with ``fn`` applied to every tensor, the cached structures included.
+
+        What :meth:`to` and :meth:`torch.nn.Module.to` (through a term that holds
+        the graph) use; ``memo`` (``id`` -> copy) keeps objects shared between a
+        graph and its operators shared in the copy.
+
+        Args:
+            fn: Tensor map, e.g. ``lambda t: t.to("cuda")``.
+            memo: Copies made so far (``None``: a fresh one).
+
+        Returns:
+            The copy, or ``self`` if ``fn`` changed neither index nor weights.
+        """
+        memo = {} if memo is None else memo
+        if id(self) in memo:
+            return memo[id(self)]
+        ei = map_nested(self.edge_index, fn, memo)
+        w = map_nested(self.edge_weight, fn, memo)
         if ei is self.edge_index and w is self.edge_weight:
+            memo[id(self)] = self
             return self
-        return Graph._from_canonical(ei, self.num_nodes, w, self.weighted)
+        g = Graph._from_canonical(ei, self.num_nodes, w, self.weighted)
+        memo[id(self)] = g
+        g._cache.update({k: map_nested(v, fn, memo) for k, v in self._cache.items()})
+        return g
 
     def to_scipy(self, format: str = "csr"):  # noqa: A002 - scipy's own name
         """The symmetric weighted adjacency ``W`` as a scipy sparse matrix (float64)."""
@@ -206,7 +281,7 @@ class Graph:
         if not (sp.issparse(adjacency) or isinstance(adjacency, np.ndarray)):
             raise TypeError(
                 "Graph.from_scipy: `adjacency` must be a scipy sparse matrix or numpy "
-                f"array; got {_describe(adjacency)}. Convert it first."
+                f"array; got {describe(adjacency)}. Convert it first."
             )
         a = sp.coo_matrix(adjacency)
         if a.shape[0] != a.shape[1]:
@@ -237,7 +312,7 @@ class Graph:
         ):
             raise ValueError(
                 "Graph.from_dense: `adjacency` must be a square 2-D tensor; got "
-                f"{_describe(adjacency)}. Pass an N x N tensor."
+                f"{describe(adjacency)}. Pass an N x N tensor."
             )
         ei = adjacency.nonzero().T.contiguous()
         w = adjacency[ei[0], ei[1]]
@@ -265,7 +340,7 @@ class Graph:
         if not hasattr(nx_graph, "nodes") or not hasattr(nx_graph, "edges"):
             raise TypeError(
                 "Graph.from_networkx: `nx_graph` must be a networkx graph; got "
-                f"{_describe(nx_graph)}."
+                f"{describe(nx_graph)}."
             )
         index = {node: k for k, node in enumerate(nx_graph.nodes)}
         src, dst, ws = [], [], []
@@ -296,8 +371,10 @@ class Graph:
     def from_pyg(
         cls, data: Any, *, directed: Literal["error", "symmetrize"] = "error"
     ) -> Graph:
-        """Build from a ``torch_geometric.data.Data`` (uses ``edge_index``,
-        ``num_nodes`` and a 1-D ``edge_weight`` or ``edge_attr`` if present).
+        """Build from a ``torch_geometric.data.Data``.
+
+        Uses ``edge_index``, ``num_nodes`` and a 1-D ``edge_weight`` or ``edge_attr``
+        if present.
 
         torch_geometric is not imported: any object with those attributes works.
         """
@@ -305,7 +382,7 @@ class Graph:
         if ei is None:
             raise TypeError(
                 "Graph.from_pyg: `data` needs an `edge_index` attribute (a PyG Data "
-                f"object); got {_describe(data)}."
+                f"object); got {describe(data)}."
             )
         w = getattr(data, "edge_weight", None)
         if w is None:
@@ -329,7 +406,8 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         edge_index = torch.from_numpy(edge_index)
     if not isinstance(edge_index, Tensor):
         raise TypeError(
-            f"Graph: `edge_index` must be an integer tensor [2, E]; got {_describe(edge_index)}. "
+            "Graph: `edge_index` must be an integer tensor [2, E]; got "
+            f"{describe(edge_index)}. "
             "Pass torch.tensor([[src...], [dst...]])."
         )
     if (
@@ -338,27 +416,27 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         or edge_index.dtype == torch.bool
     ):
         raise TypeError(
-            f"Graph: `edge_index` must have an integer dtype (int64); got {edge_index.dtype}. "
+            "Graph: `edge_index` must have an integer dtype (int64); got "
+            f"{edge_index.dtype}. "
             "Cast with edge_index.long()."
         )
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise ValueError(
-            f"Graph: `edge_index` must have shape [2, E]; got {tuple(edge_index.shape)}. "
+            "Graph: `edge_index` must have shape [2, E]; got "
+            f"{tuple(edge_index.shape)}. "
             "Transpose an [E, 2] edge list with .T."
         )
     edge_index = edge_index.to(torch.int64)
     e = edge_index.shape[1]
     if num_nodes is None:
         num_nodes = int(edge_index.max()) + 1 if e > 0 else 0
-    elif (
-        isinstance(num_nodes, bool)
-        or not isinstance(num_nodes, (int, np.integer))
-        or num_nodes < 0
-    ):
-        raise ValueError(
-            f"Graph: `num_nodes` must be a non-negative int; got {num_nodes!r}."
-        )
-    num_nodes = int(num_nodes)
+    num_nodes = check_int(
+        "Graph",
+        "num_nodes",
+        num_nodes,
+        low=0,
+        fix="Pass the node count, or None to infer max(edge_index) + 1.",
+    )
     if e > 0:
         lo, hi = int(edge_index.min()), int(edge_index.max())
         if lo < 0:
@@ -383,7 +461,8 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
             )
         if edge_weight.device != edge_index.device:
             raise ValueError(
-                f"Graph: `edge_weight` is on {edge_weight.device} but `edge_index` is on "
+                f"Graph: `edge_weight` is on {edge_weight.device} but `edge_index` is "
+                "on "
                 f"{edge_index.device}. Move both to one device."
             )
         if e > 0:
@@ -391,14 +470,18 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
             if not bool(torch.isfinite(wd).all()):
                 k = int((~torch.isfinite(wd)).nonzero()[0])
                 raise ValueError(
-                    f"Graph: `edge_weight` must be finite; got {float(wd[k])} at edge {k} "
-                    f"({int(edge_index[0, k])}, {int(edge_index[1, k])}). Fix or drop that edge."
+                    f"Graph: `edge_weight` must be finite; got {float(wd[k])} at edge "
+                    f"{k} "
+                    f"({int(edge_index[0, k])}, {int(edge_index[1, k])}). Fix or drop "
+                    "that edge."
                 )
             if bool((wd < 0).any()):
                 k = int((wd < 0).nonzero()[0])
                 raise ValueError(
-                    f"Graph: `edge_weight` must be >= 0 (a Laplacian needs non-negative "
-                    f"weights); got {float(wd[k])} at edge {k} ({int(edge_index[0, k])}, "
+                    "Graph: `edge_weight` must be >= 0 (a Laplacian needs "
+                    "non-negative "
+                    f"weights); got {float(wd[k])} at edge {k} "
+                    f"({int(edge_index[0, k])}, "
                     f"{int(edge_index[1, k])}). Use abs(), softplus() or drop the edge."
                 )
     if self_loops == "error" and e > 0:
@@ -406,15 +489,20 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         if bool(loops.any()):
             node = int(edge_index[0, loops.nonzero()[0]])
             raise ValueError(
-                f"Graph: no self-loops allowed with self_loops='error'; got a loop at node "
-                f"{node} ({int(loops.sum())} in all). Pass self_loops='drop' to remove them."
+                "Graph: no self-loops allowed with self_loops='error'; got a loop at "
+                "node "
+                f"{node} ({int(loops.sum())} in all). Pass self_loops='drop' to "
+                "remove them."
             )
     return edge_index, num_nodes, edge_weight
 
 
 def _unique_inverse(key: Tensor) -> tuple[Tensor, Tensor]:
-    """``torch.unique(key, sorted=True, return_inverse=True)`` via sort +
-    ``unique_consecutive``, which is several times faster on multi-threaded CPU."""
+    """``torch.unique(key, sorted=True, return_inverse=True)``, faster.
+
+    Via sort + ``unique_consecutive``, which is several times faster on
+    multi-threaded CPU.
+    """
     sk, perm = torch.sort(key)
     uniq, counts = torch.unique_consecutive(sk, return_counts=True)
     inv_sorted = torch.repeat_interleave(
@@ -471,7 +559,8 @@ def _canonicalise(edge_index, n, edge_weight, directed):
             k = int(bad.nonzero()[0])
             i, j = int(ei[0, k]), int(ei[1, k])
             raise ValueError(
-                f"Graph: an undirected graph needs equal weights in both directions; got "
+                "Graph: an undirected graph needs equal weights in both directions; "
+                "got "
                 f"w({i}, {j})={float(wf[k])} but w({j}, {i})={float(wb[k])}. Pass "
                 'directed="symmetrize" to take the larger, or symmetrise the weights.'
             )

@@ -10,14 +10,17 @@ computes ``nnz`` values; nothing is rebuilt when it is applied.
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
-from graphops.graph import Graph
-from graphops.spmm import SparsePattern, spmm
+from graphops._checks import describe
+from graphops.graph import Graph, _to_fn
+from graphops.spmm import SparsePattern, map_nested, spmm
 
 __all__ = [
     "Adjacency",
@@ -31,6 +34,43 @@ __all__ = [
 
 Normalization = Literal["sym", "rw", "gcn"] | None
 _NORMALIZATIONS = (None, "sym", "rw", "gcn")
+_MEANING = {
+    None: "None = no normalisation (D - W)",
+    "sym": "'sym' = I - D^-1/2 W D^-1/2",
+    "rw": "'rw' = I - D^-1 W",
+    "gcn": "'gcn' = I - D~^-1/2 (W + I) D~^-1/2",
+    "rusch": "'rusch' = 2 E / N",
+}
+
+
+def _check_normalization(where: str, normalization: Any, allowed: tuple) -> None:
+    """Check ``normalization`` is one of ``allowed``; ``None`` means "not normalised".
+
+    One spelling everywhere (the PyG/torch idiom): the Python value ``None``, never
+    the string ``"none"``, which is refused with a message naming ``None``.
+
+    Args:
+        where: The public call, e.g. ``"Laplacian"``.
+        normalization: What the user passed.
+        allowed: The accepted values.
+
+    Raises:
+        ValueError: ``normalization`` is not in ``allowed``.
+    """
+    if isinstance(normalization, str) and normalization.lower() == "none":
+        raise ValueError(
+            f"{where}: `normalization` must be one of {allowed}; got the string "
+            f"{normalization!r}. For no normalisation pass normalization=None (the "
+            "Python value), as in PyG."
+        )
+    is_str = isinstance(normalization, str)
+    if not ((normalization is None or is_str) and normalization in allowed):
+        got = repr(normalization) if is_str else describe(normalization)
+        meaning = "; ".join(_MEANING[k] for k in allowed if k in _MEANING)
+        raise ValueError(
+            f"{where}: `normalization` must be one of {allowed}; got {got}. "
+            f"{meaning}."
+        )
 
 
 # ---------------------------------------------------------------------------------
@@ -52,7 +92,7 @@ def _node_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
 
 
 def _incidence_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
-    """``M x N`` oriented-incidence pattern; entry order ``[(e, i) (M), (e, j) (M)]``."""
+    """``M x N`` oriented incidence; entry order ``[(e, i) (M), (e, j) (M)]``."""
     c = graph._cache
     if "incidence_pattern" not in c:
         m, (i, j) = graph.num_edges, graph.edge_index
@@ -64,7 +104,7 @@ def _incidence_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
 
 
 def _incidence_t_pattern(graph: Graph) -> tuple[SparsePattern, Tensor]:
-    """``N x M`` transposed incidence; same entry order as :func:`_incidence_pattern`."""
+    """``N x M`` transposed incidence; entry order as :func:`_incidence_pattern`."""
     c = graph._cache
     if "incidence_t_pattern" not in c:
         p, order = _incidence_pattern(graph)
@@ -88,7 +128,7 @@ def _edge_weight(
     if not isinstance(edge_weight, Tensor) or not edge_weight.is_floating_point():
         raise TypeError(
             f"{where}: `edge_weight` must be a floating tensor; got "
-            f"{type(edge_weight).__name__ if not isinstance(edge_weight, Tensor) else edge_weight.dtype}."
+            f"{describe(edge_weight)}. Pass e.g. torch.rand(graph.num_edges)."
         )
     shapes = f"[M]=[{m}]" + (
         f" or [2M]=[{2 * m}] (per direction)" if allow_directed else ""
@@ -119,11 +159,38 @@ def _edge_weight(
 
 
 class GraphOperator(ABC):
-    """A linear map between node space (``[N, F]``) and edge space (``[M, F]``).
+    r"""A linear map between node space (``[N, F]``) and edge space (``[M, F]``).
 
-    Conventions: see :mod:`graphops`. ``op @ x`` applies it; ``adjoint()`` is the
+    Conventions: see :mod:`graphops`. ``op @ x`` applies it; :meth:`adjoint` is the
     adjoint for the inner products ``<.,.>_V`` and ``<.,.>_E`` (edge space weighted
-    by the operator's edge measure); ``.T`` is the plain matrix transpose.
+    by the operator's edge measure); ``.T`` (on the built-in operators) is the plain
+    matrix transpose.
+
+    **The protocol.** This is everything other code (``graphops.linalg.CG``,
+    ``graphops.spectral``, the solvers) may use of an operator; nothing reads
+    private attributes.
+
+    1. Must implement: :meth:`matmul`, :meth:`adjoint`, :attr:`is_symmetric`,
+       :meth:`to_dense`, :meth:`to_scipy`, and the attributes ``graph``,
+       ``domain`` and ``codomain`` (``"node"`` or ``"edge"``).
+    2. Provided, override when there is something faster: :attr:`shape`,
+       :attr:`dtype` and :attr:`device` (from ``graph``); :meth:`diagonal` (from
+       :meth:`to_dense`, ``O(N^2)``); :meth:`shifted` (a matrix-free
+       ``shift I + scale A``); :meth:`map_tensors` and :meth:`to` (walk the
+       instance's attributes, so an operator that keeps its tensors in attributes
+       moves as a whole).
+    3. Sparse structure, optional: :attr:`values` (the ``[nnz]`` values in CSR
+       order, differentiable) and :meth:`csr` (the cached torch CSR tensor). Both
+       are ``None`` for a matrix-free operator. The built-in operators have them;
+       CG then iterates on the cached CSR tensor and differentiates through
+       :attr:`values`.
+    4. :attr:`cache`: a per-instance memo for derived quantities (the CSR tensor,
+       ``lam_max`` estimates). Operators are immutable, so a memo never goes stale.
+
+    Devices: :meth:`to` returns a moved copy that carries the sparse index
+    structures and caches along (nothing is rebuilt or re-sorted on the new device);
+    a :class:`~solvers.terms.Term` that holds an operator moves it with
+    ``term.to(...)``.
     """
 
     graph: Graph
@@ -131,10 +198,24 @@ class GraphOperator(ABC):
     codomain: str
 
     @abstractmethod
-    def matmul(self, x: Tensor, *, backend: str | None = None) -> Tensor:
-        """Apply the operator; ``backend`` overrides the global sparse backend."""
+    def matmul(
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        """Apply the operator to ``x`` (``[size of domain, F]``).
+
+        Args:
+            x: A node or edge signal, as ``domain`` says.
+            backend: Overrides the global sparse backend (:mod:`graphops.spmm`).
+            out: Optional ``[size of codomain, F]`` buffer the result may be
+                written into (the built-in operators do, without allocating);
+                always use the returned tensor.
+
+        Returns:
+            ``[size of codomain, F]``.
+        """
 
     def __matmul__(self, x: Tensor) -> Tensor:
+        """``op @ x``, the same as :meth:`matmul` with the default backend."""
         return self.matmul(x)
 
     @abstractmethod
@@ -151,18 +232,233 @@ class GraphOperator(ABC):
         """Dense matrix (differentiable w.r.t. learned weights)."""
 
     @abstractmethod
-    def to_scipy(self):
+    def to_scipy(self) -> Any:
         """Detached float64 ``scipy.sparse.csr_matrix``."""
 
+    # -- provided ------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)``: sizes of the codomain and domain."""
         size = {"node": self.graph.num_nodes, "edge": self.graph.num_edges}
         return (size[self.codomain], size[self.domain])
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating dtype of the operator's entries (here: the graph's)."""
+        return self.graph.dtype
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the operator's tensors (here: the graph's)."""
+        return self.graph.device
+
+    @property
+    def values(self) -> Tensor | None:
+        """``[nnz]`` entries in CSR order (differentiable); ``None``: matrix free."""
+        return None
+
+    def csr(self) -> Tensor | None:
+        """The operator as a torch sparse CSR tensor, built once and cached.
+
+        Its values are detached (gradients go through :attr:`values` and the
+        kernel's own backward). ``None`` for a matrix-free operator or a
+        structurally empty one.
+        """
+        return None
+
+    @property
+    def cache(self) -> dict:
+        """Memo of derived quantities (the CSR tensor, ``lam_max`` estimates)."""
+        store = self.__dict__.get("_cache")
+        if store is None:
+            store = self.__dict__["_cache"] = {}
+        return store
+
+    def diagonal(self) -> Tensor:
+        """Main diagonal ``[N]`` of a node-to-node operator (e.g. for Jacobi).
+
+        This default reads it from :meth:`to_dense`; sparse operators override it.
+
+        Raises:
+            ValueError: the operator is not node -> node.
+        """
+        self._require_node_to_node("diagonal")
+        return torch.diagonal(self.to_dense()).clone()
+
+    def shifted(
+        self, shift: float | Tensor = 0.0, scale: float | Tensor = 1.0
+    ) -> GraphOperator:
+        r"""``shift * I + scale * op`` as an operator (node -> node only).
+
+        .. math:: B = c\,I + s\,A
+
+        This default applies it matrix free; the built-in operators return a new
+        operator on the same cached pattern (the identity fused into the stored
+        diagonal), so CG iterates on one CSR tensor.
+
+        Args:
+            shift: ``c`` (a number or a 0-d tensor, which may require grad).
+            scale: ``s`` (same rules).
+
+        Returns:
+            The operator ``B``, differentiable w.r.t. tensor ``shift``/``scale``
+            and the operator's own tensors.
+
+        Raises:
+            ValueError: the operator is not node -> node.
+        """
+        self._require_node_to_node("shifted")
+        return _Shifted(self, shift, scale)
+
+    def map_tensors(
+        self, fn: Callable[[Tensor], Tensor], memo: dict[int, Any] | None = None
+    ) -> GraphOperator:
+        """A copy with ``fn`` applied to every tensor the operator holds.
+
+        Walks the instance's attributes (the graph with its cached index
+        structures, values, edge measure, tensors in tuples/lists/dicts), so the
+        copy shares nothing on the old device. ``fn`` is what
+        :meth:`torch.nn.Module._apply` passes (it casts floating tensors only);
+        :meth:`to` is built on it. Objects shared between operators and graphs are
+        copied once per ``memo``. A cached CSR tensor is rebuilt on the copied
+        index structures (a cheap wrap, no sort); cached numbers (``lam_max``)
+        are kept unless the dtype changes.
+
+        Args:
+            fn: Tensor map, e.g. ``lambda t: t.to("cuda")``.
+            memo: Copies made so far, keyed by ``id`` (``None``: a fresh one).
+
+        Returns:
+            The copy, or ``self`` if ``fn`` changed no tensor.
+        """
+        memo = {} if memo is None else memo
+        if id(self) in memo:
+            return memo[id(self)]
+        state = {k: v for k, v in vars(self).items() if k != "_cache"}
+        moved = {k: map_nested(v, fn, memo) for k, v in state.items()}
+        if all(moved[k] is state[k] for k in state):
+            memo[id(self)] = self
+            return self
+        new = copy.copy(self)
+        new.__dict__.update(moved)
+        new.__dict__["_cache"] = {}
+        same_dtype = new.dtype == self.dtype
+        for key, value in self.cache.items():
+            if isinstance(value, Tensor) and value.layout == torch.sparse_csr:
+                # rebuilt from the copied index structures, never re-sorted
+                continue
+            if isinstance(value, Tensor) or same_dtype:
+                new.cache[key] = map_nested(value, fn, memo)
+        if any(
+            isinstance(v, Tensor) and v.layout == torch.sparse_csr
+            for v in self.cache.values()
+        ):
+            new.csr()
+        memo[id(self)] = new
+        return new
+
+    def to(
+        self,
+        device: torch.device | str | torch.dtype | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> GraphOperator:
+        """A copy on ``device`` with floating tensors cast to ``dtype``.
+
+        Index tensors keep their integer dtype; the graph and the cached sparse
+        structures move along (see :meth:`map_tensors`). Like
+        :meth:`torch.Tensor.to`, returns ``self`` when nothing changes.
+
+        Args:
+            device: Target device (``None``: stay); a dtype here is taken as
+                ``dtype``, as in ``op.to(torch.float32)``.
+            dtype: Target floating dtype (``None``: keep).
+
+        Returns:
+            The moved operator.
+
+        Raises:
+            TypeError: ``dtype`` is not a floating dtype.
+
+        Example:
+            >>> g = Graph(torch.tensor([[0, 1], [1, 0]]))
+            >>> Laplacian(g).to(dtype=torch.float32).dtype
+            torch.float32
+        """
+        return self.map_tensors(_to_fn(f"{type(self).__name__}.to", device, dtype))
+
+    def _require_node_to_node(self, what: str) -> None:
+        if self.domain != "node" or self.codomain != "node":
+            raise ValueError(
+                f"{self!r}.{what}: only node -> node operators have a diagonal; "
+                f"got one mapping {self.domain} -> {self.codomain}. Use a Laplacian "
+                "or Adjacency."
+            )
+
+
+class _Shifted(GraphOperator):
+    """``shift * I + scale * base``, matrix free (see :meth:`GraphOperator.shifted`)."""
+
+    domain = codomain = "node"
+
+    def __init__(
+        self, base: GraphOperator, shift: float | Tensor, scale: float | Tensor
+    ) -> None:
+        """Build the operator; the arguments are documented on the class."""
+        self.graph, self.base, self.shift, self.scale = base.graph, base, shift, scale
+
+    def matmul(self, x, *, backend=None, out=None):  # noqa: D102
+        return _affine(self.base.matmul(x, backend=backend), x, self.shift, self.scale)
+
+    def adjoint(self) -> GraphOperator:  # noqa: D102
+        return _Shifted(self.base.adjoint(), self.shift, self.scale)
+
+    @property
+    def is_symmetric(self) -> bool:  # noqa: D102
+        return self.base.is_symmetric
+
+    @property
+    def dtype(self) -> torch.dtype:  # noqa: D102
+        return self.base.dtype
+
+    @property
+    def device(self) -> torch.device:  # noqa: D102
+        return self.base.device
+
+    def diagonal(self) -> Tensor:  # noqa: D102
+        return _affine(self.base.diagonal(), 1.0, self.shift, self.scale)
+
+    def to_dense(self) -> Tensor:  # noqa: D102
+        a = self.base.to_dense()
+        return _affine(a, torch.eye(a.shape[0], dtype=a.dtype, device=a.device),
+                       self.shift, self.scale)
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        import scipy.sparse as sp
+
+        c, s = (float(v) for v in (self.shift, self.scale))
+        a = self.base.to_scipy()
+        return (c * sp.eye(a.shape[0], format="csr") + s * a).tocsr()
+
+    def __repr__(self) -> str:
+        return f"{self.base!r}.shifted(shift={self.shift!r}, scale={self.scale!r})"
+
+
+def _affine(ax, x, shift: float | Tensor, scale: float | Tensor):
+    """``shift * x + scale * ax``, skipping trivial terms (``x`` may be a number)."""
+    out = ax if not isinstance(scale, Tensor) and scale == 1.0 else ax * scale
+    if isinstance(shift, Tensor) or shift != 0.0:
+        out = out + x * shift
+    return out
+
 
 class _PatternOperator(GraphOperator):
-    """A :class:`GraphOperator` given by a cached pattern and its ``nnz`` values."""
+    """A :class:`GraphOperator` given by a cached pattern and its ``nnz`` values.
+
+    ``_name``/``_config`` give the constructor call (``"Laplacian"``,
+    ``"normalization='sym'"``); ``_suffix`` the method calls that derived it
+    (``".T"``, ``".scale(2)"``). The repr is built from them and the current
+    ``shape``, ``dtype`` and ``device``, so its names are the attributes.
+    """
 
     def __init__(
         self,
@@ -174,58 +470,102 @@ class _PatternOperator(GraphOperator):
         codomain: str,
         symmetric: bool,
         edge_measure: Tensor | None,
-        label: str,
+        name: str,
+        config: str = "",
+        suffix: str = "",
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         self.graph = graph
-        self.pattern = pattern
-        self.values = values
+        self._pattern = pattern
+        self._values = values
         self.domain, self.codomain = domain, codomain
         self._symmetric = symmetric
         self.edge_measure = (
             edge_measure if edge_measure is not None else graph.edge_weight
         )
-        self._label = label
+        self._name, self._config, self._suffix = name, config, suffix
         self._cache: dict = {}
 
+    def _derived(
+        self, pattern: SparsePattern, values: Tensor, suffix: str, **kw: Any
+    ) -> _PatternOperator:
+        """A new operator on ``pattern``; ``kw`` overrides domain/codomain/symmetric."""
+        return _PatternOperator(
+            self.graph,
+            pattern,
+            values,
+            domain=kw.get("domain", self.domain),
+            codomain=kw.get("codomain", self.codomain),
+            symmetric=kw.get("symmetric", self._symmetric),
+            edge_measure=self.edge_measure,
+            name=self._name,
+            config=self._config,
+            suffix=self._suffix + suffix,
+        )
+
+    @property
+    def _where(self) -> str:
+        """Short name for error messages, e.g. ``Laplacian(normalization='sym').T``."""
+        return f"{self._name}({self._config}){self._suffix}"
+
     # -- application ---------------------------------------------------------------
-    def matmul(self, x: Tensor, *, backend: str | None = None) -> Tensor:
-        """Apply to ``x`` (``[rows of domain, F]``); see the class docstring."""
-        if (
-            not isinstance(x, Tensor)
-            or x.dim() != 2
-            or x.shape[0] != self.pattern.shape[1]
-        ):
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        p = self._pattern
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != p.shape[1]:
+            got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
+            article = "an" if self.domain == "edge" else "a"
             raise ValueError(
-                f"{self._label}: expected a {self.domain} signal of shape "
-                f"[{self.pattern.shape[1]}, F]; got {got}. Scalar fields are [N, 1]: "
+                f"{self._where}: expected {article} {self.domain} signal of shape "
+                f"[{p.shape[1]}, F]; got {got}. Scalar fields are [N, 1]: "
                 "use x.unsqueeze(-1)."
             )
-        if x.device != self.values.device:
+        if x.device != self._values.device:
             raise ValueError(
-                f"{self._label}: `x` is on {x.device} but the operator is on "
-                f"{self.values.device}. Move the graph with graph.to(device)."
+                f"{self._where}: `x` is on {x.device} but the operator is on "
+                f"{self._values.device}. Move one of them: op.to(x.device) or "
+                "x.to(op.device)."
             )
-        if self.values.dtype == x.dtype:
-            return spmm(self.pattern, self.values, x, backend, self._csr())
-        return spmm(self.pattern, self.values.to(x.dtype), x, backend)
+        if self._values.dtype == x.dtype:
+            return spmm(p, self._values, x, backend, self.csr(), out=out)
+        return spmm(p, self._values.to(x.dtype), x, backend, out=out)
 
-    def _csr(self) -> Tensor | None:
-        """The CSR tensor of this operator, built once (values detached: autograd
-        goes through :func:`graphops.spmm.spmm`'s own backward)."""
-        if "csr" not in self._cache:
-            if not self.pattern.nnz:
+    @property
+    def values(self) -> Tensor:
+        """``[nnz]`` entries in CSR order (differentiable w.r.t. edge weights)."""
+        return self._values
+
+    @property
+    def pattern(self) -> SparsePattern:
+        """The cached :class:`~graphops.spmm.SparsePattern` (shared with the graph).
+
+        An implementation detail of the built-in operators (benchmarks read it);
+        code written against :class:`GraphOperator` uses :meth:`csr` instead.
+        """
+        return self._pattern
+
+    def csr(self) -> Tensor | None:
+        """The cached CSR tensor (values detached); see :meth:`GraphOperator.csr`."""
+        store = self.cache
+        if "csr" not in store:
+            if not self._pattern.nnz:
                 return None
             try:
-                csr = self.pattern.tensor(self.values.detach())
+                csr = self._pattern.tensor(self._values.detach())
             except RuntimeError:
                 # values wrapped by a functorch transform (torch.func.jvp over the
                 # edge weights): CSR tensors cannot wrap them; use the generic path.
                 return None
-            self._cache["csr"] = csr
-        return self._cache["csr"]
+            store["csr"] = csr
+        return store["csr"]
 
     # -- structure -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the stored pattern (block operators have more rows)."""
+        return self._pattern.shape
+
     @property
     def is_symmetric(self) -> bool:  # noqa: D102
         return self._symmetric
@@ -233,26 +573,19 @@ class _PatternOperator(GraphOperator):
     @property
     def dtype(self) -> torch.dtype:
         """Dtype of the stored values."""
-        return self.values.dtype
+        return self._values.dtype
 
     @property
     def device(self) -> torch.device:
         """Device of the stored values."""
-        return self.values.device
+        return self._values.device
 
     @property
     def T(self) -> GraphOperator:  # noqa: N802 - matrix transpose, as in torch
         """Plain matrix transpose (Euclidean adjoint)."""
-        pt, perm = self.pattern.transpose
-        return _PatternOperator(
-            self.graph,
-            pt,
-            self.values[perm],
-            domain=self.codomain,
-            codomain=self.domain,
-            symmetric=self._symmetric,
-            edge_measure=self.edge_measure,
-            label=f"({self._label}).T",
+        pt, perm = self._pattern.transpose
+        return self._derived(
+            pt, self._values[perm], ".T", domain=self.codomain, codomain=self.domain
         )
 
     def adjoint(self) -> GraphOperator:
@@ -262,69 +595,82 @@ class _PatternOperator(GraphOperator):
         """
         if self._symmetric and self.domain == self.codomain == "node":
             return self
-        pt, perm = self.pattern.transpose
-        vals = self.values[perm]
+        pt, perm = self._pattern.transpose
+        vals = self._values[perm]
         w = self.edge_measure.to(vals.dtype)
-        if self.codomain == "edge":  # A^T M_cod: column index of A^T is an edge
+        # A^T M_cod: the column index of A^T is an edge
+        if self.codomain == "edge":
             vals = vals * w[pt.col]
-        if self.domain == "edge":  # M_dom^{-1}: row index of A^T is an edge
+        # M_dom^{-1}: the row index of A^T is an edge
+        if self.domain == "edge":
             wr = w[pt.row]
             vals = torch.where(
                 wr > 0,
                 vals / torch.where(wr > 0, wr, torch.ones_like(wr)),
                 torch.zeros_like(vals),
             )
-        return _PatternOperator(
-            self.graph,
+        return self._derived(
             pt,
             vals,
+            ".adjoint()",
             domain=self.codomain,
             codomain=self.domain,
             symmetric=False,
-            edge_measure=self.edge_measure,
-            label=f"adjoint({self._label})",
         )
 
     def __neg__(self) -> GraphOperator:
+        """``-op`` (the same pattern, negated values)."""
         return self.scale(-1.0)
 
     def scale(self, c: float) -> GraphOperator:
         """``c * op`` as a new operator (same pattern)."""
-        return _PatternOperator(
-            self.graph,
-            self.pattern,
-            self.values * c,
-            domain=self.domain,
-            codomain=self.codomain,
-            symmetric=self._symmetric,
-            edge_measure=self.edge_measure,
-            label=f"{c:g}*{self._label}",
+        return self._derived(self._pattern, self._values * c, f".scale({c:g})")
+
+    def shifted(  # noqa: D102
+        self, shift: float | Tensor = 0.0, scale: float | Tensor = 1.0
+    ) -> GraphOperator:
+        self._require_node_to_node("shifted")
+        on, full = self._pattern.diagonal
+        if not full:
+            return _Shifted(self, shift, scale)
+        trivial_shift = not isinstance(shift, Tensor) and shift == 0.0
+        trivial_scale = not isinstance(scale, Tensor) and scale == 1.0
+        if trivial_shift and trivial_scale:
+            return self
+        vals = self._values if trivial_scale else self._values * scale
+        if not trivial_shift:
+            vals = vals + on.to(vals.dtype) * shift
+        text = ", ".join(
+            f"{k}={v:g}" if not isinstance(v, Tensor) else f"{k}=<tensor>"
+            for k, v in (("shift", shift), ("scale", scale))
         )
+        return self._derived(self._pattern, vals, f".shifted({text})")
 
     def diagonal(self) -> Tensor:
-        """Main diagonal ``[N]`` of a node-to-node operator (e.g. for Jacobi)."""
-        if self.domain != "node" or self.codomain != "node":
-            raise ValueError(
-                f"{self._label}.diagonal: only node -> node operators have a diagonal; this maps {self.domain} -> {self.codomain}."
-            )
-        p = self.pattern
+        """Main diagonal ``[N]`` of a node-to-node operator (e.g. for Jacobi).
+
+        Raises:
+            ValueError: the operator is not node -> node.
+        """
+        self._require_node_to_node("diagonal")
+        p = self._pattern
         on, _ = p.diagonal
-        return self.values.new_zeros(p.shape[0]).index_add(
-            0, p.row[on], self.values[on]
+        return self._values.new_zeros(p.shape[0]).index_add(
+            0, p.row[on], self._values[on]
         )
 
     def to_dense(self) -> Tensor:  # noqa: D102
-        p = self.pattern
-        out = self.values.new_zeros(p.shape)
-        return out.index_put((p.row, p.col), self.values, accumulate=True)
+        p = self._pattern
+        out = self._values.new_zeros(p.shape)
+        return out.index_put((p.row, p.col), self._values, accumulate=True)
 
-    def to_scipy(self):  # noqa: D102
+    def to_scipy(self) -> Any:  # noqa: D102
         import scipy.sparse as sp
 
-        p = self.pattern
+        p = self._pattern
         return sp.csr_matrix(
             (
-                self.values.detach().cpu().to(torch.float64).numpy(),
+                self._values.detach().cpu().to(torch.float64).numpy(),
                 p.col.cpu().numpy(),
                 p.crow.cpu().numpy(),
             ),
@@ -332,7 +678,15 @@ class _PatternOperator(GraphOperator):
         )
 
     def __repr__(self) -> str:
-        return f"{self._label} [{self.codomain} <- {self.domain}, shape={self.shape}]"
+        """``Laplacian(normalization='sym', shape=(5, 5), dtype=..., device=cpu)``."""
+        shape = self.shape
+        if (self._suffix.count(".T") + self._suffix.count(".adjoint()")) % 2:
+            shape = shape[::-1]
+        config = f"{self._config}, " if self._config else ""
+        return (
+            f"{self._name}({config}shape={shape}, dtype={self.dtype}, "
+            f"device={self.device}){self._suffix}"
+        )
 
 
 class Gradient(_PatternOperator):
@@ -357,6 +711,7 @@ class Gradient(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph, edge_weight, "Gradient", allow_directed=False, validate=validate
         )
@@ -376,7 +731,7 @@ class Gradient(_PatternOperator):
             codomain="edge",
             symmetric=False,
             edge_measure=w,
-            label="Gradient",
+            name="Gradient",
         )
 
     def adjoint(self) -> GraphOperator:  # noqa: D102
@@ -384,7 +739,7 @@ class Gradient(_PatternOperator):
 
 
 class Divergence(_PatternOperator):
-    r"""Graph divergence, edge signals to node signals; equal to ``-Gradient.adjoint()``.
+    r"""Graph divergence, edge signals to node signals; ``-Gradient.adjoint()``.
 
     .. math:: (\operatorname{div} F)_i = \sum_{e=(i,j)} w_e F_e - \sum_{e=(j,i)} w_e F_e
 
@@ -403,6 +758,7 @@ class Divergence(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph, edge_weight, "Divergence", allow_directed=False, validate=validate
         )
@@ -415,7 +771,7 @@ class Divergence(_PatternOperator):
             codomain="node",
             symmetric=False,
             edge_measure=w,
-            label="Divergence",
+            name="Divergence",
         )
 
     def adjoint(self) -> GraphOperator:  # noqa: D102
@@ -426,11 +782,7 @@ def _adjacency_parts(
     graph: Graph, normalization, edge_weight, where: str, validate: bool
 ):
     """Diagonal, forward and backward values of the (normalised) adjacency."""
-    if normalization not in _NORMALIZATIONS:
-        raise ValueError(
-            f"{where}: `normalization` must be one of {_NORMALIZATIONS}; got {normalization!r}. "
-            "None = D - W, 'sym' = I - D^-1/2 W D^-1/2, 'rw' = I - D^-1 W, 'gcn' = I - A_gcn."
-        )
+    _check_normalization(where, normalization, _NORMALIZATIONS)
     wf, wb, sym = _edge_weight(
         graph, edge_weight, where, allow_directed=True, validate=validate
     )
@@ -485,6 +837,7 @@ class Adjacency(_PatternOperator):
         *,
         validate: bool = True,
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         _, adj_diag, fwd, bwd, sym = _adjacency_parts(
             graph, normalization, edge_weight, "Adjacency", validate
         )
@@ -497,7 +850,8 @@ class Adjacency(_PatternOperator):
             codomain="node",
             symmetric=sym,
             edge_measure=None,
-            label=f"Adjacency(normalization={normalization!r})",
+            name="Adjacency",
+            config=f"normalization={normalization!r}",
         )
         self.normalization = normalization
 
@@ -528,8 +882,12 @@ class Laplacian(_PatternOperator):
         input ``[N, F]`` -> output ``[N, F]``.
 
     Example:
-        >>> L = Laplacian(graph, "sym")
-        >>> y = L @ x   # [N, F]
+        >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))   # a path 0-1-2
+        >>> L = Laplacian(g)
+        >>> L.diagonal().tolist()   # the degrees
+        [1.0, 2.0, 1.0]
+        >>> (L @ torch.ones(3, 1, dtype=g.dtype)).flatten().tolist()   # L 1 = 0
+        [0.0, 0.0, 0.0]
     """
 
     def __init__(
@@ -540,6 +898,7 @@ class Laplacian(_PatternOperator):
         *,
         validate: bool = True,
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         ident, adj_diag, fwd, bwd, sym = _adjacency_parts(
             graph, normalization, edge_weight, "Laplacian", validate
         )
@@ -553,7 +912,8 @@ class Laplacian(_PatternOperator):
             codomain="node",
             symmetric=sym,
             edge_measure=None,
-            label=f"Laplacian(normalization={normalization!r})",
+            name="Laplacian",
+            config=f"normalization={normalization!r}",
         )
         self.normalization = normalization
 
@@ -575,6 +935,7 @@ class NodeToEdgeMean(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph,
             edge_weight,
@@ -594,7 +955,7 @@ class NodeToEdgeMean(_PatternOperator):
             codomain="edge",
             symmetric=False,
             edge_measure=w,
-            label="NodeToEdgeMean",
+            name="NodeToEdgeMean",
         )
 
 
@@ -617,6 +978,7 @@ class EdgeToNodeMean(_PatternOperator):
     def __init__(
         self, graph: Graph, edge_weight: Tensor | None = None, *, validate: bool = True
     ) -> None:
+        """Build the operator; the arguments are documented on the class."""
         w, _, _ = _edge_weight(
             graph,
             edge_weight,
@@ -640,5 +1002,5 @@ class EdgeToNodeMean(_PatternOperator):
             codomain="node",
             symmetric=False,
             edge_measure=w,
-            label="EdgeToNodeMean",
+            name="EdgeToNodeMean",
         )

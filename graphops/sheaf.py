@@ -447,9 +447,9 @@ class SheafLaplacian(_PatternOperator):
             parts += [fixed_node.reshape(-1), fixed_off, fixed_off]
 
         pattern, order = _sheaf_pattern(graph, kind, d, extra)
-        label = (
-            f"SheafLaplacian(kind={kind!r}, d={d}, normalised={normalised}, "
-            f"add_lp={add_lp}, add_hp={add_hp})"
+        config = (
+            f"kind={kind!r}, d={d}, normalised={normalised}, add_lp={add_lp}, "
+            f"add_hp={add_hp}"
         )
         super().__init__(
             graph,
@@ -459,7 +459,8 @@ class SheafLaplacian(_PatternOperator):
             codomain="node",
             symmetric=True,
             edge_measure=None,
-            label=label,
+            name="SheafLaplacian",
+            config=config,
         )
         self.kind = kind
         self.learned_dim = d
@@ -468,23 +469,20 @@ class SheafLaplacian(_PatternOperator):
         self.add_lp = add_lp
         self.add_hp = add_hp
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(N*d', N*d')``: one row per node and stalk dimension."""
-        return self.pattern.shape
-
-    def matmul(self, x: Tensor, *, backend: str | None = None) -> Tensor:
+    def matmul(
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
         """Apply to a node-major stalk signal ``x`` of shape ``[N*d', F]``."""
-        rows = self.pattern.shape[1]
+        rows = self.shape[1]
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != rows:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             n, dt = self.graph.num_nodes, self.stalk_dim
             raise ValueError(
-                f"{self._label}: expected a stalk signal of shape [N*d', F] = "
+                f"{self._where}: expected a stalk signal of shape [N*d', F] = "
                 f"[{rows}, F] (N={n}, d'={dt}, node-major); got {got}. Reshape an "
                 f"[N, d', F] signal with x.reshape({rows}, -1)."
             )
-        return super().matmul(x, backend=backend)
+        return super().matmul(x, backend=backend, out=out)
 
     @property
     def T(self) -> GraphOperator:  # noqa: N802 - matrix transpose, as in torch
@@ -495,12 +493,12 @@ class SheafLaplacian(_PatternOperator):
         """The operator itself: ``L_F`` and ``Δ_F`` are self-adjoint in ``<.,.>_V``."""
         return self
 
-    def scale(self, c: float) -> GraphOperator:
-        """``c * op`` as a new operator (same pattern, same stalk layout)."""
+    def _derived(self, pattern, values, suffix, **kw):
+        """A scaled or shifted copy that keeps the stalk layout and attributes."""
         out = copy.copy(self)
-        out.values = self.values * c
-        out._cache = {}
-        out._label = f"{c:g}*{self._label}"
+        out._pattern, out._values, out._cache = pattern, values, {}
+        out._suffix = self._suffix + suffix
+        out._symmetric = kw.get("symmetric", self._symmetric)
         return out
 
 

@@ -1,7 +1,10 @@
 r"""Spectral estimates: the largest eigenvalue (for CFL bounds) and eigenvectors.
 
-``lam_max`` results are cached on the operator (``op._cache``), so a solver that
-checks its step size against the stability limit pays for the estimate once.
+``lam_max`` results are memoised in the operator's :attr:`~graphops.operators.
+GraphOperator.cache`, so a solver that checks its step size against the stability
+limit pays for the estimate once. Only the operator protocol is used (``matmul``,
+``csr()``, ``to_scipy()``, ``shape``, ``dtype``, ``device``, ``cache``), so any
+:class:`~graphops.operators.GraphOperator` works.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from graphops._checks import check_int, check_real
 from graphops.graph import Graph
-from graphops.operators import GraphOperator, Laplacian
+from graphops.operators import (
+    _NORMALIZATIONS,
+    GraphOperator,
+    Laplacian,
+    _check_normalization,
+)
 
 __all__ = ["lam_max", "laplacian_eigenvectors"]
 
@@ -21,13 +30,17 @@ _METHODS = ("lanczos", "power", "gershgorin")
 
 
 def _gershgorin(op: GraphOperator) -> float:
-    pattern, values = getattr(op, "pattern", None), getattr(op, "values", None)
-    if pattern is None or values is None:
+    """``max_i sum_j |A_ij|``, on the operator's device when it has a CSR tensor."""
+    csr = op.csr()
+    if csr is None:
         a = op.to_scipy()
         return float(np.max(np.asarray(abs(a).sum(axis=1)).ravel(), initial=0.0))
-    # row sums of |A| on the operator's device: one pass, one host sync
-    rows = values.detach().abs().new_zeros(pattern.shape[0])
-    rows = rows.index_add(0, pattern.row, values.detach().abs())
+    # row sums of |A| from the CSR arrays: one pass, one host sync
+    crow, vals = csr.crow_indices(), csr.values().abs()
+    row = torch.repeat_interleave(
+        torch.arange(op.shape[0], device=vals.device), crow.diff()
+    )
+    rows = vals.new_zeros(op.shape[0]).index_add(0, row, vals)
     return float(rows.max()) if rows.numel() else 0.0
 
 
@@ -110,26 +123,32 @@ def lam_max(
         max_iters: Iteration cap for the iterative methods.
         tol: Relative stopping tolerance.
         seed: Seed of the random start vector.
-        cache: Store/reuse the result in ``op._cache``.
+        cache: Store/reuse the result in ``op.cache``.
 
     Returns:
         The estimate as a Python float.
 
     Raises:
-        ValueError: unknown method, a non-node operator, or Lanczos on a
-            non-symmetric operator.
+        TypeError: ``max_iters``/``seed`` are not ints or ``tol`` not a number.
+        ValueError: unknown method, a non-node operator, Lanczos on a
+            non-symmetric operator, or ``max_iters``/``tol``/``seed`` out of range.
     """
     if method not in _METHODS:
         raise ValueError(
-            f"lam_max: `method` must be one of {_METHODS}; got {method!r}."
+            f"lam_max: `method` must be one of {_METHODS}; got {method!r}. Use "
+            "'lanczos' for symmetric operators, 'power' or 'gershgorin' otherwise."
         )
+    max_iters = check_int("lam_max", "max_iters", max_iters, low=1)
+    tol = check_real("lam_max", "tol", tol, low=0.0, low_open=True)
+    seed = check_int("lam_max", "seed", seed, low=0)
     if (
         not isinstance(op, GraphOperator)
         or op.domain != "node"
         or op.codomain != "node"
     ):
         raise ValueError(
-            f"lam_max: needs a node -> node GraphOperator; got {op!r}. Build e.g. Laplacian(graph)."
+            f"lam_max: needs a node -> node GraphOperator; got {op!r}. Build e.g. "
+            "Laplacian(graph)."
         )
     if method == "lanczos" and not op.is_symmetric:
         raise ValueError(
@@ -137,8 +156,8 @@ def lam_max(
             "Use method='power' or method='gershgorin'."
         )
     key = ("lam_max", method, max_iters, tol, seed)
-    store = getattr(op, "_cache", None)
-    if cache and store is not None and key in store:
+    store = op.cache
+    if cache and key in store:
         return store[key]
     if op.shape[0] == 0:
         val = 0.0
@@ -148,7 +167,7 @@ def lam_max(
         val = _power(op, max_iters, tol, seed)
     else:
         val = _lanczos(op, max_iters, tol, seed)
-    if cache and store is not None:
+    if cache:
         store[key] = val
     return val
 
@@ -175,13 +194,22 @@ def laplacian_eigenvectors(
 
     Returns:
         ``(eigenvalues [k], eigenvectors [N, k])`` in the graph's dtype and device.
+
+    Raises:
+        TypeError: ``k`` is not an int.
+        ValueError: ``k`` is out of range, or an unknown ``normalization``.
     """
     n = graph.num_nodes
+    k = check_int(
+        "laplacian_eigenvectors",
+        "k",
+        k,
+        low=1,
+        high=n - (1 if drop_first else 0),
+        fix="Ask for at most N eigenpairs, N - 1 with drop_first=True.",
+    )
     total = k + (1 if drop_first else 0)
-    if not isinstance(k, int) or k < 1 or total > n:
-        raise ValueError(
-            f"laplacian_eigenvectors: `k` must be an int in [1, {n - (1 if drop_first else 0)}]; got {k!r}."
-        )
+    _check_normalization("laplacian_eigenvectors", normalization, _NORMALIZATIONS)
     norm = "sym" if normalization == "rw" else normalization
     op = Laplacian(graph, norm)
     if n <= 2000 or total >= n - 1:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -31,17 +32,31 @@ __all__ = [
     "BACKENDS",
     "SparsePattern",
     "get_backend",
+    "map_nested",
     "set_backend",
     "spmm",
     "use_backend",
 ]
 
-# torch warns once per process that CSR support is "beta"; the kernel is covered by
-# our own tests (tests/graphops/test_spmm.py), so that notice is noise for users.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+# torch warns (once per process) that CSR support is "beta" when the first CSR tensor
+# is built. The kernel is covered by our own tests (tests/graphops/test_spmm.py), so
+# that notice is noise; it is silenced only around the calls that build CSR tensors
+# (:func:`_csr_tensor`), never globally, so the user's own warning filters are intact.
+_CSR_BETA = "Sparse CSR tensor support is in beta"
 
 BACKENDS = ("csr", "gather", "scatter")
 _backend = "csr"
+
+
+def _csr_tensor(
+    crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]
+) -> Tensor:
+    """``torch.sparse_csr_tensor`` without torch's "beta" notice (and nothing else)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_CSR_BETA, category=UserWarning)
+        return torch.sparse_csr_tensor(
+            crow, col, values, shape, check_invariants=False
+        )
 
 
 def _check_backend(name: str) -> str:
@@ -83,6 +98,44 @@ def use_backend(name: str) -> Iterator[None]:
         _backend = old
 
 
+def map_nested(
+    obj: Any, fn: Callable[[Tensor], Tensor], memo: dict[int, Any]
+) -> Any:
+    """Apply ``fn`` to every tensor in ``obj``, keeping shared objects shared.
+
+    Handles tensors, tuples (named ones too), lists, dicts, and any object with a
+    ``map_tensors(fn, memo)`` method (:class:`SparsePattern`,
+    :class:`~graphops.graph.Graph`, :class:`~graphops.operators.GraphOperator`);
+    anything else is returned as is. ``memo`` maps ``id(original)`` to its copy,
+    so an object reachable twice is copied once.
+
+    Args:
+        obj: What to map.
+        fn: Tensor map, e.g. ``lambda t: t.to(device)``.
+        memo: Copies made so far.
+
+    Returns:
+        ``obj`` with its tensors mapped (the same object where nothing changed).
+    """
+    if isinstance(obj, Tensor):
+        if id(obj) not in memo:
+            memo[id(obj)] = fn(obj)
+        return memo[id(obj)]
+    if not isinstance(obj, type) and callable(getattr(obj, "map_tensors", None)):
+        return obj.map_tensors(fn, memo)
+    if isinstance(obj, (tuple, list)):
+        items = [map_nested(v, fn, memo) for v in obj]
+        if all(a is b for a, b in zip(items, obj, strict=True)):
+            return obj
+        if isinstance(obj, list):
+            return items
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    if isinstance(obj, dict):
+        out = {k: map_nested(v, fn, memo) for k, v in obj.items()}
+        return obj if all(out[k] is obj[k] for k in obj) else out
+    return obj
+
+
 class SparsePattern:
     """A fixed CSR sparsity pattern of an ``R x C`` matrix, with a lazy transpose.
 
@@ -94,6 +147,7 @@ class SparsePattern:
     __slots__ = ("crow", "col", "row", "shape", "_t", "_diag")
 
     def __init__(self, crow: Tensor, col: Tensor, row: Tensor, shape: tuple[int, int]):
+        """Wrap CSR arrays (``crow``, ``col``) plus the row of every entry."""
         self.crow, self.col, self.row, self.shape = crow, col, row, shape
         self._t: tuple[SparsePattern, Tensor] | None = None
         self._diag: tuple[Tensor, bool] | None = None
@@ -102,8 +156,19 @@ class SparsePattern:
     def from_coo(
         cls, row: Tensor, col: Tensor, shape: tuple[int, int]
     ) -> tuple[SparsePattern, Tensor]:
-        """Pattern of unique entries ``(row[k], col[k])`` and ``order`` such that the
-        CSR value at position ``p`` is the caller's entry ``order[p]``."""
+        """Pattern of unique entries ``(row[k], col[k])``, and the order of values.
+
+        ``order`` is such that the CSR value at position ``p`` is the caller's entry
+        ``order[p]``.
+
+        Args:
+            row: Row index of every entry ``[nnz]``.
+            col: Column index of every entry ``[nnz]``.
+            shape: ``(R, C)``.
+
+        Returns:
+            ``(pattern, order)``.
+        """
         order = torch.argsort(row * shape[1] + col)
         r, c = row[order], col[order]
         counts = torch.bincount(r, minlength=shape[0])
@@ -118,7 +183,7 @@ class SparsePattern:
 
     @property
     def transpose(self) -> tuple[SparsePattern, Tensor]:
-        """``(pattern_T, perm)``: the transposed pattern and ``values_T = values[perm]``."""
+        """``(pattern_T, perm)``: transposed pattern; ``values_T = values[perm]``."""
         if self._t is None:
             pt, perm = SparsePattern.from_coo(
                 self.col, self.row, (self.shape[1], self.shape[0])
@@ -129,8 +194,10 @@ class SparsePattern:
 
     @property
     def diagonal(self) -> tuple[Tensor, bool]:
-        """``(on, full)``: the mask of stored diagonal entries, and whether every row
-        stores its diagonal (computed once; one host sync the first time)."""
+        """``(on, full)``: mask of the stored diagonal entries; do all rows have one.
+
+        Computed once; one host sync the first time.
+        """
         if self._diag is None:
             on = self.row == self.col
             full = self.shape[0] == self.shape[1] and int(on.sum()) == self.shape[0]
@@ -139,15 +206,44 @@ class SparsePattern:
 
     def tensor(self, values: Tensor) -> Tensor:
         """A torch CSR tensor with this pattern and ``values`` (no copy of indices)."""
-        return torch.sparse_csr_tensor(
-            self.crow, self.col, values, self.shape, check_invariants=False
-        )
+        return _csr_tensor(self.crow, self.col, values, self.shape)
 
-    def to(self, device: torch.device) -> SparsePattern:
-        """Copy to ``device``."""
-        return SparsePattern(
-            self.crow.to(device), self.col.to(device), self.row.to(device), self.shape
-        )
+    def map_tensors(
+        self, fn: Callable[[Tensor], Tensor], memo: dict[int, Any] | None = None
+    ) -> SparsePattern:
+        """A copy with ``fn`` applied to every index tensor, cached ones included.
+
+        The lazily built transpose (and its permutation) and the diagonal mask are
+        carried along, so nothing is rebuilt on the new device. ``memo`` maps
+        ``id(old object)`` to its copy, so a pattern shared by several operators
+        (or by a graph's cache) is copied once.
+
+        Args:
+            fn: Tensor map, e.g. ``lambda t: t.to(device)``.
+            memo: Shared copies made so far (``None``: a fresh one).
+
+        Returns:
+            The copy (``self`` if ``fn`` returned every tensor unchanged).
+        """
+        memo = {} if memo is None else memo
+        if id(self) in memo:
+            return memo[id(self)]
+        crow, col, row = fn(self.crow), fn(self.col), fn(self.row)
+        if crow is self.crow and col is self.col and row is self.row:
+            memo[id(self)] = self
+            return self
+        new = SparsePattern(crow, col, row, self.shape)
+        memo[id(self)] = new
+        if self._diag is not None:
+            new._diag = (fn(self._diag[0]), self._diag[1])
+        if self._t is not None:
+            pt, perm = self._t
+            new._t = (pt.map_tensors(fn, memo), fn(perm))
+        return new
+
+    def to(self, device: torch.device | str) -> SparsePattern:
+        """Copy to ``device`` (with the cached transpose and diagonal mask)."""
+        return self.map_tensors(lambda t: t.to(device))
 
 
 def _csr_mm(pattern: SparsePattern, values: Tensor, x: Tensor) -> Tensor:
@@ -167,13 +263,17 @@ def _sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
 
 
 class _Prebuilt:
-    """Holds an operator's cached CSR tensor. Passed to the autograd Function as a
-    plain object, not a tensor argument, because functorch transforms try to wrap
-    tensor arguments and CSR tensors cannot be wrapped."""
+    """Holds an operator's cached CSR tensor.
+
+    Passed to the autograd Function as a plain object, not a tensor argument,
+    because functorch transforms try to wrap tensor arguments and CSR tensors
+    cannot be wrapped.
+    """
 
     __slots__ = ("csr",)
 
     def __init__(self, csr: Tensor) -> None:
+        """Wrap the tensor."""
         self.csr = csr
 
 
@@ -235,6 +335,7 @@ def spmm(
     x: Tensor,
     backend: str | None = None,
     csr: Tensor | None = None,
+    out: Tensor | None = None,
 ) -> Tensor:
     """``A @ x`` for the matrix with ``pattern`` and ``values``; differentiable in both.
 
@@ -242,17 +343,25 @@ def spmm(
         pattern: Sparsity pattern (``R x C``).
         values: ``[nnz]`` values in CSR order.
         x: Dense ``[C, F]``.
-        backend: ``None`` (the global default), ``"csr"``, ``"gather"`` or ``"scatter"``.
+        backend: ``None`` (the global default), ``"csr"``, ``"gather"`` or
+            ``"scatter"``.
         csr: Optional prebuilt ``pattern.tensor(values.detach())`` (operators cache it),
             so applying an operator constructs nothing.
+        out: Optional ``[R, F]`` buffer of ``x``'s dtype and device; the product is
+            written into it and ``out`` is returned. With a prebuilt ``csr`` and
+            nothing to differentiate it is computed in place by
+            ``addmm(out, csr, x, beta=0)``, which skips ``torch.sparse.mm``'s
+            zero-fill and copy (several times faster on CPU for ``[N, 64]``
+            blocks; what CG's iterations use).
 
     Returns:
-        Dense ``[R, F]``.
+        Dense ``[R, F]`` (``out`` when given).
     """
     name = _backend if backend is None else _check_backend(backend)
     if name == "csr":
         if pattern.nnz == 0:
-            return x.new_zeros(pattern.shape[0], x.shape[1])
+            y = x.new_zeros(pattern.shape[0], x.shape[1])
+            return y if out is None else out.copy_(y)
         if csr is not None and not (
             torch.is_grad_enabled() and (values.requires_grad or x.requires_grad)
         ):
@@ -261,13 +370,20 @@ def spmm(
             # Functorch transforms (torch.func.jvp) wrap `x`, which CSR products
             # reject; the Function below handles those (and re-raises real errors).
             try:
-                return torch.sparse.mm(csr, x)
+                if out is None:
+                    return torch.sparse.mm(csr, x)
+                # beta=0: `out`'s old contents (even NaN) are ignored, not scaled.
+                return torch.addmm(out, csr, x, beta=0.0, out=out)
             except RuntimeError:
                 pass
-        return _SpMM.apply(values, x, pattern, None if csr is None else _Prebuilt(csr))
-    if name == "gather":
-        return _gather_mm(pattern, values, x)
-    import torch_scatter
+        y = _SpMM.apply(values, x, pattern, None if csr is None else _Prebuilt(csr))
+    elif name == "gather":
+        y = _gather_mm(pattern, values, x)
+    else:
+        import torch_scatter
 
-    msg = values.unsqueeze(1) * x.index_select(0, pattern.col)
-    return torch_scatter.scatter_add(msg, pattern.row, dim=0, dim_size=pattern.shape[0])
+        msg = values.unsqueeze(1) * x.index_select(0, pattern.col)
+        y = torch_scatter.scatter_add(
+            msg, pattern.row, dim=0, dim_size=pattern.shape[0]
+        )
+    return y if out is None else out.copy_(y)

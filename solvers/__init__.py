@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from graphops.linalg import CG, CGResult, cg_solve
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
 from solvers.adjoint import AbstractAdjoint, Backprop, Checkpoint, TorchDiffEqAdjoint
 from solvers.base import (
@@ -30,7 +31,6 @@ from solvers.base import (
     AbstractSolver,
     Step,
 )
-from solvers.cg import CG, CGResult, cg_solve
 from solvers.controllers import (
     AbstractAdaptiveController,
     AbstractFixedStepController,

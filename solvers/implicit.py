@@ -1,7 +1,7 @@
 r"""Linearly implicit theta-methods for ``y' = -A y + s``: ImplicitEuler, CrankNicolson.
 
-Both solve one sparse SPD system per step with :class:`~solvers.cg.CG`, matrix free
-through the :class:`~graphops.operators.GraphOperator` matvec, so they are stable
+Both solve one sparse SPD system per step with :class:`~graphops.linalg.CG`, matrix
+free through the :class:`~graphops.operators.GraphOperator` matvec, so they are stable
 for any step size on a positive semi-definite ``A`` (a Laplacian): the stiffness of
 diffusion on a graph (``lam_max`` grows with the degree) does not limit ``dt``.
 
@@ -40,10 +40,10 @@ from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor
 
+from graphops.linalg import CG
 from graphops.operators import GraphOperator
 from solvers._errors import TermSolverMismatch
 from solvers.base import AbstractImplicitSolver, Step
-from solvers.cg import CG
 from solvers.linear_stability import OneStep, Unconditional
 from solvers.solution import Status
 from solvers.terms import LinearTerm, Term
@@ -262,8 +262,8 @@ class ImplicitEuler(_ThetaMethod):
     .. math:: (I + \Delta t\,A(t_n))\,y_{n+1} = y_n + \Delta t\,s(t_{n+1})
 
     Args:
-        linear_solver: The :class:`~solvers.cg.CG` configuration; its ``rtol``
-            (relative to ``||y_n + dt s||``) should be well below the time
+        linear_solver: The :class:`~graphops.linalg.CG` configuration; its
+            ``rtol`` (relative to ``||y_n + dt s||``) should be well below the time
             discretisation error. Default ``CG(rtol=1e-10)`` (Jacobi).
 
     Raises:
@@ -300,7 +300,7 @@ class CrankNicolson(_ThetaMethod):
               + \tfrac{\Delta t}{2}\,(s(t_n) + s(t_{n+1}))
 
     Args:
-        linear_solver: The :class:`~solvers.cg.CG` configuration. Default
+        linear_solver: The :class:`~graphops.linalg.CG` configuration. Default
             ``CG(rtol=1e-10)`` (Jacobi).
 
     Raises:

@@ -5,6 +5,16 @@ adjoint sees them) with ``forward(t, y, args) -> dy/dt``. ``args`` carries stati
 data such as the :class:`graphops.Graph`. States are a tensor ``[N, F]`` or a tuple
 of tensors (``(x, v)`` for second-order terms). Sign conventions: :mod:`graphops`
 (``L`` is PSD, heat flow is ``y' = -L y``, the wave equation ``x'' = -L x``).
+
+**Devices: what moves with** ``term.to(...)``. Parameters, buffers and submodules,
+as for any module; a constant ``source`` tensor of :class:`LinearTerm` (a
+buffer); and every :class:`~graphops.operators.GraphOperator` or
+:class:`~graphops.graph.Graph` held as an attribute of the term (``Term._apply``
+moves them with :meth:`~graphops.operators.GraphOperator.map_tensors`, with their
+cached sparse structures), so ``model.to("cuda")`` leaves nothing behind. The graph
+passed in ``args`` at call time is data and is moved by the caller, like ``x``; an
+operator built inside a callable (``LinearTerm(lambda t, y, args: ...)``) lives on
+the device of the graph it is built from. See :mod:`graphops` for the full picture.
 """
 
 from __future__ import annotations
@@ -15,17 +25,61 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphops.graph import Graph
 from graphops.operators import GraphOperator
+from graphops.spmm import map_nested
 
 __all__ = ["LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
 
 
+def _holds_graph_objects(value: Any) -> bool:
+    """An operator or graph, or a tuple/list of them (e.g. one operator per layer).
+
+    nn.Module's own dicts (``_parameters``, ``_buffers``, ``_modules``) are never
+    matched, so registered tensors are moved by :class:`torch.nn.Module` only.
+    """
+    if isinstance(value, (GraphOperator, Graph)):
+        return True
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) > 0
+        and all(isinstance(v, (GraphOperator, Graph)) for v in value)
+    )
+
+
 class Term(nn.Module):
-    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` with the structure of ``y``."""
+    """Base class: ``forward(t, y, args)`` returns ``dy/dt`` shaped like ``y``.
+
+    Graph operators and graphs stored as attributes of a term (alone, or in a
+    tuple or list of them) are part of it:
+    ``term.to(device, dtype)`` (and everything else that goes through
+    :meth:`torch.nn.Module._apply`: ``.double()``, ``.cuda()``, ``model.to``) moves
+    them along with the parameters and buffers.
+    """
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Term:
+        """Apply ``fn`` to parameters and buffers, then to held operators and graphs.
+
+        Args:
+            fn: The tensor map :meth:`torch.nn.Module.to` and friends pass.
+            recurse: Also apply to submodules (as in :class:`torch.nn.Module`).
+
+        Returns:
+            ``self``.
+        """
+        super()._apply(fn, recurse)
+        # One memo for the whole term: an operator and the graph it is built on
+        # (or two operators on one graph) stay shared after the move.
+        memo: dict[int, Any] = {}
+        for name, value in list(vars(self).items()):
+            if _holds_graph_objects(value):
+                self.__dict__[name] = map_nested(value, fn, memo)
+        return self
 
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102
         raise TypeError(
-            f"{type(self).__name__}: a Term must define forward(t, y, args); use ODETerm(fn) "
+            f"{type(self).__name__}: a Term must define forward(t, y, args); use "
+            "ODETerm(fn) "
             "to wrap a function."
         )
 
@@ -42,10 +96,12 @@ class ODETerm(Term):
     """
 
     def __init__(self, fn: Callable[[Any, Any, Any], Any]) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if not callable(fn):
             raise TypeError(
-                f"ODETerm: `fn` must be callable fn(t, y, args); got {type(fn).__name__}. "
+                "ODETerm: `fn` must be callable fn(t, y, args); got "
+                f"{type(fn).__name__}. "
                 "Pass a function or an nn.Module."
             )
         self.fn = fn
@@ -80,7 +136,12 @@ class LinearTerm(Term):
             ``(t, y, args) -> Tensor``.
 
     Example:
+        >>> from graphops import Graph, Laplacian
+        >>> graph = Graph(torch.tensor([[0, 1], [1, 0]]))
         >>> term = LinearTerm(Laplacian(graph, "sym"))   # heat flow y' = -L y
+        >>> y = torch.tensor([[1.0], [0.0]], dtype=graph.dtype)
+        >>> term(0.0, y, graph).flatten().tolist()
+        [-1.0, 1.0]
     """
 
     def __init__(
@@ -88,26 +149,36 @@ class LinearTerm(Term):
         operator: GraphOperator | Callable | None = None,
         source: Tensor | Callable | None = None,
     ) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if operator is not None and not (
             isinstance(operator, GraphOperator) or callable(operator)
         ):
             raise TypeError(
-                f"LinearTerm: `operator` must be a GraphOperator or a callable (t, y, args) -> "
-                f"GraphOperator; got {type(operator).__name__}. Build e.g. Laplacian(graph)."
+                "LinearTerm: `operator` must be a GraphOperator or a callable (t, y, "
+                "args) -> "
+                f"GraphOperator; got {type(operator).__name__}. Build e.g. "
+                "Laplacian(graph)."
             )
         if source is not None and not (isinstance(source, Tensor) or callable(source)):
             raise TypeError(
-                f"LinearTerm: `source` must be None, a tensor or a callable; got {type(source).__name__}."
+                "LinearTerm: `source` must be None, a tensor or a callable; got "
+                f"{type(source).__name__}."
             )
         self._operator = operator
-        self._source = source
+        if isinstance(source, Tensor):
+            # a buffer, so term.to(...) moves it; not persistent: it is part of
+            # the equation given at construction, not a trained state
+            self.register_buffer("_source", source, persistent=False)
+        else:
+            self._source = source
 
     def operator(self, t, y, args=None) -> GraphOperator:
-        """The operator ``A`` at time ``t`` (state ``y`` given for state-dependent models)."""
+        """The operator ``A`` at time ``t`` (``y`` for state-dependent models)."""
         if self._operator is None:
             raise TypeError(
-                f"{type(self).__name__}: no `operator` was given; pass LinearTerm(operator=...) "
+                f"{type(self).__name__}: no `operator` was given; pass "
+                "LinearTerm(operator=...) "
                 "or override operator(t, y, args) in a subclass."
             )
         if isinstance(self._operator, GraphOperator):
@@ -150,7 +221,12 @@ class SecondOrderTerm(Term):
             refuses such terms.
 
     Example:
+        >>> from graphops import Graph, Laplacian
+        >>> graph = Graph(torch.tensor([[0, 1], [1, 0]]))
         >>> wave = SecondOrderTerm(operator=Laplacian(graph))   # x'' = -L x
+        >>> x = torch.tensor([[1.0], [0.0]], dtype=graph.dtype)
+        >>> wave.acceleration(0.0, x, torch.zeros_like(x)).flatten().tolist()
+        [-1.0, 1.0]
     """
 
     def __init__(
@@ -160,15 +236,18 @@ class SecondOrderTerm(Term):
         operator: GraphOperator | Callable | None = None,
         velocity_dependent: bool = False,
     ) -> None:
+        """Build the term; the arguments are documented on the class."""
         super().__init__()
         if accel is None and operator is None:
             raise ValueError(
-                "SecondOrderTerm: pass `accel` (a callable accel(t, x, v, args)) or `operator` "
+                "SecondOrderTerm: pass `accel` (a callable accel(t, x, v, args)) or "
+                "`operator` "
                 "(for x'' = -A x); got neither."
             )
         if accel is not None and not callable(accel):
             raise TypeError(
-                f"SecondOrderTerm: `accel` must be callable; got {type(accel).__name__}."
+                "SecondOrderTerm: `accel` must be callable; got "
+                f"{type(accel).__name__}."
             )
         self.accel = accel
         self._operator = operator

@@ -23,6 +23,38 @@ def test_dirichlet_energy_variants(random_graph):
         dirichlet_energy(x, g, normalization="rusch"), (a * diff2).sum() / g.num_nodes
     )
     assert dirichlet_energy(torch.ones(g.num_nodes, 2), g) == 0
+    assert torch.equal(dirichlet_energy(x, g, normalization=None), e)
+
+
+def test_gcn_energy_is_the_gcn_laplacian_quadratic_form(random_graph):
+    g = random_graph
+    x = torch.randn(g.num_nodes, 3)
+    e = dirichlet_energy(x, g, normalization="gcn")
+    assert torch.allclose(e, (x * (Laplacian(g, normalization="gcn") @ x)).sum())
+    # dense reference: L_gcn = I - D~^-1/2 (A + I) D~^-1/2, D~ = D + I
+    a = g.to_dense()
+    n = g.num_nodes
+    s = (a.sum(1) + 1.0).rsqrt()
+    l_gcn = torch.eye(n) - s[:, None] * (a + torch.eye(n)) * s[None, :]
+    assert torch.allclose(e, torch.trace(x.T @ l_gcn @ x))
+    # with learned weights, and constant signals are not in its kernel (unlike None)
+    w = torch.rand(g.num_edges, dtype=x.dtype) + 0.1
+    assert torch.allclose(
+        dirichlet_energy(x, g, normalization="gcn", edge_weight=w),
+        (x * (Laplacian(g, "gcn", edge_weight=w) @ x)).sum(),
+    )
+    assert dirichlet_energy(torch.ones(n, 1), g, normalization="gcn") >= 0
+
+
+def test_energy_refuses_the_string_none(random_graph):
+    x = torch.randn(random_graph.num_nodes, 1)
+    with pytest.raises(
+        ValueError,
+        match=r"dirichlet_energy: `normalization` must be one of \(None, 'sym', "
+        r"'gcn', 'rusch'\); got the string 'none'\. For no normalisation pass "
+        r"normalization=None",
+    ):
+        dirichlet_energy(x, random_graph, normalization="none")
 
 
 def test_energy_decays_under_diffusion(random_graph):
@@ -71,6 +103,14 @@ def test_energy_errors(random_graph):
             torch.randn(random_graph.num_nodes, 1),
             random_graph,
             edge_weight=torch.ones(2),
+        )
+    with pytest.raises(
+        ValueError,
+        match=r"dirichlet_energy: `edge_weight` must have shape \[M\]=\[\d+\]; got "
+        r"list \[1\.0\]\. Pass one weight per undirected edge",
+    ):
+        dirichlet_energy(
+            torch.randn(random_graph.num_nodes, 1), random_graph, edge_weight=[1.0]
         )
     with pytest.raises(ValueError, match="needs `graph`"):
         mean_average_distance(torch.randn(4, 2), mask="neighbors")

@@ -75,7 +75,12 @@ def test_weight_gradient_flows_through_coalescing():
         (
             dict(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=-1),
             ValueError,
-            "non-negative int",
+            r"Graph: `num_nodes` must be an int >= 0; got -1\. Pass the node count",
+        ),
+        (
+            dict(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=2.0),
+            TypeError,
+            r"Graph: `num_nodes` must be an int; got float 2\.0",
         ),
         (
             dict(edge_index=torch.tensor([[0, 1], [1, 0]]), edge_weight=torch.ones(3)),

@@ -288,7 +288,9 @@ def test_operator_errors(random_graph):
         Laplacian(g, edge_weight=-torch.ones(g.num_edges))
     with pytest.raises(ValueError, match=r"expected a node signal of shape \[40, F\]"):
         Laplacian(g) @ torch.randn(40)
-    with pytest.raises(ValueError, match="expected a edge signal"):
+    with pytest.raises(
+        ValueError, match=r"Divergence\(\): expected an edge signal of shape \[96, F\]"
+    ):
         Divergence(g) @ torch.randn(3, 1)
     with pytest.raises(ValueError, match="only node -> node operators have a diagonal"):
         Gradient(g).diagonal()
@@ -326,5 +328,106 @@ def test_diagonal(random_graph):
 def test_lam_max_is_cached(random_graph):
     L = Laplacian(random_graph)
     v = lam_max(L)
-    assert any(k[0] == "lam_max" for k in L._cache)
+    assert any(k[0] == "lam_max" for k in L.cache)
     assert lam_max(L) == v
+
+
+def test_no_normalisation_is_spelled_none(random_graph):
+    assert Laplacian(random_graph, None).normalization is None
+    for where, build in (
+        ("Laplacian", lambda n: Laplacian(random_graph, n)),
+        ("Adjacency", lambda n: Adjacency(random_graph, n)),
+    ):
+        for text in ("none", "None"):
+            with pytest.raises(
+                ValueError,
+                match=rf"{where}: `normalization` must be one of \(None, 'sym', "
+                rf"'rw', 'gcn'\); got the string '{text}'\. For no normalisation "
+                r"pass normalization=None \(the Python value\)",
+            ):
+                build(text)
+    with pytest.raises(
+        ValueError,
+        match=r"Laplacian: `normalization` must be one of .*; got int 2\. None = no "
+        r"normalisation \(D - W\); 'sym' = ",
+    ):
+        Laplacian(random_graph, 2)
+
+
+def test_reprs_name_the_attributes(path_graph):
+    L = Laplacian(path_graph, "sym")
+    assert repr(L) == (
+        "Laplacian(normalization='sym', shape=(10, 10), dtype=torch.float64, "
+        "device=cpu)"
+    )
+    assert L.normalization == "sym" and L.shape == (10, 10)
+    G = Gradient(path_graph)
+    assert repr(G) == "Gradient(shape=(9, 10), dtype=torch.float64, device=cpu)"
+    # derived operators show how they were made; the shape is the original's
+    assert repr(G.T) == (
+        "Gradient(shape=(9, 10), dtype=torch.float64, device=cpu).T"
+    ) and G.T.shape == (10, 9)
+    assert repr(G.adjoint().T).startswith("Divergence(shape=(10, 9), ")
+    assert repr(L.scale(2.0)).endswith("device=cpu).scale(2)")
+    assert repr(L.shifted(1.0, 0.5)).endswith(".shifted(shift=1, scale=0.5)")
+    assert repr(L.to(dtype=torch.float32)).startswith(
+        "Laplacian(normalization='sym', shape=(10, 10), dtype=torch.float32"
+    )
+    assert repr(path_graph) == (
+        "Graph(num_nodes=10, num_edges=9, weighted=False, dtype=torch.float64, "
+        "device=cpu)"
+    )
+
+
+@pytest.mark.parametrize("norm", NORMS, ids=repr)
+def test_shifted_fuses_the_identity(random_graph, norm):
+    L = Laplacian(random_graph, norm)
+    n = random_graph.num_nodes
+    B = L.shifted(0.7, 0.3)
+    assert B.pattern is L.pattern
+    assert torch.allclose(B.to_dense(), 0.7 * torch.eye(n) + 0.3 * L.to_dense())
+    assert torch.allclose(B.diagonal(), 0.7 + 0.3 * L.diagonal())
+    assert B.is_symmetric == L.is_symmetric
+    assert L.shifted() is L
+    x = torch.randn(n, 2)
+    out = torch.full((n, 2), float("nan"))
+    y = B.matmul(x, out=out)
+    assert y is out and torch.allclose(y, B.to_dense() @ x, atol=1e-12)
+    # tensor shift/scale are differentiable
+    c = torch.tensor(0.7, requires_grad=True)
+    (gc,) = torch.autograd.grad((L.shifted(c, 0.3) @ x).sum(), c)
+    assert torch.allclose(gc, x.sum())
+    with pytest.raises(
+        ValueError, match=r"Gradient\(.*\)\.shifted: only node -> node operators"
+    ):
+        Gradient(random_graph).shifted(1.0)
+
+
+@pytest.mark.parametrize("backend", ["csr", "gather"])
+def test_matmul_out_buffer(random_graph, backend):
+    L = Laplacian(random_graph)
+    x = torch.randn(random_graph.num_nodes, 3)
+    out = torch.empty(random_graph.num_nodes, 3)
+    y = L.matmul(x, backend=backend, out=out)
+    assert y is out and torch.allclose(y, L.to_dense() @ x, atol=1e-12)
+    # with autograd the product is still differentiable when written into `out`
+    w = random_graph.edge_weight.clone().requires_grad_()
+    y = Laplacian(random_graph, edge_weight=w).matmul(x, backend=backend, out=out)
+    (gw,) = torch.autograd.grad(y.sum(), w)
+    ref = torch.autograd.grad((Laplacian(random_graph, edge_weight=w) @ x).sum(), w)
+    assert torch.allclose(gw, ref[0])
+
+
+def test_empty_pattern_with_out_buffer():
+    g = Graph(torch.empty(2, 0, dtype=torch.long), 3)
+    out = torch.full((0, 2), 1.0)
+    assert Gradient(g).matmul(torch.randn(3, 2), out=out) is out
+
+
+def test_csr_and_values_protocol(random_graph):
+    L = Laplacian(random_graph, "sym")
+    csr = L.csr()
+    assert csr is L.csr()  # cached
+    assert csr.layout == torch.sparse_csr and not csr.values().requires_grad
+    assert torch.allclose(csr.to_dense(), L.to_dense())
+    assert torch.equal(csr.values(), L.values)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import make_grid_graph
 
-from graphops import Laplacian, laplacian_eigenvectors
+from graphops import Laplacian, lam_max, laplacian_eigenvectors
 
 
 def test_eigenvectors_small(grid_graph):
@@ -33,3 +33,28 @@ def test_eigenvector_errors(grid_graph):
         laplacian_eigenvectors(grid_graph, 0)
     with pytest.raises(ValueError, match="`k` must be an int"):
         laplacian_eigenvectors(grid_graph, 25)
+    with pytest.raises(
+        TypeError, match=r"laplacian_eigenvectors: `k` must be an int; got float 2\.0"
+    ):
+        laplacian_eigenvectors(grid_graph, 2.0)
+
+
+def test_lam_max_argument_errors(grid_graph):
+    L = Laplacian(grid_graph)
+    with pytest.raises(ValueError, match=r"lam_max: `max_iters` must be an int >= 1"):
+        lam_max(L, max_iters=0)
+    with pytest.raises(TypeError, match=r"lam_max: `tol` must be a real number"):
+        lam_max(L, tol="small")
+    with pytest.raises(ValueError, match=r"lam_max: `tol` must be a finite real"):
+        lam_max(L, tol=0.0)
+    with pytest.raises(ValueError, match=r"lam_max: `seed` must be an int >= 0"):
+        lam_max(L, seed=-1)
+
+
+def test_eigenvectors_refuse_the_string_none(grid_graph):
+    with pytest.raises(
+        ValueError,
+        match=r"laplacian_eigenvectors: `normalization` must be one of .*got the "
+        r"string 'none'\. For no normalisation pass normalization=None",
+    ):
+        laplacian_eigenvectors(grid_graph, 2, normalization="none")

@@ -120,3 +120,64 @@ def test_forward_ad_dual_tensors(grad_mode):
         primal, tangent = fwAD.unpack_dual(y)
     assert torch.allclose(primal, L @ x)
     assert torch.allclose(tangent, L @ dx)
+
+
+def _csr_calls() -> None:
+    """Operators, products, gradients (SDDMM) and a CG solve: every CSR builder."""
+    from graphops import CG, Graph, Laplacian
+
+    g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+    w = torch.ones(2, requires_grad=True)
+    (Laplacian(g, edge_weight=w) @ torch.ones(3, 1)).sum().backward()
+    assert CG(rtol=1e-8).solve(Laplacian(g), torch.ones(3, 1), shift=1.0).success
+
+
+def test_csr_beta_notice_is_not_filtered_globally():
+    import warnings
+
+    # No global filter: importing graphops leaves the user's filters alone.
+    assert not any(
+        f[1] is not None and f[1].pattern.startswith("Sparse CSR")
+        for f in warnings.filters
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _csr_calls()
+    assert not caught, [str(c.message) for c in caught]
+
+
+@pytest.mark.slow
+def test_csr_beta_notice_is_silenced_only_around_our_calls():
+    import inspect
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    # A fresh process (torch shows the notice once per process) with every warning
+    # an error: our CSR calls emit nothing.
+    body = textwrap.dedent(inspect.getsource(_csr_calls))
+    code = f"import torch\n{body}\n_csr_calls()\n"
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
+    assert out.returncode == 0, out.stderr
+    # Outside our calls torch's notice is untouched.
+    code = (
+        "import warnings, torch, graphops\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    torch.sparse_csr_tensor(torch.tensor([0, 1]), torch.tensor([0]),\n"
+        "                            torch.tensor([1.0]), (1, 1))\n"
+        "assert any('Sparse CSR' in str(x.message) for x in w), w\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        cwd=root,
+    )
+    assert out.returncode == 0, out.stderr

@@ -16,7 +16,7 @@ from conftest import make_grid_graph, make_random_graph  # noqa: E402
 from helpers import heat_problem  # noqa: E402
 
 from graphops import Laplacian, lam_max  # noqa: E402
-from solvers.cg import CG  # noqa: E402
+from solvers import CG  # noqa: E402
 from solvers.explicit_rk import RK4, Bosh3, Dopri5, Euler, Heun, Midpoint  # noqa: E402
 from solvers.imex import SymplecticEuler  # noqa: E402
 from solvers.implicit import CrankNicolson, ImplicitEuler  # noqa: E402

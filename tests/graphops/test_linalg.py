@@ -1,4 +1,4 @@
-"""Block CG (solvers/cg.py): scipy agreement, failure reports, implicit-diff grads."""
+"""Block CG (graphops/linalg.py): scipy agreement, failures, implicit-diff grads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from conftest import make_grid_graph, make_path_graph, make_random_graph
 
 from graphops import Gradient, Graph, GraphOperator, Laplacian
-from solvers.cg import CG, CGResult, cg_solve
+from graphops.linalg import CG, CGResult, cg_solve
 
 
 # ---------------------------------------------------------------------------------
@@ -214,7 +214,11 @@ def test_max_iters_reached_reports_not_converged():
     assert 'try preconditioner="jacobi"' in none.message
     with_atol = CG(rtol=1e-10, atol=1e-12, max_iters=3).solve(L, b, shift=1e-2)
     assert "max(rtol*||b||, atol)" in with_atol.message
-    assert "CGResult(success=False" in repr(res)
+    assert repr(res).startswith(
+        f"CGResult(success=False, reason={res.reason!r}, num_iters={res.num_iters}, "
+        f"num_matvecs={res.num_matvecs}, x.shape=("
+    )
+    assert "residual.max()=" in repr(res)
 
 
 def test_max_iters_default_is_ten_n():
@@ -402,33 +406,39 @@ def test_backward_adjoint_failure_raises():
         (
             {"rtol": -1e-8},
             ValueError,
-            r"CG: `rtol` must be finite and >= 0; got -1e-08",
+            r"CG: `rtol` must be a finite real number in \[0, inf\]; got -1e-08\. "
+            r"Pass e\.g\. rtol=1e-10",
         ),
         (
             {"rtol": float("nan")},
             ValueError,
-            r"`rtol` must be finite and >= 0; got nan",
+            r"`rtol` must be a finite real number in \[0, inf\]; got nan",
+        ),
+        (
+            {"rtol": 1e-8, "atol": float("inf")},
+            ValueError,
+            r"CG: `atol` must be a finite real number in \[0, inf\]; got inf",
         ),
         ({"rtol": 0.0}, ValueError, r"`rtol` and `atol` are both 0"),
         (
             {"rtol": 1e-8, "max_iters": 0},
             ValueError,
-            r"CG: `max_iters` must be >= 1; got 0",
+            r"CG: `max_iters` must be an int >= 1; got 0\. Or None for 10 \* N",
         ),
         (
             {"rtol": 1e-8, "max_iters": 2.5},
             TypeError,
-            r"CG: `max_iters` must be an int or None; got float 2.5",
+            r"CG: `max_iters` must be an int; got float 2\.5\. Or None",
         ),
         (
             {"rtol": 1e-8, "check_every": None},
             TypeError,
-            r"CG: `check_every` must be an int; got NoneType",
+            r"CG: `check_every` must be an int; got NoneType None",
         ),
         (
             {"rtol": 1e-8, "check_every": 0},
             ValueError,
-            r"CG: `check_every` must be >= 1; got 0",
+            r"CG: `check_every` must be an int >= 1; got 0",
         ),
         (
             {"rtol": 1e-8, "preconditioner": "ilu"},
@@ -485,7 +495,8 @@ def test_bad_solve_arguments_raise(path_graph):
     with pytest.raises(
         ValueError,
         match=r"CG.solve: CG needs a symmetric operator; got "
-        r"Laplacian\(normalization='rw'\).*is_symmetric=False.*explicit solver "
+        r"Laplacian\(normalization='rw', shape=\(10, 10\).*is_symmetric=False.*"
+        r"explicit solver "
         r"\(RK4, Dopri5\)",
     ):
         cg.solve(Laplacian(path_graph, "rw"), b, shift=1.0)
@@ -553,7 +564,7 @@ def test_callable_works_without_preconditioner_and_with_diagonal():
 # Cache blocking (column chunks on CPU)
 # ---------------------------------------------------------------------------------
 def test_column_chunks_give_the_same_results(monkeypatch):
-    import solvers.cg as cgmod
+    import graphops.linalg as cgmod
 
     L = Laplacian(make_random_graph(64, 0.1, seed=7))
     b = torch.randn(64, 12)
@@ -581,7 +592,7 @@ def test_column_chunks_give_the_same_results(monkeypatch):
 
 
 def test_column_chunks_stop_after_a_failing_chunk(monkeypatch):
-    import solvers.cg as cgmod
+    import graphops.linalg as cgmod
 
     L = Laplacian(make_grid_graph(8, 8))
     b = torch.randn(64, 8)
@@ -601,14 +612,14 @@ def test_column_chunks_stop_after_a_failing_chunk(monkeypatch):
 
 
 class _DenseSPD(GraphOperator):
-    """A minimal user-defined operator without ``.diagonal()``/``.values``."""
+    """A minimal user-defined operator: only the abstract methods of the protocol."""
 
     domain = codomain = "node"
 
     def __init__(self, graph: Graph, a: torch.Tensor) -> None:
         self.graph, self.a = graph, a
 
-    def matmul(self, x, *, backend=None):
+    def matmul(self, x, *, backend=None, out=None):
         return self.a @ x
 
     def adjoint(self):
@@ -625,24 +636,29 @@ class _DenseSPD(GraphOperator):
         return sp.csr_matrix(self.a.detach().numpy())
 
 
-def test_generic_graph_operator_without_diagonal(path_graph):
+def test_generic_graph_operator_uses_the_protocol_defaults(path_graph):
     q = torch.randn(10, 10)
     a = torch.eye(10) + q @ q.T / 10
     op = _DenseSPD(path_graph, a)
     b = torch.randn(10, 2)
-    with pytest.raises(
-        ValueError,
-        match=r"CG.solve: the Jacobi preconditioner needs the diagonal of .*which has "
-        r"no .diagonal\(\); pass `diagonal=` \(\[N\]\) or preconditioner=None",
-    ):
-        CG(rtol=1e-12).solve(op, b)
+    # The protocol's defaults: a dense diagonal, a matrix-free shift, no CSR.
+    assert torch.equal(op.diagonal(), a.diagonal())
+    assert op.values is None and op.csr() is None
+    shifted = op.shifted(2.0, 0.5)
+    assert torch.allclose(shifted.to_dense(), 2.0 * torch.eye(10) + 0.5 * a)
+    assert torch.allclose(shifted.diagonal(), 2.0 + 0.5 * a.diagonal())
     exact = torch.linalg.solve(2.0 * torch.eye(10) + 0.5 * a, b)
+    jacobi = CG(rtol=1e-12).solve(op, b, shift=2.0, scale=0.5)
     for res in (
+        jacobi,
         CG(rtol=1e-12, preconditioner=None).solve(op, b, shift=2.0, scale=0.5),
         CG(rtol=1e-12).solve(op, b, shift=2.0, scale=0.5, diagonal=a.diagonal()),
     ):
         assert res.success
         assert torch.allclose(res.x, exact, atol=1e-10)
+    # An explicit `diagonal=` is the same preconditioner as the default one.
+    explicit = CG(rtol=1e-12).solve(op, b, shift=2.0, scale=0.5, diagonal=a.diagonal())
+    assert torch.equal(explicit.iterations, jacobi.iterations)
     # Its hidden tensor gets a gradient only when listed in `params`.
     a_leaf = a.clone().requires_grad_()
     op = _DenseSPD(path_graph, a_leaf)

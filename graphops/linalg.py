@@ -56,6 +56,21 @@ operator the parameters are its ``nnz`` values, so the gradient reaches learned
 edge weights through the usual autograd graph; the memory cost is independent of
 the number of CG iterations.
 
+**Why this lives in graphops, not solvers.** CG is linear algebra on graph
+operators: it needs an operator's diagonal, its cached CSR tensor and its
+differentiable values (the :class:`~graphops.operators.GraphOperator` protocol)
+and the kernel of :mod:`graphops.spmm`, and nothing of time stepping (no term,
+step, state or controller). Placing it next to the operators keeps the layering
+one-way (``solvers.implicit`` imports it downward, as it imports the operators),
+lets other graph code (spectral methods, preconditioned smoothers, a model's
+own linear solve) use it without importing the ODE package, and keeps the CSR fast
+path in one place: CG applies ``shift I + scale A`` through
+:meth:`~graphops.operators.GraphOperator.shifted` and ``matmul(x, out=...)``
+instead of building its own sparse tensors. Its outcome is therefore its own
+value (:class:`CGResult` with ``success``, ``reason`` and ``message``), not a
+solver status; implicit solvers map a failure to ``Status.LINEAR_SOLVE_FAILED``.
+``solvers`` re-exports :class:`CG`, :func:`cg_solve` and :class:`CGResult`.
+
 References:
     Hestenes & Stiefel (1952); Saad (2003), *Iterative Methods for Sparse Linear
     Systems*, 2nd ed., Alg. 9.1 (preconditioned CG).
@@ -63,8 +78,6 @@ References:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -73,8 +86,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from graphops.operators import GraphOperator
-from graphops.spmm import get_backend, spmm
+from graphops._checks import check_int, check_real, is_real_number
+from graphops.operators import GraphOperator, _affine
 
 __all__ = ["CG", "CGResult", "cg_solve"]
 
@@ -85,10 +98,6 @@ _PRECONDITIONERS = ("jacobi", None)
 _ACTIVE, _CONVERGED, _BREAKDOWN, _NONFINITE = 0, 1, 2, 3
 
 Matvec = Callable[[Tensor], Tensor]
-
-
-def _is_real_number(v: object) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 # ---------------------------------------------------------------------------------
@@ -126,12 +135,13 @@ class CGResult:
     converged: Tensor
     residual: Tensor
 
-    def __repr__(self) -> str:  # noqa: D105
+    def __repr__(self) -> str:
+        """The outcome; each name is an attribute (or an expression of one)."""
         res = f"{float(self.residual.max()):.2e}" if self.residual.numel() else "n/a"
         return (
             f"CGResult(success={self.success}, reason={self.reason!r}, "
-            f"shape={tuple(self.x.shape)}, num_iters={self.num_iters}, "
-            f"max_relative_residual={res})"
+            f"num_iters={self.num_iters}, num_matvecs={self.num_matvecs}, "
+            f"x.shape={tuple(self.x.shape)}, residual.max()={res})"
         )
 
 
@@ -161,7 +171,7 @@ class CG:
     r"""Jacobi-preconditioned conjugate gradients for SPD ``A X = B``, ``X`` ``[N, F]``.
 
     ``F`` independent, vectorised CG recurrences (per-column step lengths,
-    converged columns frozen); see :mod:`solvers.cg`. One iteration costs one
+    converged columns frozen); see :mod:`graphops.linalg`. One iteration costs one
     sparse block product ``A P`` plus ``O(N F)`` vector work, and at most one
     host synchronisation every ``check_every`` iterations.
 
@@ -204,9 +214,12 @@ class CG:
         ValueError: a field is out of range.
 
     Example:
-        >>> from graphops import Laplacian
-        >>> res = CG(rtol=1e-10).solve(Laplacian(graph), b, shift=1.0, scale=0.5)
-        >>> res.x, res.success, res.num_iters   # (I + 0.5 L) x = b
+        >>> from graphops import Graph, Laplacian
+        >>> g = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+        >>> b = torch.ones(3, 2, dtype=g.dtype)
+        >>> res = CG(rtol=1e-10).solve(Laplacian(g), b, shift=1.0, scale=0.5)
+        >>> res.success, torch.allclose(res.x, b)   # (I + 0.5 L) 1 = 1
+        (True, True)
 
     References:
         Hestenes & Stiefel (1952); Saad (2003), Alg. 9.1.
@@ -220,34 +233,19 @@ class CG:
 
     def __post_init__(self) -> None:  # noqa: D105
         for name in ("rtol", "atol"):
-            v = getattr(self, name)
-            if not _is_real_number(v):
-                raise TypeError(
-                    f"CG: `{name}` must be a real number; got {type(v).__name__}. "
-                    f"Pass e.g. {name}=1e-10."
-                )
-            if not (math.isfinite(v) and v >= 0):
-                raise ValueError(
-                    f"CG: `{name}` must be finite and >= 0; got {v!r}. "
-                    f"Pass e.g. {name}=1e-10."
-                )
+            fix = f"Pass e.g. {name}=1e-10."
+            check_real("CG", name, getattr(self, name), low=0.0, fix=fix)
         if self.rtol == 0 and self.atol == 0:
             raise ValueError(
                 "CG: `rtol` and `atol` are both 0, so the stopping rule ||b - Ax|| <= "
                 "max(rtol*||b||, atol) can never be met in floating point; got "
                 "rtol=0, atol=0. Pass rtol > 0 (e.g. 1e-10) or atol > 0."
             )
-        for name, allow_none in (("max_iters", True), ("check_every", False)):
-            v = getattr(self, name)
-            if v is None and allow_none:
-                continue
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-                kind = "an int or None" if allow_none else "an int"
-                raise TypeError(
-                    f"CG: `{name}` must be {kind}; got {type(v).__name__} {v!r}."
-                )
-            if v < 1:
-                raise ValueError(f"CG: `{name}` must be >= 1; got {v}.")
+        if self.max_iters is not None:
+            check_int(
+                "CG", "max_iters", self.max_iters, low=1, fix="Or None for 10 * N."
+            )
+        check_int("CG", "check_every", self.check_every, low=1)
         if self.preconditioner not in _PRECONDITIONERS:
             raise ValueError(
                 f"CG: `preconditioner` must be one of {_PRECONDITIONERS}; got "
@@ -282,8 +280,9 @@ class CG:
             scale: ``s`` above (same rules as ``shift``). ``(c, s) = (1, theta dt)``
                 is the matrix of a theta-method step ``I + theta dt L``.
             diagonal: ``[N]`` diagonal of ``A`` (before shift/scale) for the Jacobi
-                preconditioner when ``A`` is a callable; read from
-                ``A.diagonal()`` for graph operators.
+                preconditioner; required when ``A`` is a callable. For a graph
+                operator it defaults to ``A.shifted(shift, scale).diagonal()``
+                (the operator protocol); a given one takes precedence.
             params: Tensors a callable ``A`` depends on differentiably (e.g. a
                 learned matrix); gradients reach them by one vector-Jacobian product
                 of ``A`` in the backward pass. For a graph operator with ``nnz``
@@ -343,6 +342,11 @@ class CG:
 
         ``matvec`` is differentiable in ``params`` (used once, for the VJP in the
         backward pass); the fast one is what the iterations call, without autograd.
+        Graph operators are used only through their protocol: ``A.shifted`` gives
+        ``shift I + scale A`` (on the built-in operators: the same cached pattern
+        with the identity fused into the diagonal), whose ``diagonal()`` is the
+        Jacobi preconditioner, whose ``values`` carry the gradient, and whose
+        ``matmul(x, out=...)`` is the kernel's in-place CSR product.
         """
         if isinstance(A, GraphOperator):
             if A.domain != "node" or A.codomain != "node" or tuple(A.shape) != (n, n):
@@ -359,93 +363,60 @@ class CG:
                     "(normalization='sym', or one [M] weight per edge), or use an "
                     "explicit solver (RK4, Dopri5) for non-symmetric operators."
                 )
-            pattern, values = getattr(A, "pattern", None), getattr(A, "values", None)
-            if isinstance(values, Tensor) and values.device != B.device:
+            if A.device != B.device:
                 raise ValueError(
                     f"CG.solve: `B` is on {B.device} but the operator is on "
-                    f"{values.device}. Move the graph with graph.to(device) or B with "
-                    "B.to(device)."
+                    f"{A.device}. Move the operator with A.to(device) (or the graph "
+                    "with graph.to(device)), or B with B.to(device)."
                 )
-            if pattern is not None and isinstance(values, Tensor) and params:
+            if A.values is not None and params:
                 raise ValueError(
-                    f"CG.solve: `params` is for callables (and graph operators without "
-                    f".values); the values of {A!r} are tracked automatically, so "
+                    f"CG.solve: `params` is for callables (and matrix-free graph "
+                    f"operators); the values of {A!r} are tracked automatically, so "
                     "gradients reach its edge weights. Drop `params`."
                 )
-            if pattern is not None and isinstance(values, Tensor):
-                on, full = pattern.diagonal  # cached on the graph's pattern
-                if full:  # every row stores its diagonal: fuse the shift
-                    vals = values.to(B.dtype) * scale
-                    vals = vals + on.to(vals.dtype) * shift
-                    diag = (
-                        vals.detach()
-                        .new_zeros(n)
-                        .index_add(0, pattern.row[on], vals.detach()[on])
-                    )
+            op = A if A.dtype == B.dtype else A.to(dtype=B.dtype)
+            shifted = op.shifted(shift, scale)
+            if self.preconditioner == "jacobi":
+                if diagonal is None:
+                    diag = shifted.diagonal().detach()
+                else:
+                    diag = _check_diagonal(diagonal, n, B, shift, scale)
+            else:
+                diag = None
+            fused = shifted.values
+            if fused is not None:
+                # On one pattern: the gradient is the VJP w.r.t. the fused values,
+                # which carry shift, scale and the edge weights.
+                plist = [fused] if fused.requires_grad else []
+                return shifted.matmul, _buffered(shifted), diag, plist
+            plist = list(params) if params is not None else []
+            if op.values is not None and op.values.requires_grad:
+                plist.append(op.values)
+            return shifted.matmul, shifted.matmul, diag, _with_scalars(
+                plist, shift, scale
+            )
+        if not callable(A):
+            raise TypeError(
+                f"CG.solve: `A` must be a GraphOperator or a callable X -> A @ X; got "
+                f"{type(A).__name__}. Build e.g. Laplacian(graph)."
+            )
+        fn = A
 
-                    def matvec(x: Tensor, _p=pattern, _v=vals) -> Tensor:
-                        return spmm(_p, _v, x)
+        def matvec(x: Tensor) -> Tensor:
+            return _affine(fn(x), x, shift, scale)
 
-                    plist = [vals] if vals.requires_grad else []
-                    return matvec, _fast_spmm(pattern, vals.detach()), diag, plist
-            if diagonal is None and self.preconditioner == "jacobi":
-                if not hasattr(A, "diagonal"):
-                    raise ValueError(
-                        "CG.solve: the Jacobi preconditioner needs the diagonal of "
-                        f"{A!r}, which has no .diagonal(); pass `diagonal=` ([N]) or "
-                        "preconditioner=None."
-                    )
-                diagonal = A.diagonal()
-            op = A
-
-            def matvec(x: Tensor) -> Tensor:
-                return _shifted(op @ x, x, shift, scale)
-
-        elif callable(A):
-            op = A
-
-            def matvec(x: Tensor) -> Tensor:
-                return _shifted(op(x), x, shift, scale)
-
-            if diagonal is None and self.preconditioner == "jacobi":
+        diag = None
+        if self.preconditioner == "jacobi":
+            if diagonal is None:
                 raise ValueError(
                     "CG.solve: the Jacobi preconditioner needs `diagonal=` ([N], "
                     "the diagonal of A) when `A` is a callable; got diagonal=None. "
                     "Pass it, or use CG(..., preconditioner=None)."
                 )
-        else:
-            raise TypeError(
-                f"CG.solve: `A` must be a GraphOperator or a callable X -> A @ X; got "
-                f"{type(A).__name__}. Build e.g. Laplacian(graph)."
-            )
-        diag = None
-        if self.preconditioner == "jacobi":
-            if not isinstance(diagonal, Tensor) or diagonal.shape != (n,):
-                got = (
-                    tuple(diagonal.shape)
-                    if isinstance(diagonal, Tensor)
-                    else type(diagonal).__name__
-                )
-                raise ValueError(
-                    f"CG.solve: `diagonal` must be a tensor of shape [N]=[{n}]; "
-                    f"got {got}."
-                )
-            diag = diagonal.detach().to(B.dtype) * _detach(scale) + _detach(shift)
+            diag = _check_diagonal(diagonal, n, B, shift, scale)
         plist = list(params) if params is not None else []
-        for k, p in enumerate(plist):
-            if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"CG.solve: `params` must hold tensors; got {type(p).__name__} at "
-                    f"position {k}."
-                )
-        for s in (shift, scale):
-            if (
-                isinstance(s, Tensor)
-                and s.requires_grad
-                and not any(s is p for p in plist)
-            ):
-                plist.append(s)
-        return matvec, matvec, diag, plist
+        return matvec, matvec, diag, _with_scalars(plist, shift, scale)
 
     def _bad_preconditioner(
         self, B: Tensor, x0: Tensor | None, bad: tuple[int, float]
@@ -581,10 +552,14 @@ def cg_solve(
         TypeError: ``solver`` is not a :class:`CG`.
 
     Example:
-        >>> Q = torch.randn(8, 8, requires_grad=True)
+        >>> gen = torch.Generator().manual_seed(0)
+        >>> Q = torch.randn(8, 8, generator=gen, dtype=torch.float64).requires_grad_()
+        >>> b = torch.randn(8, 1, generator=gen, dtype=torch.float64)
         >>> mv = lambda X: X + Q @ (Q.T @ X)          # I + Q Q^T, SPD
         >>> res = cg_solve(mv, b, [Q], solver=CG(rtol=1e-12, preconditioner=None))
         >>> res.x.sum().backward()                    # Q.grad by one adjoint solve
+        >>> Q.grad.shape
+        torch.Size([8, 8])
 
     References:
         Hestenes & Stiefel (1952); Saad (2003).
@@ -630,7 +605,7 @@ def _check_scalar(v: object, name: str) -> float | Tensor:
                 f"tensor of shape {tuple(v.shape)} and dtype {v.dtype}."
             )
         return v
-    if not _is_real_number(v):
+    if not is_real_number(v):
         raise TypeError(
             f"CG.solve: `{name}` must be a real number or a 0-d tensor; got "
             f"{type(v).__name__}."
@@ -642,40 +617,52 @@ def _detach(v: float | Tensor) -> float | Tensor:
     return v.detach() if isinstance(v, Tensor) else v
 
 
-def _shifted(
-    ax: Tensor, x: Tensor, shift: float | Tensor, scale: float | Tensor
+def _check_diagonal(
+    diagonal: object, n: int, B: Tensor, shift: float | Tensor, scale: float | Tensor
 ) -> Tensor:
-    """``shift * x + scale * ax`` skipping trivial terms."""
-    if not isinstance(scale, Tensor) and scale == 1.0:
-        out = ax
-    else:
-        out = ax * scale
-    if isinstance(shift, Tensor) or shift != 0.0:
-        out = out + x * shift
-    return out
+    """The user's ``diagonal`` of ``A``, checked, as that of ``shift I + scale A``."""
+    if not isinstance(diagonal, Tensor) or diagonal.shape != (n,):
+        got = (
+            tuple(diagonal.shape)
+            if isinstance(diagonal, Tensor)
+            else type(diagonal).__name__
+        )
+        raise ValueError(
+            f"CG.solve: `diagonal` must be a tensor of shape [N]=[{n}]; got {got}."
+        )
+    return diagonal.detach().to(B.dtype) * _detach(scale) + _detach(shift)
 
 
-def _fast_spmm(pattern, values: Tensor) -> Matvec:
-    """A no-autograd matvec for the iterations.
+def _with_scalars(
+    plist: list[Tensor], shift: float | Tensor, scale: float | Tensor
+) -> list[Tensor]:
+    """``plist`` (checked) plus tensor ``shift``/``scale`` that require grad."""
+    for k, p in enumerate(plist):
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"CG.solve: `params` must hold tensors; got {type(p).__name__} at "
+                f"position {k}."
+            )
+    for v in (shift, scale):
+        if isinstance(v, Tensor) and v.requires_grad and not any(v is p for p in plist):
+            plist.append(v)
+    return plist
 
-    With the CSR backend the sparse tensor is built once per solve and the product
-    is written into a reused buffer with ``addmm(..., beta=0, out=)``, which avoids
-    the zero-fill and copy that ``torch.sparse.mm`` adds (several times faster on
-    CPU for ``[N, 64]`` blocks). The returned block is overwritten by the next call.
+
+def _buffered(op: GraphOperator) -> Matvec:
+    """``op``'s product into one reused output block, for the iterations.
+
+    The kernel writes ``A P`` into the buffer in place (for the CSR backend with
+    ``addmm(..., beta=0, out=)``, which skips ``torch.sparse.mm``'s zero-fill and
+    copy: several times faster on CPU for ``[N, 64]`` blocks). The returned block
+    is overwritten by the next call.
     """
-    if get_backend() != "csr" or pattern.nnz == 0:
-        return lambda x: spmm(pattern, values, x)
-    csr = pattern.tensor(values)
     buf: list[Tensor] = []
 
     def matvec(x: Tensor) -> Tensor:
         if not buf or buf[0].shape != x.shape or buf[0].dtype != x.dtype:
-            buf[:] = [
-                torch.zeros(
-                    pattern.shape[0], x.shape[1], dtype=x.dtype, device=x.device
-                )
-            ]
-        return torch.addmm(buf[0], csr, x, beta=0.0, out=buf[0])
+            buf[:] = [x.new_empty(op.shape[0], x.shape[1])]
+        return op.matmul(x, out=buf[0])
 
     return matvec
 
