@@ -373,8 +373,10 @@ class PDEGCNDiffusion(PDEGCNTerm):
     Args, Raises, Shapes: as :class:`PDEGCNTerm`.
 
     Example:
-        >>> term = PDEGCNDiffusion(8, 4, h=0.5)
-        >>> sol = solve(term, Euler(), y0=f0, t1=2.0, dt0=0.5, args=graph)
+        >>> term = PDEGCNDiffusion(2, 4, h=0.5)      # C = 2 channels, 4 layers
+        >>> sol = solve(term, Euler(), y0=x, t1=2.0, dt0=0.5, args=graph)
+        >>> sol.ys.shape
+        torch.Size([1, 16, 2])
     """
 
     def forward(self, t: float | Tensor, y: Tensor, args: Any = None) -> Tensor:
@@ -393,10 +395,12 @@ class PDEGCNHyperbolic(PDEGCNTerm, SecondOrderTerm):
     Args, Raises, Shapes: as :class:`PDEGCNTerm`.
 
     Example:
-        >>> term = PDEGCNHyperbolic(8, 4, h=0.5)
-        >>> y0 = term.initial_state(f0)       # (f0, zeros): f_{-1} = f_0
+        >>> term = PDEGCNHyperbolic(2, 4, h=0.5)
+        >>> y0 = term.initial_state(x)       # (f0, zeros): f_{-1} = f_0
         >>> sol = solve(term, TwoStepLeapfrog(start="difference"), y0=y0, t1=2.0,
         ...             dt0=0.5, args=graph)
+        >>> sol.ys[0].shape
+        torch.Size([1, 16, 2])
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -440,9 +444,11 @@ class PDEGCNMixed(PDEGCNHyperbolic):
         TypeError, ValueError: as :class:`PDEGCNTerm`.
 
     Example:
-        >>> term = PDEGCNMixed(8, 4, h=0.5)
-        >>> sol = solve(term, SymplecticEuler(), y0=term.initial_state(f0), t1=2.0,
+        >>> term = PDEGCNMixed(2, 4, h=0.5)
+        >>> sol = solve(term, SymplecticEuler(), y0=term.initial_state(x), t1=2.0,
         ...             dt0=0.5, args=graph)
+        >>> [float(w.detach()) for w in term.damping(0.0)]   # theta = 0
+        [0.5, 0.5]
     """
 
     def __init__(self, *args: Any, per_layer_theta: bool = True, **kwargs: Any) -> None:
@@ -532,10 +538,11 @@ def from_config(
         TypeError: non-integer sizes or non-numeric ``h``/``dropout``.
 
     Example:
-        >>> model = from_config(graph_features, 3, variant="M", hidden=8, layers=4,
-        ...                     h=0.5)
+        >>> model = from_config(2, 3, variant="M", hidden=8, layers=4, h=0.5)
         >>> model(x, graph).shape
         torch.Size([16, 3])
+        >>> model.solver, model.depth
+        (SymplecticEuler(), 4)
     """
     if variant not in _VARIANTS:
         raise ValueError(
@@ -611,8 +618,10 @@ def param_groups(
         ValueError: a rate is negative, or ``lr_alpha`` is missing for PDE-GCN_M.
 
     Example:
+        >>> model = from_config(2, 3, hidden=8, layers=4)
         >>> groups = param_groups(model, lr=0.07, lr_K=5e-5, wd=5e-4)
-        >>> opt = torch.optim.Adam(groups)
+        >>> [(g["lr"], g["weight_decay"]) for g in groups]
+        [(5e-05, 0.0), (0.07, 0.0005)]
     """
     where = "pde_gcn.param_groups"
     term = getattr(model, "term", None)
