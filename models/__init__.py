@@ -15,10 +15,20 @@ from models.model import (
     check_equivariance,
     permute_graph,
 )
+from models.pde_gcn import (
+    PDEGCNDiffusion,
+    PDEGCNHyperbolic,
+    PDEGCNMixed,
+    PDEGCNTerm,
+)
 
 __all__ = [
     "GraphPDEModel",
     "GraphTerm",
+    "PDEGCNDiffusion",
+    "PDEGCNHyperbolic",
+    "PDEGCNMixed",
+    "PDEGCNTerm",
     "TimeIndexed",
     "check_equivariance",
     "permute_graph",

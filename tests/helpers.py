@@ -205,7 +205,18 @@ def _heat_model(num_features: int, num_classes: int):
     )
 
 
+def _pde_gcn(num_features: int, num_classes: int, variant: str):
+    from models import pde_gcn
+
+    return pde_gcn.from_config(
+        num_features, num_classes, variant=variant, hidden=4, layers=3, h=0.5
+    )
+
+
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
+    ModelCase("pde-gcn-d", lambda f, c: _pde_gcn(f, c, "D")),
+    ModelCase("pde-gcn-h", lambda f, c: _pde_gcn(f, c, "H")),
+    ModelCase("pde-gcn-m", lambda f, c: _pde_gcn(f, c, "M")),
 ]
