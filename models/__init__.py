@@ -15,10 +15,17 @@ from models.model import (
     check_equivariance,
     permute_graph,
 )
+from models.graff import GRAFFTerm
+from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
 
 __all__ = [
+    "AttentionCoupling",
+    "GCNCoupling",
+    "GRAFFTerm",
+    "GraphCONTerm",
     "GraphPDEModel",
     "GraphTerm",
+    "StepDropout",
     "TimeIndexed",
     "check_equivariance",
     "permute_graph",

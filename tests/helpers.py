@@ -12,6 +12,7 @@ from torch import Tensor
 
 from graphops import Graph, Laplacian
 from graphops.operators import GraphOperator
+from models import graff, graphcon
 
 
 @dataclass
@@ -208,4 +209,7 @@ def _heat_model(num_features: int, num_classes: int):
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
+    ModelCase("graphcon", lambda f, c: graphcon.from_config(f, c, hidden=4, layers=2, dt=0.5, gamma=1.0)),  # noqa: E501
+    ModelCase("graff-dd", lambda f, c: graff.from_config(f, c, w_style="diag_dom", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
+    ModelCase("graff-d", lambda f, c: graff.from_config(f, c, w_style="diag", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
 ]
