@@ -474,9 +474,10 @@ class StepDropout(AbstractSolver):
     solver: AbstractSolver = SymplecticEuler()
     p: float = 0.3
 
+    # The inner solver checks the term in init(); this wrapper is not adaptive, so
+    # solve() refuses an adaptive controller (dropout between steps needs the
+    # steps of ConstantStep).
     term_type: ClassVar[type[Term]] = Term
-    # Dropout between steps needs the steps of ConstantStep, never an adaptive grid.
-    needs_constant_step: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         """Validate the inner solver and ``p``."""
@@ -485,10 +486,13 @@ class StepDropout(AbstractSolver):
                 "StepDropout: `solver` must be a solver value such as "
                 f"SymplecticEuler(); got {describe(self.solver)}."
             )
-        if isinstance(
-            self.solver,
-            AbstractAdaptiveSolver | AbstractMultistepSolver | AbstractIntervalSolver,
-        ) or getattr(self.solver, "integrates_interval", False):
+        # The marker bases, and the transitional flags solvers still carry while
+        # they move onto them.
+        markers = (AbstractAdaptiveSolver, AbstractMultistepSolver, AbstractIntervalSolver)
+        flags = ("adaptive", "needs_constant_step", "integrates_interval")
+        if isinstance(self.solver, markers) or any(
+            getattr(self.solver, f, False) for f in flags
+        ):
             raise ValueError(
                 "StepDropout: `solver` must be a fixed-step one-step solver; got "
                 f"{self.solver!r}. Use SymplecticEuler(), Euler() or RK4()."
