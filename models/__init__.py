@@ -8,6 +8,8 @@ node-level model for permutation equivariance. The command-line demo is
 ``python -m models.demo``.
 """
 
+from models.graff import GRAFFTerm
+from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
 from models.model import (
     GraphPDEModel,
     GraphTerm,
@@ -15,8 +17,6 @@ from models.model import (
     check_equivariance,
     permute_graph,
 )
-from models.graff import GRAFFTerm
-from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
 
 __all__ = [
     "AttentionCoupling",

@@ -281,9 +281,7 @@ class GRAFFTerm(GraphTerm):
             self.r = nn.Parameter(torch.empty(d), requires_grad=train)
         else:
             self.w_diag = nn.Parameter(torch.empty(d), requires_grad=train)
-        self.omega_diag = (
-            nn.Parameter(torch.empty(d)) if omega == "diag" else None
-        )
+        self.omega_diag = nn.Parameter(torch.empty(d)) if omega == "diag" else None
         self.beta = nn.Parameter(torch.zeros(())) if self.source else None
         self.reset_parameters()
 
@@ -317,7 +315,7 @@ class GRAFFTerm(GraphTerm):
         return w0 + torch.diag(w)
 
     def omega(self) -> Tensor | None:
-        r"""The diagonal of :math:`\Omega` (``[d]``), or ``None`` for ``omega="zero"``."""
+        r"""The diagonal of :math:`\Omega` (``[d]``); ``None`` if ``omega="zero"``."""
         return self.omega_diag
 
     def prepare(self, t0: float, y0: Tensor, graph: Graph) -> tuple[Adjacency, Any]:

@@ -468,7 +468,10 @@ class StepDropout(AbstractSolver):
             interval, or ``p`` is outside ``[0, 1)``.
 
     Example:
+        >>> model = from_config(4, 2, hidden=8, step_dropout=False)
         >>> model.solver = StepDropout(SymplecticEuler(), p=0.3)
+        >>> model.eval()(torch.randn(graph.num_nodes, 4), graph).shape
+        torch.Size([16, 2])
     """
 
     solver: AbstractSolver = SymplecticEuler()
@@ -488,7 +491,11 @@ class StepDropout(AbstractSolver):
             )
         # The marker bases, and the transitional flags solvers still carry while
         # they move onto them.
-        markers = (AbstractAdaptiveSolver, AbstractMultistepSolver, AbstractIntervalSolver)
+        markers = (
+            AbstractAdaptiveSolver,
+            AbstractMultistepSolver,
+            AbstractIntervalSolver,
+        )
         flags = ("adaptive", "needs_constant_step", "integrates_interval")
         if isinstance(self.solver, markers) or any(
             getattr(self.solver, f, False) for f in flags
@@ -637,10 +644,14 @@ def from_config(
     )
     encoder = nn.Sequential(
         nn.Dropout(p),
-        nn.Linear(check_int("graphcon.from_config", "num_features", num_features, low=1), c),
+        nn.Linear(
+            check_int("graphcon.from_config", "num_features", num_features, low=1), c
+        ),
         nn.ReLU(),
     )
-    decoder = nn.Linear(c, check_int("graphcon.from_config", "num_classes", num_classes, low=1))
+    decoder = nn.Linear(
+        c, check_int("graphcon.from_config", "num_classes", num_classes, low=1)
+    )
     if coupling == "gcn":
         # Spec 4.3 item 7: every parameter named "weight" ~ U[-1/sqrt(nhid), ...].
         for module in (encoder, term, decoder):

@@ -83,7 +83,13 @@ def test_gcn_model_is_the_paper_recurrence(res_version):
     graph = make_random_graph(10, 0.35, seed=3)
     x = torch.randn(10, 3)
     model = from_config(
-        3, 2, hidden=5, layers=4, dt=0.3, alpha=0.7, gamma=0.4,
+        3,
+        2,
+        hidden=5,
+        layers=4,
+        dt=0.3,
+        alpha=0.7,
+        gamma=0.4,
         res_version=res_version,
     ).eval()
     assert isinstance(model.solver, StepDropout)
@@ -101,8 +107,16 @@ def test_attention_model_is_the_paper_recurrence(head_average):
     graph = make_random_graph(9, 0.4, seed=4)
     x = torch.randn(9, 3)
     model = from_config(
-        3, 2, hidden=4, layers=3, dt=0.5, alpha=1.0, gamma=1.0,
-        coupling="attention", heads=3, head_average=head_average,
+        3,
+        2,
+        hidden=4,
+        layers=3,
+        dt=0.5,
+        alpha=1.0,
+        gamma=1.0,
+        coupling="attention",
+        heads=3,
+        head_average=head_average,
     ).eval()
     coupling = model.term.coupling
     expected = _unroll(
@@ -206,9 +220,7 @@ def test_initialisation_is_uniform_in_one_over_sqrt_hidden():
     hidden = 64
     model = from_config(3, 5, hidden=hidden, res_version=1)
     bound = hidden**-0.5
-    weights = {
-        n: p for n, p in model.named_parameters() if "weight" in n
-    }
+    weights = {n: p for n, p in model.named_parameters() if "weight" in n}
     assert set(weights) == {
         "encoder.1.weight",
         "term.coupling.lin.weight",
