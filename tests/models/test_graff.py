@@ -170,12 +170,12 @@ def test_energy_decreases_along_the_flow(w_style):
     f0 = torch.randn(12, 4)
     args = _prepared(term, graph, f0)
     solver, f, tau = Euler(), f0.clone(), 0.02
-    energies = [float(term.energy(f, args))]
+    energies = [float(term.energy(f, args).detach())]
     state = solver.init(term, 0.0, f, args)
     for k in range(100):
         step = solver.step(term, k * tau, tau, f, args, state)
         f, state = step.y1, step.state
-        energies.append(float(term.energy(f, args)))
+        energies.append(float(term.energy(f, args).detach()))
     diffs = torch.tensor(energies).diff()
     assert (diffs < 0).all(), energies
     assert energies[-1] < energies[0] - 1e-3
