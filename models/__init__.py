@@ -8,6 +8,8 @@ node-level model for permutation equivariance. The command-line demo is
 ``python -m models.demo``.
 """
 
+from models.graff import GRAFFTerm
+from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
 from models.model import (
     GraphPDEModel,
     GraphTerm,
@@ -23,12 +25,17 @@ from models.pde_gcn import (
 )
 
 __all__ = [
+    "AttentionCoupling",
+    "GCNCoupling",
+    "GRAFFTerm",
+    "GraphCONTerm",
     "GraphPDEModel",
     "GraphTerm",
     "PDEGCNDiffusion",
     "PDEGCNHyperbolic",
     "PDEGCNMixed",
     "PDEGCNTerm",
+    "StepDropout",
     "TimeIndexed",
     "check_equivariance",
     "permute_graph",

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from graphops import Graph, Laplacian
 from graphops.operators import GraphOperator
+from models import graff, graphcon
 
 
 @dataclass
@@ -219,4 +220,7 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("pde-gcn-d", lambda f, c: _pde_gcn(f, c, "D")),
     ModelCase("pde-gcn-h", lambda f, c: _pde_gcn(f, c, "H")),
     ModelCase("pde-gcn-m", lambda f, c: _pde_gcn(f, c, "M")),
+    ModelCase("graphcon", lambda f, c: graphcon.from_config(f, c, hidden=4, layers=2, dt=0.5, gamma=1.0)),  # noqa: E501
+    ModelCase("graff-dd", lambda f, c: graff.from_config(f, c, w_style="diag_dom", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
+    ModelCase("graff-d", lambda f, c: graff.from_config(f, c, w_style="diag", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
 ]
