@@ -8,6 +8,7 @@ node-level model for permutation equivariance. The command-line demo is
 ``python -m models.demo``.
 """
 
+from models.grand import GRAND, BLENDEncoder, GRANDArgs, GRANDAttention
 from models.model import (
     GraphPDEModel,
     GraphTerm,
@@ -17,6 +18,10 @@ from models.model import (
 )
 
 __all__ = [
+    "BLENDEncoder",
+    "GRAND",
+    "GRANDArgs",
+    "GRANDAttention",
     "GraphPDEModel",
     "GraphTerm",
     "TimeIndexed",
