@@ -105,8 +105,12 @@ def attention_edge_index(graph: Graph, *, self_loops: bool = True) -> Tensor:
     directed = graph.directed_edge_index
     if not self_loops:
         return directed
-    ar = torch.arange(graph.num_nodes, device=graph.device)
-    return torch.cat([directed, torch.stack([ar, ar])], dim=1)
+    # Cached on the graph like the operators' sparsity patterns (built once).
+    c = graph._cache
+    if "attention_edge_index" not in c:
+        ar = torch.arange(graph.num_nodes, device=graph.device)
+        c["attention_edge_index"] = torch.cat([directed, torch.stack([ar, ar])], dim=1)
+    return c["attention_edge_index"]
 
 
 def _check_qk(where: str, q: Tensor, k: Tensor, num_nodes: int | None) -> None:
@@ -293,8 +297,18 @@ class AttentionWeights:
     self_weight: Tensor | None
 
     def adjacency(self) -> Adjacency:
-        """The off-diagonal part ``W`` as an :class:`~graphops.operators.Adjacency`."""
-        return Adjacency(self.graph, None, self.edge_weight, validate=False)
+        """The off-diagonal part ``W`` as an :class:`~graphops.operators.Adjacency`.
+
+        Built on first use and kept, so GRAND-l's frozen attention is applied at
+        every evaluation without rebuilding the operator.
+        """
+        op = self.__dict__.get("_adjacency")
+        if op is None:
+            op = Adjacency(self.graph, None, self.edge_weight, validate=False)
+            # Not a field: the dataclass is frozen, the cache is an implementation
+            # detail (written to the instance dict as functools.cached_property does).
+            self.__dict__["_adjacency"] = op
+        return op
 
     def matmul(self, x: Tensor) -> Tensor:
         """``A x`` for ``x`` of shape ``[N, F]``: one SpMM plus the diagonal term."""

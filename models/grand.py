@@ -175,7 +175,7 @@ CITESEER: dict[str, Any] = {
 
 
 def _choice(where: str, name: str, value: Any, options: tuple) -> Any:
-    if value not in options:
+    if isinstance(value, bool) or value not in options:
         raise ValueError(f"{where}: `{name}` must be one of {options}; got {value!r}.")
     return value
 
@@ -490,9 +490,14 @@ def positional_encoding(graph: Graph, k: int) -> Tensor:
     return laplacian_eigenvectors(graph, k, normalization="sym")[1]
 
 
+def _check_dropouts(where: str, input_dropout: float, dropout: float) -> None:
+    for name, p in (("input_dropout", input_dropout), ("dropout", dropout)):
+        check_real(where, name, p, low=0.0, high=1.0, high_open=True)
+
+
 def _decoder(hidden: int, num_classes: int, dropout: float) -> nn.Sequential:
     """``ReLU -> Dropout -> Linear`` (V1-code ``GNN.forward``, ``fc_out=False``)."""
-    p = check_real("grand", "dropout", dropout, low=0.0, high=1.0, high_open=True)
+    p = float(dropout)
     layers: list[nn.Module] = [nn.ReLU()]
     if p > 0:
         layers.append(nn.Dropout(p))
@@ -618,6 +623,7 @@ def from_config(
     check_int(where, "num_features", num_features, low=1)
     check_int(where, "num_classes", num_classes, low=1)
     check_int(where, "hidden", hidden, low=1)
+    _check_dropouts(where, input_dropout, dropout)
     solver, controller, max_steps = _integration(
         where, solver, controller, tol_scale, max_nfe
     )
@@ -732,6 +738,7 @@ def blend_from_config(
     where = "grand.blend_from_config"
     nonlinear = _check_variant(where, variant)
     check_int(where, "num_classes", num_classes, low=1)
+    _check_dropouts(where, input_dropout, dropout)
     encoder = BLENDEncoder(
         num_features, pos_dim, feat_hidden, pos_hidden, input_dropout=input_dropout
     )

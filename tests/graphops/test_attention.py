@@ -161,6 +161,9 @@ def test_matmul_is_dense_product_through_adjacency(graph):
     off = w.adjacency().to_dense()
     assert torch.all(off.diagonal() == 0)
     torch.testing.assert_close(off + torch.diag(w.self_weight), w.to_dense())
+    # Built once and kept (GRAND-l applies the same attention at every evaluation).
+    assert w.adjacency() is w.adjacency()
+    assert attention_edge_index(graph) is attention_edge_index(graph)
 
 
 @pytest.mark.parametrize("scaling", ["sqrt", "linear"])

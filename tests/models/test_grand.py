@@ -317,8 +317,12 @@ def test_errors(graph):
         from_config(3, 2, tol_scale=0.0)
     with pytest.raises(ValueError, match=r"`max_nfe` must be"):
         from_config(3, 2, max_nfe=0)
-    with pytest.raises(ValueError, match=r"`dropout` must be"):
+    with pytest.raises(ValueError, match=r"from_config: `dropout` must be"):
         from_config(3, 2, dropout=1.0)
+    with pytest.raises(ValueError, match=r"blend_from_config: `input_dropout` must"):
+        blend_from_config(3, 2, input_dropout=-0.1)
+    with pytest.raises(ValueError, match=r"`attention_norm_idx` must be one of"):
+        GRAND(4, attention_norm_idx=True)
     with pytest.raises(ValueError, match=r"`hidden` must be"):
         from_config(3, 2, hidden=0)
     with pytest.raises(ValueError, match=r"`pos_dim` must be"):
