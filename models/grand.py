@@ -659,7 +659,7 @@ def blend_from_config(
     pos_dim: int = 16,
     feat_hidden: int = 64,
     pos_hidden: int = 16,
-    variant: Literal["l", "nl"] = "nl",
+    variant: Literal["l", "nl"] = "l",
     heads: int = CORA["heads"],
     attention_dim: int = CORA["attention_dim"],
     attention_type: str = CORA["attention_type"],
@@ -685,8 +685,12 @@ def blend_from_config(
     maps it to ``Z(0) = [U(0), P(0)]`` (width ``feat_hidden + pos_hidden``), the
     :class:`GRAND` term diffuses the whole state with attention computed from the
     whole state, and the decoder reads the whole final state (V1-code, ``beltrami``
-    path). The BLEND paper's flow recomputes the attention from the evolving
-    positions, so ``variant="nl"`` is the default.
+    path). ``variant="l"`` is the default because the BLEND-era ``best_params``
+    entries (``beltrami: True``) use the attention block with the ``laplacian``
+    function, i.e. attention computed once from :math:`Z(0)` (V1-code,
+    REPRODUCTION.md §3.3); ``variant="nl"`` recomputes it from the evolving
+    features and positions at every evaluation, the flow as the BLEND paper writes
+    it (which variant produced BLEND's published numbers: NF).
 
     Provenance: ``pos_dim``, ``feat_hidden`` and ``pos_hidden`` are **NF** (the
     spec has no BLEND configuration; the defaults are choices with the same total
@@ -701,7 +705,8 @@ def blend_from_config(
         pos_dim: Positional columns of the input (NF).
         feat_hidden: Encoded feature width (NF).
         pos_hidden: Encoded positional width (NF).
-        variant: ``"nl"`` (attention at every evaluation) or ``"l"``.
+        variant: ``"l"`` (attention from :math:`Z(0)`, once) or ``"nl"``
+            (at every evaluation).
         heads: Attention heads.
         attention_dim: ``heads * d_k``.
         attention_type: ``"scaled_dot"`` or ``"exp_kernel"`` (one kernel on the

@@ -254,7 +254,7 @@ def test_blend_encoder_and_joint_diffusion(graph):
         dt0=0.25,
         qk_init=None,
     ).eval()
-    assert isinstance(model.encoder, BLENDEncoder) and model.term.nonlinear
+    assert isinstance(model.encoder, BLENDEncoder) and not model.term.nonlinear
     x, p = torch.randn(10, 3), positional_encoding(graph, 2)
     z0 = model.encoder(torch.cat([x, p], 1))
     # Z(0) = [mx(x), mp(p)]: features and positions encoded separately.
