@@ -9,6 +9,7 @@ node-level model for permutation equivariance. The command-line demo is
 """
 
 from models.graff import GRAFFTerm
+from models.grand import GRAND, BLENDEncoder, GRANDArgs, GRANDAttention
 from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
 from models.model import (
     GraphPDEModel,
@@ -29,6 +30,10 @@ __all__ = [
     "GCNCoupling",
     "GRAFFTerm",
     "GraphCONTerm",
+    "BLENDEncoder",
+    "GRAND",
+    "GRANDArgs",
+    "GRANDAttention",
     "GraphPDEModel",
     "GraphTerm",
     "PDEGCNDiffusion",

@@ -214,6 +214,31 @@ def _pde_gcn(num_features: int, num_classes: int, variant: str):
     )
 
 
+def _grand_case(kind: str):
+    """GRAND-l / GRAND-nl / BLEND with tiny widths and two fixed RK4 steps."""
+
+    def build(num_features: int, num_classes: int):
+        from models import grand
+        from solvers import RK4
+
+        small = dict(heads=2, attention_dim=4, solver=RK4(), t1=0.5, dt0=0.25)
+        if kind == "blend":
+            # The input has 2 positional columns after the features.
+            return grand.blend_from_config(
+                num_features - 2,
+                num_classes,
+                pos_dim=2,
+                feat_hidden=3,
+                pos_hidden=1,
+                **small,
+            )
+        return grand.from_config(
+            num_features, num_classes, variant=kind, hidden=4, **small
+        )
+
+    return build
+
+
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
@@ -223,4 +248,7 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("graphcon", lambda f, c: graphcon.from_config(f, c, hidden=4, layers=2, dt=0.5, gamma=1.0)),  # noqa: E501
     ModelCase("graff-dd", lambda f, c: graff.from_config(f, c, w_style="diag_dom", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
     ModelCase("graff-d", lambda f, c: graff.from_config(f, c, w_style="diag", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
+    ModelCase("grand-l", _grand_case("l")),
+    ModelCase("grand-nl", _grand_case("nl")),
+    ModelCase("blend", _grand_case("blend"), num_features=5),
 ]

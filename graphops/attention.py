@@ -1,0 +1,412 @@
+r"""Multi-head attention weights on the edges of a graph (GRAND, BLEND, GAT-like).
+
+The attention of GRAND (Chamberlain et al. 2021; REPRODUCTION.md §3.2) is a
+weighted adjacency ``A(X)`` whose entries are normalised scores between the two
+end points of every directed edge, plus a self-loop per node. This module computes
+those weights from per-node queries and keys and hands them to the one sparse
+kernel through :class:`~graphops.operators.Adjacency` with ``[2M]`` per-direction
+edge weights; the self-loops, which a :class:`~graphops.graph.Graph` does not
+store, are a diagonal term added separately (:class:`AttentionWeights`).
+
+**Edge set and conventions.** The attention edge set is ``graph.directed_edge_index``
+(both directions of every undirected edge: the ``M`` forward pairs ``(i, j)``,
+``i < j``, then the ``M`` reversed pairs) followed, with ``self_loops=True``, by the
+``N`` self-loops ``(a, a)`` (:func:`attention_edge_index`). Entry ``e = (a, b)`` of
+that list is the matrix entry ``A_ab`` in the convention of :mod:`graphops`
+operators, ``(A x)_a = sum_b A_ab x_b`` (row ``a`` takes from column ``b``), which is
+also the convention of ``torch_sparse.spmm(edge_index, ...)`` in the authors' code
+(row ``edge_index[0]``). The query is read at the row node and the key at the
+column node, as in the code (``src = q[edge[0]]``, ``dst = k[edge[1]]``).
+
+**Scores** (per head :math:`h`, :math:`q^h_a, k^h_b \in \mathbb{R}^{d_k}`):
+
+.. math::
+
+    s^h_{ab} = \frac{\langle q^h_a, k^h_b\rangle}{\sqrt{d_k}}
+    \quad(\texttt{scaled\_dot}), \qquad
+    s^h_{ab} = \sigma^2 \exp\Big(-\frac{\lVert q^h_a - k^h_b\rVert^2}{2\ell^2}\Big)
+    \quad(\texttt{exp\_kernel}).
+
+``scaling="sqrt"`` divides the dot product by :math:`\sqrt{d_k}` (the authors' code,
+V1-code); ``scaling="linear"`` divides by :math:`d_k` as the paper writes it
+(V1-paper). The kernel's :math:`\sigma` and :math:`\ell` are learned by the caller.
+
+**Normalisation** over the group of entries sharing ``edge_index[norm_idx]``:
+
+.. math::
+
+    \text{softmax: } a_e = \frac{e^{s_e}}{\sum_{e' \in g(e)} e^{s_{e'}}}, \qquad
+    \text{squareplus: } a_e = \frac{\operatorname{sp}(s_e - m)}
+    {\sum_{e' \in g(e)} \operatorname{sp}(s_{e'} - m)},\quad
+    \operatorname{sp}(z) = \frac{z + \sqrt{z^2 + 4}}{2},
+
+with :math:`m` the **global** maximum of all scores (all entries, all heads), as in
+the authors' ``utils.squareplus`` (V1-code); squareplus is not shift invariant, so
+this matters. The softmax subtracts the per-group maximum (detached), which does not
+change its value. Heads are averaged after normalisation into one weight per entry.
+
+**Which index makes the operator row-stochastic.** With ``norm_idx=0`` the groups
+are the rows ``a``: :math:`\sum_b A_{ab} = 1` for every node with at least one entry
+(every node when ``self_loops=True``), so ``A`` is row-stochastic in the
+:mod:`graphops` convention and ``(A - I) x`` has zero row sums. With ``norm_idx=1``
+(the released Cora and CiteSeer configurations of GRAND, PyG's "target" index) the
+groups are the columns ``b``: ``A`` is column-stochastic, the transpose of a
+row-stochastic matrix on a symmetric edge set (REPRODUCTION.md §3.2 item 2).
+
+The graph's own edge weights are not used: the authors' code multiplies the scores
+by them only under ``reweight_attention``, which no released configuration sets.
+
+References:
+    Chamberlain, Rowbottom, Gorinova, Webb, Rossi & Bronstein (2021), "GRAND: Graph
+    Neural Diffusion", ICML. Barron (2021), "Squareplus: a softplus-like algebraic
+    rectifier", arXiv:2112.11687.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from graphops._checks import check_int, describe
+from graphops.graph import Graph
+from graphops.operators import Adjacency
+
+__all__ = [
+    "AttentionWeights",
+    "attention_edge_index",
+    "attention_scores",
+    "attention_weights",
+    "normalize_scores",
+]
+
+Score = Literal["scaled_dot", "exp_kernel"]
+Normalization = Literal["softmax", "squareplus"]
+_SCORES = ("scaled_dot", "exp_kernel")
+_NORMALIZATIONS = ("softmax", "squareplus")
+_SCALINGS = ("sqrt", "linear")
+
+
+def attention_edge_index(graph: Graph, *, self_loops: bool = True) -> Tensor:
+    """The attention edge set: both directions of every edge, then the self-loops.
+
+    Args:
+        graph: Validated graph.
+        self_loops: Append the ``N`` pairs ``(a, a)``.
+
+    Returns:
+        int64 ``[2, 2M + N]`` (``[2, 2M]`` without self-loops): first
+        ``graph.directed_edge_index``, then ``(a, a)`` for ``a = 0..N-1``. Row 0 is
+        the row (query) node of the entry, row 1 the column (key) node.
+    """
+    directed = graph.directed_edge_index
+    if not self_loops:
+        return directed
+    # Cached on the graph like the operators' sparsity patterns (built once).
+    c = graph._cache
+    if "attention_edge_index" not in c:
+        ar = torch.arange(graph.num_nodes, device=graph.device)
+        c["attention_edge_index"] = torch.cat([directed, torch.stack([ar, ar])], dim=1)
+    return c["attention_edge_index"]
+
+
+def _check_qk(where: str, q: Tensor, k: Tensor, num_nodes: int | None) -> None:
+    for name, v in (("q", q), ("k", k)):
+        if not isinstance(v, Tensor) or v.dim() != 2 or not v.is_floating_point():
+            raise ValueError(
+                f"{where}: `{name}` must be a floating tensor [N, heads * d_k]; got "
+                f"{describe(v)}."
+            )
+    if q.shape != k.shape:
+        raise ValueError(
+            f"{where}: `q` and `k` must have the same shape; got {tuple(q.shape)} and "
+            f"{tuple(k.shape)}."
+        )
+    if num_nodes is not None and q.shape[0] != num_nodes:
+        raise ValueError(
+            f"{where}: `q` and `k` need one row per node ({num_nodes}); got "
+            f"{q.shape[0]} rows."
+        )
+
+
+def attention_scores(
+    q: Tensor,
+    k: Tensor,
+    edge_index: Tensor,
+    *,
+    heads: int = 1,
+    score: Score = "scaled_dot",
+    scaling: Literal["sqrt", "linear"] = "sqrt",
+    output_var: Tensor | float | None = None,
+    lengthscale: Tensor | float | None = None,
+) -> Tensor:
+    r"""Unnormalised multi-head scores ``s^h_e`` of the entries ``e = (a, b)``.
+
+    See the module docstring for the formulas. The ``heads * d_k`` columns of ``q``
+    and ``k`` are split into ``heads`` consecutive blocks of ``d_k`` columns.
+
+    Args:
+        q: Queries ``[N, heads * d_k]``, read at the row node ``edge_index[0]``.
+        k: Keys ``[N, heads * d_k]``, read at the column node ``edge_index[1]``.
+        edge_index: int64 ``[2, E]`` entries (e.g. :func:`attention_edge_index`).
+        heads: Number of heads, dividing the width of ``q``.
+        score: ``"scaled_dot"`` or ``"exp_kernel"``.
+        scaling: ``"sqrt"`` divides the dot product by :math:`\sqrt{d_k}` (code),
+            ``"linear"`` by :math:`d_k` (paper); ``scaled_dot`` only.
+        output_var: The kernel's :math:`\sigma` (``exp_kernel`` only; required).
+        lengthscale: The kernel's :math:`\ell` (``exp_kernel`` only; required).
+
+    Returns:
+        ``[E, heads]`` scores.
+
+    Raises:
+        ValueError: bad shapes, an unknown ``score`` or ``scaling``, ``heads`` not
+            dividing the width, or a missing kernel parameter.
+
+    Shapes:
+        ``q``, ``k``: ``[N, heads * d_k]``; ``edge_index``: ``[2, E]`` ->
+        ``[E, heads]``.
+    """
+    where = "attention_scores"
+    _check_qk(where, q, k, None)
+    if score not in _SCORES:
+        raise ValueError(f"{where}: `score` must be one of {_SCORES}; got {score!r}.")
+    if scaling not in _SCALINGS:
+        raise ValueError(
+            f"{where}: `scaling` must be one of {_SCALINGS}; got {scaling!r}. 'sqrt' "
+            "divides by sqrt(d_k) (authors' code), 'linear' by d_k (paper)."
+        )
+    heads = check_int(where, "heads", heads, low=1)
+    width = q.shape[1]
+    if width % heads:
+        raise ValueError(
+            f"{where}: `heads`={heads} must divide the width of `q` and `k`; got "
+            f"width {width}. Use an attention dimension that is a multiple of heads."
+        )
+    if (
+        not isinstance(edge_index, Tensor)
+        or edge_index.dim() != 2
+        or edge_index.shape[0] != 2
+    ):
+        raise ValueError(
+            f"{where}: `edge_index` must be an int64 tensor [2, E]; got "
+            f"{describe(edge_index)}. Use attention_edge_index(graph)."
+        )
+    d_k = width // heads
+    src = q.view(-1, heads, d_k)[edge_index[0]]
+    dst = k.view(-1, heads, d_k)[edge_index[1]]
+    if score == "scaled_dot":
+        scale = math.sqrt(d_k) if scaling == "sqrt" else float(d_k)
+        return (src * dst).sum(-1) / scale
+    if output_var is None or lengthscale is None:
+        raise ValueError(
+            f"{where}: score='exp_kernel' needs `output_var` and `lengthscale`; got "
+            f"output_var={output_var!r}, lengthscale={lengthscale!r}. Pass the "
+            "learned kernel parameters."
+        )
+    sq = ((src - dst) ** 2).sum(-1)
+    return output_var**2 * torch.exp(-sq / (2.0 * lengthscale**2))
+
+
+def normalize_scores(
+    scores: Tensor,
+    index: Tensor,
+    num_nodes: int,
+    *,
+    normalization: Normalization = "softmax",
+) -> Tensor:
+    """Normalise scores over the groups of entries sharing ``index``.
+
+    ``softmax`` subtracts the (detached) per-group maximum, exponentiates and divides
+    by the group sum; ``squareplus`` subtracts the global maximum, maps
+    ``z -> (z + sqrt(z^2 + 4)) / 2`` and divides by the group sum (the authors'
+    ``utils.squareplus``). Segment maxima and sums use ``scatter_reduce`` and
+    ``index_add`` (no loop over nodes); every group sum is positive, so no epsilon
+    is added.
+
+    Args:
+        scores: ``[E]`` or ``[E, heads]``.
+        index: int64 ``[E]`` group of every entry, in ``[0, num_nodes)``.
+        num_nodes: Number of groups.
+        normalization: ``"softmax"`` or ``"squareplus"``.
+
+    Returns:
+        Weights with the shape of ``scores``, ``> 0``, summing to 1 over every
+        non-empty group (per head).
+
+    Raises:
+        ValueError: an unknown ``normalization`` or an ``index`` of the wrong length.
+    """
+    where = "normalize_scores"
+    if normalization not in _NORMALIZATIONS:
+        raise ValueError(
+            f"{where}: `normalization` must be one of {_NORMALIZATIONS}; got "
+            f"{normalization!r}."
+        )
+    if (
+        not isinstance(index, Tensor)
+        or index.dim() != 1
+        or index.shape[0] != scores.shape[0]
+    ):
+        raise ValueError(
+            f"{where}: `index` must be an int64 tensor [E] with E={scores.shape[0]} "
+            f"(one group per score); got {describe(index)}."
+        )
+    if scores.numel() == 0:
+        return scores
+    shape = (num_nodes, *scores.shape[1:])
+    idx = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
+    if normalization == "softmax":
+        group_max = scores.new_zeros(shape).scatter_reduce(
+            0, idx, scores.detach(), "amax", include_self=False
+        )
+        out = torch.exp(scores - group_max.gather(0, idx))
+    else:
+        z = scores - scores.max()
+        out = 0.5 * (z + torch.sqrt(z * z + 4.0))
+    total = out.new_zeros(shape).index_add(0, index, out)
+    return out / total.gather(0, idx)
+
+
+@dataclass(frozen=True)
+class AttentionWeights:
+    r"""Head-averaged attention ``A = W + diag(s)`` ready for the sparse kernel.
+
+    ``W`` holds the off-diagonal entries as ``[2M]`` per-direction edge weights in
+    ``graph.directed_edge_index`` order (entry ``k`` for the pair ``(a, b)`` is
+    ``W_ab``), applied through ``Adjacency(graph, None, edge_weight)``; ``s`` holds
+    the self-loop weights, a diagonal term added separately because a
+    :class:`~graphops.graph.Graph` stores no self-loops.
+
+    .. math:: (A x)_a = \sum_{b \ne a} W_{ab}\, x_b + s_a x_a
+
+    Attributes:
+        graph: The graph.
+        edge_weight: ``[2M]`` per-direction weights ``W_ab >= 0``.
+        self_weight: ``[N]`` self-loop weights, or ``None`` (no self-loops).
+
+    Shapes:
+        ``self @ x``: input ``[N, F]`` -> output ``[N, F]``.
+    """
+
+    graph: Graph
+    edge_weight: Tensor
+    self_weight: Tensor | None
+
+    def adjacency(self) -> Adjacency:
+        """The off-diagonal part ``W`` as an :class:`~graphops.operators.Adjacency`.
+
+        Built on first use and kept, so GRAND-l's frozen attention is applied at
+        every evaluation without rebuilding the operator.
+        """
+        op = self.__dict__.get("_adjacency")
+        if op is None:
+            op = Adjacency(self.graph, None, self.edge_weight, validate=False)
+            # Not a field: the dataclass is frozen, the cache is an implementation
+            # detail (written to the instance dict as functools.cached_property does).
+            self.__dict__["_adjacency"] = op
+        return op
+
+    def matmul(self, x: Tensor) -> Tensor:
+        """``A x`` for ``x`` of shape ``[N, F]``: one SpMM plus the diagonal term."""
+        out = self.adjacency() @ x
+        if self.self_weight is None:
+            return out
+        return out + self.self_weight.to(x.dtype).unsqueeze(-1) * x
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        """``A x``, as :meth:`matmul`."""
+        return self.matmul(x)
+
+    def to_dense(self) -> Tensor:
+        """Dense ``[N, N]`` matrix ``A`` (differentiable)."""
+        dense = self.adjacency().to_dense()
+        if self.self_weight is None:
+            return dense
+        return dense + torch.diag(self.self_weight)
+
+
+def attention_weights(
+    q: Tensor,
+    k: Tensor,
+    graph: Graph,
+    *,
+    heads: int = 1,
+    score: Score = "scaled_dot",
+    normalization: Normalization = "softmax",
+    norm_idx: int = 0,
+    self_loops: bool = True,
+    scaling: Literal["sqrt", "linear"] = "sqrt",
+    output_var: Tensor | float | None = None,
+    lengthscale: Tensor | float | None = None,
+) -> AttentionWeights:
+    r"""Multi-head attention of a graph, normalised and averaged over heads.
+
+    Scores (:func:`attention_scores`) on :func:`attention_edge_index`, normalised
+    per head over the groups ``edge_index[norm_idx]`` (:func:`normalize_scores`),
+    then averaged over heads. ``norm_idx=0`` gives a row-stochastic ``A``
+    (``sum_b A_ab = 1``) in the :mod:`graphops` convention; ``norm_idx=1`` (the
+    authors' released GRAND configurations) a column-stochastic one.
+
+    .. math:: A_{ab} = \frac{1}{H} \sum_{h=1}^{H} a^h_{ab}
+
+    Args:
+        q: Queries ``[N, heads * d_k]`` (read at the row node).
+        k: Keys ``[N, heads * d_k]`` (read at the column node).
+        graph: Validated graph.
+        heads: Number of heads.
+        score: ``"scaled_dot"`` or ``"exp_kernel"``.
+        normalization: ``"softmax"`` or ``"squareplus"``.
+        norm_idx: ``0`` (normalise each row) or ``1`` (each column).
+        self_loops: Include the self-loops ``(a, a)`` in the edge set.
+        scaling: ``"sqrt"`` (code) or ``"linear"`` (paper) for ``scaled_dot``.
+        output_var: The kernel's :math:`\sigma` (``exp_kernel``).
+        lengthscale: The kernel's :math:`\ell` (``exp_kernel``).
+
+    Returns:
+        :class:`AttentionWeights` (``[2M]`` edge weights, ``[N]`` self weights).
+
+    Raises:
+        ValueError: ``q``/``k`` without one row per node, ``norm_idx`` not 0 or 1,
+            or any error of :func:`attention_scores` / :func:`normalize_scores`.
+
+    Shapes:
+        ``q``, ``k``: ``[N, heads * d_k]`` -> edge weights ``[2M]``, self weights
+        ``[N]``.
+
+    Example:
+        >>> q = torch.randn(graph.num_nodes, 8)
+        >>> w = attention_weights(q, q, graph, heads=2)
+        >>> y = w @ x   # [N, F]
+    """
+    where = "attention_weights"
+    _check_qk(where, q, k, graph.num_nodes)
+    if norm_idx not in (0, 1) or isinstance(norm_idx, bool):
+        raise ValueError(
+            f"{where}: `norm_idx` must be 0 (normalise rows: row-stochastic) or 1 "
+            f"(normalise columns, the authors' GRAND configs); got {norm_idx!r}."
+        )
+    if q.device != graph.device:
+        raise ValueError(
+            f"{where}: `q` is on {q.device} but the graph is on {graph.device}. "
+            f"Use graph.to({q.device})."
+        )
+    edge_index = attention_edge_index(graph, self_loops=self_loops)
+    scores = attention_scores(
+        q,
+        k,
+        edge_index,
+        heads=heads,
+        score=score,
+        scaling=scaling,
+        output_var=output_var,
+        lengthscale=lengthscale,
+    )
+    weights = normalize_scores(
+        scores, edge_index[norm_idx], graph.num_nodes, normalization=normalization
+    ).mean(-1)
+    m2 = 2 * graph.num_edges
+    return AttentionWeights(graph, weights[:m2], weights[m2:] if self_loops else None)
