@@ -8,6 +8,7 @@ node-level model for permutation equivariance. The command-line demo is
 ``python -m models.demo``.
 """
 
+from models.gcn import GCNIIArgs, GCNIITerm, GCNTerm, pairnorm
 from models.model import (
     GraphPDEModel,
     GraphTerm,
@@ -17,9 +18,13 @@ from models.model import (
 )
 
 __all__ = [
+    "GCNIIArgs",
+    "GCNIITerm",
+    "GCNTerm",
     "GraphPDEModel",
     "GraphTerm",
     "TimeIndexed",
     "check_equivariance",
+    "pairnorm",
     "permute_graph",
 ]

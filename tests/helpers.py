@@ -208,4 +208,8 @@ def _heat_model(num_features: int, num_classes: int):
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
+    ModelCase("gcn", lambda f, c: __import__("models.gcn").gcn.from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("res-gcn", lambda f, c: __import__("models.gcn").gcn.residual_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("pairnorm", lambda f, c: __import__("models.gcn").gcn.pairnorm_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("gcnii", lambda f, c: __import__("models.gcn").gcn.gcnii_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
 ]
