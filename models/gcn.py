@@ -5,10 +5,11 @@ r"""GCN as explicit Euler diffusion, and the depth-study baselines built on it.
 .. math:: \frac{dy}{dt} = \sigma\big(\hat A\, \mathcal D(y)\, W_t + b_t\big) - y,
     \qquad \hat A = \tilde D^{-1/2} (A + I) \tilde D^{-1/2}
 
-(:class:`GCNTerm`, ``\hat A`` is ``graphops.Adjacency(graph, "gcn")``, ``\mathcal
-D`` dropout, ``W_t`` and ``b_t`` per layer as :class:`~models.TimeIndexed` values)
-integrated by :class:`~solvers.Euler` with ``dt = 1`` gives
-``y_{k+1} = \sigma(\hat A \mathcal D(y_k) W_k + b_k)``: one GCN layer per step.
+(:class:`GCNTerm`; :math:`\hat A` is ``graphops.Adjacency(graph, "gcn")``,
+:math:`\mathcal D` is dropout, :math:`W_t, b_t` are per-layer
+:class:`~models.TimeIndexed` values) integrated by :class:`~solvers.Euler` with
+``dt = 1`` gives :math:`y_{k+1} = \sigma(\hat A\,\mathcal D(y_k) W_k + b_k)`:
+one GCN layer per step.
 
 **Which network** :func:`from_config` **reproduces.** Kipf's ``L``-layer GCN
 :math:`H_l = \sigma_l(\hat A\, \mathcal D(H_{l-1}) W_l + b_l)`, ``H_0 = X``, with
@@ -176,7 +177,7 @@ def pairnorm(x: Tensor, mode: str = "PN", scale: float = 1.0) -> Tensor:
 
 
 def _adjacency(args: Any, where: str) -> GraphOperator:
-    """``\\hat A`` from ``args``: a prepared operator, or built from a graph."""
+    """The GCN adjacency from ``args``: a prepared operator, or built from a graph."""
     if isinstance(args, GraphOperator):
         return args
     if isinstance(args, Graph):
@@ -191,7 +192,12 @@ class _LayeredTerm(GraphTerm):
     """Shared layer bookkeeping: ``K`` layers on the grid ``t0 + k h``."""
 
     def __init__(
-        self, where: str, channels: int, num_layers: int, h: float, t0: float,
+        self,
+        where: str,
+        channels: int,
+        num_layers: int,
+        h: float,
+        t0: float,
         dropout: float,
     ) -> None:
         super().__init__()
@@ -219,8 +225,9 @@ class _LayeredTerm(GraphTerm):
 
 
 class GCNTerm(_LayeredTerm):
-    r"""GCN layers as a right-hand side: :math:`y' = \sigma(N(\hat A\,\mathcal D(y)
-    W_t + b_t)) - y`.
+    r"""GCN layers as a right-hand side, one layer per unit of time.
+
+    .. math:: y' = \sigma\big(N(\hat A\,\mathcal D(y) W_t + b_t)\big) - y
 
     With Euler and ``dt = h`` (1 by default) step ``k`` is the GCN layer
     :math:`y \leftarrow \sigma(N(\hat A\,\mathcal D(y) W_k + b_k))` (``residual``:
@@ -368,10 +375,10 @@ class GCNTerm(_LayeredTerm):
 
 
 class GCNIIArgs(NamedTuple):
-    """What :meth:`GCNIITerm.prepare` hands to every evaluation.
+    r"""What :meth:`GCNIITerm.prepare` hands to every evaluation.
 
     Attributes:
-        adjacency: :math:`\\hat A`, ``Adjacency(graph, "gcn")``.
+        adjacency: :math:`\hat A`, ``Adjacency(graph, "gcn")``.
         h0: The initial representation :math:`H^0` ``[N, C]`` (not detached: the
             gradient reaches the encoder through every layer).
     """
@@ -471,7 +478,11 @@ class GCNIITerm(_LayeredTerm):
 
 
 def _check_config(
-    where: str, num_features: int, num_classes: int, hidden: int, layers: int,
+    where: str,
+    num_features: int,
+    num_classes: int,
+    hidden: int,
+    layers: int,
     minimum: int,
 ) -> int:
     check_int(where, "num_features", num_features, low=1)
@@ -632,6 +643,11 @@ def pairnorm_from_config(
     layers = _check_config(
         "gcn.pairnorm_from_config", num_features, num_classes, hidden, layers, 2
     )
+    if mode not in PAIRNORM_MODES:
+        raise ValueError(
+            f"gcn.pairnorm_from_config: `mode` must be one of {PAIRNORM_MODES}; got "
+            f"{mode!r}."
+        )
     encoder = MLP([num_features, hidden], dropout=dropout, bias=False)
     uniform_fan_(encoder[-1].weight, hidden)
     term = GCNTerm(
