@@ -241,7 +241,8 @@ class GCNTerm(_LayeredTerm):
         h: Training step: layer ``k`` owns ``[t0 + k h, t0 + (k+1) h)``.
         t0: Start time of layer 0 (the model's ``t0``).
         bias: A bias ``b_t`` per layer (not in a ``"propagate"`` last layer).
-        activation: :math:`\sigma`, a module or callable (``None``: identity).
+        activation: :math:`\sigma`, a module or callable (``None``: ReLU; pass
+            ``nn.Identity()`` for linear layers).
         dropout: Dropout on the state before each propagation, except in a first
             layer without weight (its input is the encoder's output, dropped out
             there).
@@ -593,6 +594,11 @@ def residual_from_config(
     Raises:
         TypeError: a non-integer size.
         ValueError: non-positive sizes or a bad dropout.
+
+    Example:
+        >>> model = residual_from_config(2, 3, layers=8)
+        >>> model(x, graph).shape, model.depth
+        (torch.Size([16, 3]), 8)
     """
     layers = _check_config(
         "gcn.residual_from_config", num_features, num_classes, hidden, layers, 1
@@ -639,6 +645,11 @@ def pairnorm_from_config(
     Raises:
         TypeError: a non-integer size.
         ValueError: ``layers < 2``, an unknown ``mode``, a bad scale or dropout.
+
+    Example:
+        >>> model = pairnorm_from_config(2, 3, hidden=8, layers=4, mode="PN")
+        >>> model(x, graph).shape, model.term.norm
+        (torch.Size([16, 3]), 'PN')
     """
     layers = _check_config(
         "gcn.pairnorm_from_config", num_features, num_classes, hidden, layers, 2
@@ -703,6 +714,11 @@ def gcnii_from_config(
     Raises:
         TypeError: a non-integer size.
         ValueError: non-positive sizes, a bad ``alpha``, ``lam`` or dropout.
+
+    Example:
+        >>> model = gcnii_from_config(2, 3, hidden=8, layers=16, variant=True)
+        >>> model(x, graph).shape, model.depth
+        (torch.Size([16, 3]), 16)
     """
     layers = _check_config(
         "gcn.gcnii_from_config", num_features, num_classes, hidden, layers, 1
