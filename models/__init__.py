@@ -8,6 +8,7 @@ node-level model for permutation equivariance. The command-line demo is
 ``python -m models.demo``.
 """
 
+from models.gcn import GCNIIArgs, GCNIITerm, GCNTerm, pairnorm
 from models.graff import GRAFFTerm
 from models.grand import GRAND, BLENDEncoder, GRANDArgs, GRANDAttention
 from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDropout
@@ -34,6 +35,9 @@ __all__ = [
     "GRAND",
     "GRANDArgs",
     "GRANDAttention",
+    "GCNIIArgs",
+    "GCNIITerm",
+    "GCNTerm",
     "GraphPDEModel",
     "GraphTerm",
     "PDEGCNDiffusion",
@@ -43,5 +47,6 @@ __all__ = [
     "StepDropout",
     "TimeIndexed",
     "check_equivariance",
+    "pairnorm",
     "permute_graph",
 ]

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from graphops import Graph, Laplacian
 from graphops.operators import GraphOperator
-from models import graff, graphcon
+from models import gcn, graff, graphcon
 
 
 @dataclass
@@ -242,6 +242,10 @@ def _grand_case(kind: str):
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
+    ModelCase("gcn", lambda f, c: gcn.from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("res-gcn", lambda f, c: gcn.residual_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("pairnorm", lambda f, c: gcn.pairnorm_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("gcnii", lambda f, c: gcn.gcnii_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
     ModelCase("pde-gcn-d", lambda f, c: _pde_gcn(f, c, "D")),
     ModelCase("pde-gcn-h", lambda f, c: _pde_gcn(f, c, "H")),
     ModelCase("pde-gcn-m", lambda f, c: _pde_gcn(f, c, "M")),
