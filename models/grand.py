@@ -116,6 +116,7 @@ from graphops.attention import AttentionWeights, attention_weights
 from models._blocks import MLP
 from models.model import GraphPDEModel, GraphTerm
 from solvers import AbstractSolver, ConstantStep, Dopri5, PIController
+from solvers.base import AbstractAdaptiveSolver
 from solvers.controllers import AbstractStepController
 
 __all__ = [
@@ -517,7 +518,7 @@ def _integration(
     if solver is None:
         solver = Dopri5()
     if controller is None:
-        if getattr(solver, "adaptive", False):
+        if isinstance(solver, AbstractAdaptiveSolver):
             # Code (V1) `set_tol`: atol = tol_scale * 1e-7, rtol = tol_scale * 1e-9.
             controller = PIController(rtol=tol * 1e-9, atol=tol * 1e-7)
         else:

@@ -489,17 +489,12 @@ class StepDropout(AbstractSolver):
                 "StepDropout: `solver` must be a solver value such as "
                 f"SymplecticEuler(); got {describe(self.solver)}."
             )
-        # The marker bases, and the transitional flags solvers still carry while
-        # they move onto them.
         markers = (
             AbstractAdaptiveSolver,
             AbstractMultistepSolver,
             AbstractIntervalSolver,
         )
-        flags = ("adaptive", "needs_constant_step", "integrates_interval")
-        if isinstance(self.solver, markers) or any(
-            getattr(self.solver, f, False) for f in flags
-        ):
+        if isinstance(self.solver, markers):
             raise ValueError(
                 "StepDropout: `solver` must be a fixed-step one-step solver; got "
                 f"{self.solver!r}. Use SymplecticEuler(), Euler() or RK4()."
