@@ -15,11 +15,23 @@ from models.model import (
     check_equivariance,
     permute_graph,
 )
+from models.sheaf import (
+    EdgeWeightLearner,
+    FromStalks,
+    SheafDiffusionTerm,
+    SheafLearner,
+    ToStalks,
+)
 
 __all__ = [
+    "EdgeWeightLearner",
+    "FromStalks",
     "GraphPDEModel",
     "GraphTerm",
+    "SheafDiffusionTerm",
+    "SheafLearner",
     "TimeIndexed",
+    "ToStalks",
     "check_equivariance",
     "permute_graph",
 ]

@@ -205,7 +205,19 @@ def _heat_model(num_features: int, num_classes: int):
     )
 
 
+def _nsd(num_features: int, num_classes: int, kind: str, **kw):
+    """Neural Sheaf Diffusion with tiny widths (d = 2, C = 2, two layers)."""
+    from models import sheaf
+
+    return sheaf.from_config(
+        num_features, num_classes, kind, d=2, layers=2, hidden=2, **kw
+    )
+
+
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
+    ModelCase("nsd-diag", lambda f, c: _nsd(f, c, "diag", add_lp=True, add_hp=True)),
+    ModelCase("nsd-orth", lambda f, c: _nsd(f, c, "orthogonal", add_hp=True)),
+    ModelCase("nsd-general", lambda f, c: _nsd(f, c, "general", add_lp=True)),
 ]
