@@ -127,27 +127,67 @@ ORTHOGONAL_METHODS = ("householder", "matrix_exp")
 # §5.4 (V1-code, exp/scripts/run_<dataset>.sh): the model arguments of from_config.
 PRESETS: dict[str, dict[str, Any]] = {
     "texas": dict(
-        kind="orthogonal", d=3, layers=4, hidden=20, input_dropout=0.0,
-        dropout=0.7, add_lp=False, add_hp=False, sparse_learner=True,
-        second_linear=False, edge_weights=True,
+        kind="orthogonal",
+        d=3,
+        layers=4,
+        hidden=20,
+        input_dropout=0.0,
+        dropout=0.7,
+        add_lp=False,
+        add_hp=False,
+        sparse_learner=True,
+        second_linear=False,
+        edge_weights=True,
     ),
     "wisconsin": dict(
-        kind="orthogonal", d=3, layers=2, hidden=32, input_dropout=0.0,
-        dropout=0.7276458263736642, add_lp=True, add_hp=True, sparse_learner=False,
-        second_linear=False, edge_weights=True,
+        kind="orthogonal",
+        d=3,
+        layers=2,
+        hidden=32,
+        input_dropout=0.0,
+        dropout=0.7276458263736642,
+        add_lp=True,
+        add_hp=True,
+        sparse_learner=False,
+        second_linear=False,
+        edge_weights=True,
     ),
     "cornell": dict(
-        kind="diag", d=4, layers=2, hidden=16, input_dropout=0.2, dropout=0.7,
-        add_lp=True, add_hp=False, sparse_learner=False, second_linear=False,
+        kind="diag",
+        d=4,
+        layers=2,
+        hidden=16,
+        input_dropout=0.2,
+        dropout=0.7,
+        add_lp=True,
+        add_hp=False,
+        sparse_learner=False,
+        second_linear=False,
     ),
     "chameleon": dict(
-        kind="diag", d=4, layers=5, hidden=32, input_dropout=0.7, dropout=0.0,
-        add_lp=True, add_hp=False, sparse_learner=False, second_linear=True,
+        kind="diag",
+        d=4,
+        layers=5,
+        hidden=32,
+        input_dropout=0.7,
+        dropout=0.0,
+        add_lp=True,
+        add_hp=False,
+        sparse_learner=False,
+        second_linear=True,
     ),
     "squirrel": dict(
-        kind="orthogonal", d=3, layers=5, hidden=32, input_dropout=0.7,
-        dropout=0.0, add_lp=True, add_hp=False, sparse_learner=False,
-        second_linear=True, edge_weights=True,
+        kind="orthogonal",
+        d=3,
+        layers=5,
+        hidden=32,
+        input_dropout=0.7,
+        dropout=0.0,
+        add_lp=True,
+        add_hp=False,
+        sparse_learner=False,
+        second_linear=True,
+        edge_weights=True,
     ),
 }
 
@@ -156,27 +196,43 @@ PRESETS: dict[str, dict[str, Any]] = {
 # validation accuracy).
 TRAINING_PRESETS: dict[str, dict[str, Any]] = {
     "texas": dict(
-        lr=0.02, weight_decay=5e-3, sheaf_decay=5e-3, epochs=1500,
-        early_stopping=200, stop_strategy="loss",
+        lr=0.02,
+        weight_decay=5e-3,
+        sheaf_decay=5e-3,
+        epochs=1500,
+        early_stopping=200,
+        stop_strategy="loss",
     ),
     "wisconsin": dict(
-        lr=0.02, weight_decay=0.0006685729356079199,
-        sheaf_decay=0.0006685729356079199, epochs=500, early_stopping=200,
+        lr=0.02,
+        weight_decay=0.0006685729356079199,
+        sheaf_decay=0.0006685729356079199,
+        epochs=500,
+        early_stopping=200,
         stop_strategy="loss",
     ),
     "cornell": dict(
-        lr=0.02, weight_decay=0.0006914841722570725,
-        sheaf_decay=0.00031764232712732976, epochs=500, early_stopping=200,
+        lr=0.02,
+        weight_decay=0.0006914841722570725,
+        sheaf_decay=0.00031764232712732976,
+        epochs=500,
+        early_stopping=200,
         stop_strategy="loss",
     ),
     "chameleon": dict(
-        lr=0.01, weight_decay=0.0002969905682317406,
-        sheaf_decay=0.0012638885974822734, epochs=1000, early_stopping=100,
+        lr=0.01,
+        weight_decay=0.0002969905682317406,
+        sheaf_decay=0.0012638885974822734,
+        epochs=1000,
+        early_stopping=100,
         stop_strategy="acc",
     ),
     "squirrel": dict(
-        lr=0.01, weight_decay=0.00011215791366362148,
-        sheaf_decay=0.00011215791366362148, epochs=1000, early_stopping=100,
+        lr=0.01,
+        weight_decay=0.00011215791366362148,
+        sheaf_decay=0.00011215791366362148,
+        epochs=1000,
+        early_stopping=100,
         stop_strategy="acc",
     ),
 }
@@ -194,9 +250,7 @@ def _check_bool(where: str, name: str, value: Any) -> bool:
 def _check_choice(where: str, name: str, value: Any, choices: tuple) -> Any:
     # `in` on a tuple holding False/True would accept 0 and 1: compare types too.
     if not any(type(value) is type(c) and value == c for c in choices):
-        raise ValueError(
-            f"{where}: `{name}` must be one of {choices}; got {value!r}."
-        )
+        raise ValueError(f"{where}: `{name}` must be one of {choices}; got {value!r}.")
     return value
 
 
@@ -358,7 +412,9 @@ class EdgeWeightLearner(nn.Module):
 
     def forward(self, x: Tensor, graph: Graph) -> Tensor:
         """``s_e`` for every undirected edge (see the class docstring)."""
-        omega = torch.sigmoid(self.linear(_edge_features(x, graph, "EdgeWeightLearner")))
+        omega = torch.sigmoid(
+            self.linear(_edge_features(x, graph, "EdgeWeightLearner"))
+        )
         m = graph.num_edges
         return (omega[:m] * omega[m:]).squeeze(1)
 
@@ -617,13 +673,15 @@ class SheafDiffusionTerm(GraphTerm):
                 f"{describe(args)}. Pass args=term.prepare(t0, y0, graph)."
             )
         graph, lap = args
-        k = self.layer(t)
+        self._check_state(y, graph)
         if lap is None:
             if not self.rebuild_sheaf:
-                lap = self.sheaf_laplacian(0, y, graph)
-            else:
-                lap = self.sheaf_laplacian(k, y, graph)
-        self._check_state(y, graph)
+                raise ValueError(
+                    "SheafDiffusionTerm: with rebuild_sheaf=False the sheaf comes from "
+                    "the initial state; got no Laplacian in `args`. Pass "
+                    "args=term.prepare(t0, y0, graph)."
+                )
+            lap = self.sheaf_laplacian(self.layer(t), y, graph)
         n, dp, c = graph.num_nodes, self.stalk_dim, self.channels
         z = F.dropout(y, p=self.dropout, training=self.training)
         if self.left_weight is not None:
@@ -902,8 +960,10 @@ def param_groups(
     where = "sheaf.param_groups"
     lr = check_real(where, "lr", lr, low=0.0, low_open=True)
     wd = check_real(where, "weight_decay", weight_decay, low=0.0)
-    sd = wd if sheaf_decay is None else check_real(
-        where, "sheaf_decay", sheaf_decay, low=0.0
+    sd = (
+        wd
+        if sheaf_decay is None
+        else check_real(where, "sheaf_decay", sheaf_decay, low=0.0)
     )
     terms = [m for m in model.modules() if isinstance(m, SheafDiffusionTerm)]
     if not terms:
