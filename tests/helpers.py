@@ -239,6 +239,15 @@ def _grand_case(kind: str):
     return build
 
 
+def _nsd(num_features: int, num_classes: int, kind: str, **kw):
+    """Neural Sheaf Diffusion with tiny widths (d = 2, C = 2, two layers)."""
+    from models import sheaf
+
+    return sheaf.from_config(
+        num_features, num_classes, kind, d=2, layers=2, hidden=2, **kw
+    )
+
+
 # Families add their case here (one line each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
@@ -255,4 +264,7 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("grand-l", _grand_case("l")),
     ModelCase("grand-nl", _grand_case("nl")),
     ModelCase("blend", _grand_case("blend"), num_features=5),
+    ModelCase("nsd-diag", lambda f, c: _nsd(f, c, "diag", add_lp=True, add_hp=True)),
+    ModelCase("nsd-orth", lambda f, c: _nsd(f, c, "orthogonal", add_hp=True)),
+    ModelCase("nsd-general", lambda f, c: _nsd(f, c, "general", add_lp=True)),
 ]
