@@ -446,7 +446,8 @@ def part2(quick: bool) -> str:
         def step_search(name, fn, k, order, k_max):
             """Smallest step count (up to ~5%) meeting the target: grow by the error model
             err ~ k^-order (at least doubling), then bisect once between the last miss
-            and the first hit."""
+            and the first hit.
+            """
             miss = None
             while k <= k_max:
                 err = run(name, fn, k)["err"]

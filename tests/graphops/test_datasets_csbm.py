@@ -6,12 +6,13 @@ import re
 
 import pytest
 import torch
-from dataset_helpers import assert_symmetric_simple
 
 from graphops.datasets import (
     csbm,
     edge_homophily,
 )
+
+from dataset_helpers import assert_symmetric_simple
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from graphops.datasets import load
+
 from dataset_helpers import (
     copy_dataset,
     fast_or_slow,
@@ -15,8 +18,6 @@ from dataset_helpers import (
     need_data,
     relpaths,
 )
-
-from graphops.datasets import load
 
 # MANIFEST.md §2 split sizes (train/val/test), identical in all 10 files.
 GEOM_SPLIT_SIZES = {

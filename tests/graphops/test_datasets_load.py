@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from graphops.datasets import (
+    DATA_ENV_VAR,
+    DATASET_NAMES,
+    edge_homophily,
+    load,
+)
+
 from dataset_helpers import (
     UNDIRECTED_HOMOPHILY,
     assert_symmetric_simple,
@@ -15,13 +23,6 @@ from dataset_helpers import (
     fast_or_slow,
     load_shared,
     need_data,
-)
-
-from graphops.datasets import (
-    DATA_ENV_VAR,
-    DATASET_NAMES,
-    edge_homophily,
-    load,
 )
 
 # MANIFEST.md §2: nodes, undirected edges, features, classes.

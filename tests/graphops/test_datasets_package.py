@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from dataset_helpers import DATA, relpaths
 
 import graphops
 import graphops.energy
 from graphops import datasets
+
+from dataset_helpers import DATA, relpaths
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+
+from graphops.datasets import load
+
 from dataset_helpers import (
     DATA,
     PLANETOID_EXTS,
@@ -21,8 +24,6 @@ from dataset_helpers import (
     read_raw_pickle,
     write_pickle,
 )
-
-from graphops.datasets import load
 
 # ----------------------------------------------------------------------------------
 # Real data: reconstruction and public split

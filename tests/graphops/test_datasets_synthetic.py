@@ -6,7 +6,6 @@ import re
 
 import pytest
 import torch
-from dataset_helpers import assert_symmetric_simple
 
 from graphops.datasets import (
     barbell_graph,
@@ -19,6 +18,8 @@ from graphops.datasets import (
     small_world_graph,
 )
 from graphops.graph import Graph
+
+from dataset_helpers import assert_symmetric_simple
 
 
 @pytest.mark.parametrize("n", [1, 2, 7])

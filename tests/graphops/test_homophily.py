@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from graphops.datasets import (
+    edge_homophily,
+    path_graph,
+)
+
 from dataset_helpers import (
     GEOM_STEM,
     UNDIRECTED_HOMOPHILY,
     fast_or_slow,
     load_shared,
     need_data,
-)
-
-from graphops.datasets import (
-    edge_homophily,
-    path_graph,
 )
 
 # MANIFEST.md §2 homophily: directed pairs of the raw edge file (self-loops included),

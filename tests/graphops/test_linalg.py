@@ -7,10 +7,11 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
-from conftest import make_grid_graph, make_path_graph, make_random_graph
 
 from graphops import Gradient, Graph, GraphOperator, Laplacian
 from graphops.linalg import CG, CGResult, cg_solve
+
+from conftest import make_grid_graph, make_path_graph, make_random_graph
 
 
 # ---------------------------------------------------------------------------------

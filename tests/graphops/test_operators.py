@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.sparse.csgraph as csgraph
 import torch
-from conftest import make_random_graph
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +17,8 @@ from graphops import (
     NodeToEdgeMean,
     lam_max,
 )
+
+from conftest import make_random_graph
 
 NORMS = [None, "sym", "rw", "gcn"]
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_grid_graph, make_random_graph
 from graphops import Graph, Laplacian, SheafLaplacian, lam_max
 from graphops.sheaf import orthogonal_maps
+
+from conftest import make_grid_graph, make_random_graph
 
 KINDS = ["diag", "orthogonal", "general"]
 CHANNELS = [(False, False), (True, False), (False, True), (True, True)]

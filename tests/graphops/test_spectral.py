@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from conftest import make_grid_graph
 
 from graphops import Laplacian, lam_max, laplacian_eigenvectors
+
+from conftest import make_grid_graph
 
 
 def test_eigenvectors_small(grid_graph):

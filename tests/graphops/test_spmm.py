@@ -2,10 +2,11 @@
 
 import pytest
 import torch
-from conftest import make_random_graph
 
 from graphops import Laplacian, get_backend, set_backend, use_backend
 from graphops.spmm import SparsePattern, spmm
+
+from conftest import make_random_graph
 
 
 def random_pattern(r, c, nnz, seed=0):

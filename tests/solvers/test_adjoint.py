@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import make_path_graph
 from torch import nn
 
 from graphops import Laplacian
@@ -23,6 +22,8 @@ from solvers import (
     solve,
 )
 from solvers.adjoint import find_adjoint_params
+
+from conftest import make_path_graph
 
 
 class _LearnedHeat(LinearTerm):

@@ -7,7 +7,6 @@ import math
 
 import pytest
 import torch
-from helpers import heat_problem
 from torchdiffeq._impl.misc import _compute_error_ratio, _rms_norm, _select_initial_step
 
 from solvers import (
@@ -17,6 +16,8 @@ from solvers import (
     LinearTerm,
     PIController,
 )
+
+from helpers import heat_problem
 
 
 # -- ConstantStep -----------------------------------------------------------------------

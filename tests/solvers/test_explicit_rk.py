@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from conftest import make_path_graph
-from helpers import empirical_order, heat_problem, wave_problem
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from graphops import Laplacian, lam_max
@@ -33,6 +31,9 @@ from solvers import (
 from solvers.explicit_rk import RKState
 from solvers.linear_stability import OneStep
 from solvers.stability import stability_bound
+
+from conftest import make_path_graph
+from helpers import empirical_order, heat_problem, wave_problem
 
 RK_SOLVERS = [Euler(), Midpoint(), Heun(), RK4(), Bosh3(), Dopri5()]
 

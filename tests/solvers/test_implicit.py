@@ -6,8 +6,6 @@ import math
 
 import pytest
 import torch
-from conftest import make_grid_graph, make_random_graph
-from helpers import empirical_order, heat_problem
 
 from graphops import Gradient, Graph, Laplacian
 from solvers import CG
@@ -23,6 +21,9 @@ from solvers.implicit import CrankNicolson, ImplicitEuler
 from solvers.solution import Status
 from solvers.solve import solve
 from solvers.terms import LinearTerm, ODETerm
+
+from conftest import make_grid_graph, make_random_graph
+from helpers import empirical_order, heat_problem
 
 TIGHT = CG(rtol=1e-13)
 SOLVERS = [ImplicitEuler(TIGHT), CrankNicolson(TIGHT)]

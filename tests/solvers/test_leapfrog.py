@@ -8,8 +8,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from helpers import drive_steps as run
-from helpers import empirical_order, wave_problem
 
 from graphops import Graph, Laplacian
 from solvers._errors import StabilityWarning, TermSolverMismatch
@@ -19,6 +17,9 @@ from solvers.linear_stability import Oscillator
 from solvers.solution import Status
 from solvers.solve import solve
 from solvers.terms import ODETerm, SecondOrderTerm
+
+from helpers import drive_steps as run
+from helpers import empirical_order, wave_problem
 
 UNDAMPED = [Leapfrog(), TwoStepLeapfrog(), DampedLeapfrog(alpha=0.0, beta=1.0)]
 ALL = [

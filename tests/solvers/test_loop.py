@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from helpers import heat_problem
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from solvers import (
@@ -22,6 +21,8 @@ from solvers import (
     Status,
     solve,
 )
+
+from helpers import heat_problem
 
 
 class _SyncCounter(TorchDispatchMode):

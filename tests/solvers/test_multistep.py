@@ -8,8 +8,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from helpers import drive_steps as run
-from helpers import empirical_order, heat_problem, wave_problem
 
 from graphops import Graph, Laplacian
 from solvers._errors import StabilityWarning
@@ -24,6 +22,9 @@ from solvers.solution import Status
 from solvers.solve import solve
 from solvers.stability import root_condition, stability_bound
 from solvers.terms import LinearTerm, ODETerm, SecondOrderTerm
+
+from helpers import drive_steps as run
+from helpers import empirical_order, heat_problem, wave_problem
 
 ABS = [AdamsBashforth(order=k) for k in (2, 3, 4)]
 

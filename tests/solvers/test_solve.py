@@ -11,8 +11,6 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
-from conftest import make_path_graph, make_random_graph
-from helpers import heat_problem, wave_problem
 from scipy.integrate import solve_ivp
 from torchdiffeq import odeint
 
@@ -26,8 +24,8 @@ from solvers import (
     AbstractMultistepSolver,
     AbstractSolver,
     Backprop,
-    Checkpoint,
     Bosh3,
+    Checkpoint,
     ConstantStep,
     Dopri5,
     Euler,
@@ -44,6 +42,9 @@ from solvers import (
     get_solver,
     solve,
 )
+
+from conftest import make_path_graph, make_random_graph
+from helpers import heat_problem, wave_problem
 
 
 # -- dummy solvers for contract paths no real solver here takes -------------------------

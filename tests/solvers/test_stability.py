@@ -12,9 +12,6 @@ from torch import nn
 
 matplotlib.use("Agg")
 
-from conftest import make_grid_graph, make_random_graph  # noqa: E402
-from helpers import heat_problem  # noqa: E402
-
 from graphops import Laplacian, lam_max  # noqa: E402
 from solvers import CG  # noqa: E402
 from solvers.explicit_rk import RK4, Bosh3, Dopri5, Euler, Heun, Midpoint  # noqa: E402
@@ -47,6 +44,9 @@ from solvers.stability import (  # noqa: E402
 )
 from solvers.terms import LinearTerm, ODETerm, SecondOrderTerm  # noqa: E402
 from solvers.torchdiffeq import TorchDiffEq  # noqa: E402
+
+from conftest import make_grid_graph, make_random_graph  # noqa: E402
+from helpers import heat_problem  # noqa: E402
 
 RK4_BOUND = 2.785293563405282  # real root of |1 - x + x^2/2 - x^3/6 + x^4/24| = 1
 Z = np.array([[-2.5 + 0.3j, -1.0, 0.0], [0.4 - 1.1j, 2j, -0.01 + 0.0j]])

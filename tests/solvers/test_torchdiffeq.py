@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import heat_problem, wave_problem
 from torch import nn
 
 from graphops import Laplacian
@@ -16,12 +15,14 @@ from solvers.adjoint import Checkpoint, TorchDiffEqAdjoint
 from solvers.base import AbstractIntervalSolver
 from solvers.controllers import PIController
 from solvers.explicit_rk import RK4, Dopri5
+from solvers.linear_stability import NotAnalysed
 from solvers.solution import Status
 from solvers.solve import solve
-from solvers.linear_stability import NotAnalysed
 from solvers.stability import root_condition, stability_bound, stability_function
 from solvers.terms import LinearTerm, ODETerm, SecondOrderTerm
 from solvers.torchdiffeq import TorchDiffEq
+
+from helpers import heat_problem, wave_problem
 
 
 class LearnedHeat(LinearTerm):
