@@ -54,8 +54,9 @@ multiplies :math:`[\hat A\,\mathcal D(y) \,\|\, H^0]` by one ``2C x C`` weight i
 of :math:`S_t`. Euler with ``dt = 1`` is the ``L``-layer GCNII of the authors' code.
 
 **Layer index and time.** Layer ``k`` owns ``[t0 + k h, t0 + (k+1) h)`` with ``h`` the
-training step (1): :math:`k(t) = \lfloor (t - t_0)/h \rfloor` clipped to
-``[0, L-1]``, the rule of :class:`~models.TimeIndexed` (constant interpolation).
+training step (1): :math:`k(t)` with :math:`t \in [t_0 + k h, t_0 + (k+1) h)`,
+clipped to ``[0, L-1]``, the rule of :class:`~models.TimeIndexed` (constant
+interpolation).
 Everything per layer follows it: the weights, biases, GCNII's :math:`\beta_t`, and
 the kind of layer (first, hidden, last). A finer step integrates the same
 piecewise-constant ODE; :meth:`GCNTerm.jump_times` lists every layer boundary.
@@ -107,7 +108,13 @@ from graphops import Adjacency, Graph
 from graphops._checks import check_int, check_real, describe
 from graphops.operators import GraphOperator
 from models._blocks import MLP, glorot_, uniform_fan_
-from models.model import GraphPDEModel, GraphTerm, TimeIndexed
+from models.model import (
+    GraphPDEModel,
+    GraphTerm,
+    TimeIndexed,
+    layer_boundaries,
+    layer_index,
+)
 from solvers import Euler
 
 __all__ = [
@@ -207,21 +214,19 @@ class _LayeredTerm(GraphTerm):
         self.t0 = check_real(where, "t0", t0)
         p = check_real(where, "dropout", dropout, low=0.0, high=1.0, high_open=True)
         self.dropout = nn.Dropout(p)
+        self._boundaries = layer_boundaries(self.t0, self.h, self.num_layers)
 
     def layer(self, t: float | Tensor) -> int:
         r"""The layer index :math:`k(t)` (see the module docstring).
 
-        :math:`\lfloor (t - t_0)/h \rfloor` clipped to ``[0, num_layers - 1]``, the
+        :math:`t \in [t_0 + k h, t_0 + (k+1) h)` clipped to ``[0, num_layers - 1]``, the
         rule of :class:`~models.TimeIndexed` with constant interpolation.
         """
-        s = (float(t) - self.t0) / self.h
-        # The 1e-9 absorbs round-off in t = t0 + k * h, as in TimeIndexed.
-        return min(max(math.floor(s + 1e-9), 0), self.num_layers - 1)
+        return layer_index(self._boundaries, t)
 
     def jump_times(self, t0: float, t1: float) -> list[float]:
         """Every layer boundary ``t0 + k h`` (``k = 1 .. K-1``) inside ``(t0, t1)``."""
-        times = (self.t0 + k * self.h for k in range(1, self.num_layers))
-        return [t for t in times if t0 < t < t1]
+        return [t for t in self._boundaries if t0 < t < t1]
 
 
 class GCNTerm(_LayeredTerm):

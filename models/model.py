@@ -30,6 +30,7 @@ after training are stated there.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -47,10 +48,33 @@ __all__ = [
     "GraphTerm",
     "TimeIndexed",
     "check_equivariance",
+    "layer_boundaries",
+    "layer_index",
     "permute_graph",
 ]
 
 _INTERPOLATIONS = ("constant", "linear")
+
+
+def layer_boundaries(t0: float, h: float, num_layers: int) -> tuple[float, ...]:
+    """The jump times ``t_k = t0 + k h``, ``k = 1 .. K-1``, of ``K`` layers.
+
+    One expression for every per-layer rule of the package, so the times a solve
+    lands on (``Term.jump_times``) compare *exactly* equal to the ones
+    :func:`layer_index` looks up.
+    """
+    return tuple(t0 + k * h for k in range(1, num_layers))
+
+
+def layer_index(boundaries: tuple[float, ...], t: float | Tensor) -> int:
+    r"""The layer ``k`` of time ``t``, :math:`t \in [t_k, t_{k+1})`, in ``[0, K-1]``.
+
+    The count of boundaries at or before ``t`` (exact comparisons, no tolerance):
+    a step that :func:`solvers.solve` lands on ``t_k`` starts exactly there and
+    reads layer ``k``; the step ending there is shortened by one ulp and reads
+    layer ``k - 1`` to its end.
+    """
+    return bisect.bisect_right(boundaries, float(t))
 
 
 class TimeIndexed(nn.Module):
@@ -59,8 +83,8 @@ class TimeIndexed(nn.Module):
     ``K`` values belong to the training grid ``t_k = t0 + k h`` (``h`` the training
     step). With ``interpolation="constant"`` (default) the value at time ``t`` is
 
-    .. math:: P(t) = P_k \quad \text{for } t \in [t_k, t_k + h),\qquad
-        k = \lfloor (t - t_0) / h \rfloor \text{ clipped to } [0, K-1],
+    .. math:: P(t) = P_k \quad \text{for } t \in [t_k, t_{k+1}),\qquad
+        t_k = t_0 + k h, \quad k \text{ clipped to } [0, K-1],
 
     piecewise constant and right-continuous, so an Euler step from ``t_k`` uses
     ``P_k`` exactly as the layer-``k`` network it discretises. With
@@ -74,13 +98,16 @@ class TimeIndexed(nn.Module):
       :math:`P_k`: a finer discretisation of the same piecewise-constant ODE;
     * a larger step or one that is not a divisor of ``h`` reads :math:`P` at its own
       stage times, so some pieces may be skipped or straddled;
-    * a multi-stage solver (RK4) evaluates stages inside ``[t_k, t_k + h]``; a stage
-      exactly at ``t_k + h`` (``c = 1``) already reads :math:`P_{k+1}`, because the
-      pieces are right-continuous;
+    * a multi-stage solver (RK4) evaluates stages inside ``[t_k, t_k + h]``:
+      :func:`solvers.solve` lands a step on every :meth:`jump_times` time and ends
+      the step before it one ulp early, so every stage of a step reads the piece
+      the step started in (no stage straddles a jump);
     * times beyond ``t_{K-1} + h`` read the last value :math:`P_{K-1}`;
-    * an **adaptive** solver must not step over a jump: :meth:`jump_times` lists the
-      ``t_k``, and :class:`GraphPDEModel` has the controller land a step on each of
-      them (with ``interpolation="constant"``).
+    * an **adaptive** solver never steps over a jump: the term's ``jump_times``
+      (the ``t_k``, with ``interpolation="constant"``) are stops of every solve.
+
+    The look-up compares ``t`` exactly with the boundaries ``t0 + k h`` (see
+    :func:`layer_index`); the solve lands on those very floats.
 
     Args:
         values: Initial values, shape ``[K, ...]`` (``K`` layers); stored as a
@@ -133,6 +160,7 @@ class TimeIndexed(nn.Module):
         self.t0 = check_real("TimeIndexed", "t0", t0)
         self.interpolation = interpolation
         self.values = nn.Parameter(values.detach().clone(), requires_grad=requires_grad)
+        self._boundaries = layer_boundaries(self.t0, self.h, values.shape[0])
 
     @property
     def num_layers(self) -> int:
@@ -144,12 +172,10 @@ class TimeIndexed(nn.Module):
 
     def forward(self, t: float | Tensor) -> Tensor:
         """The value at time ``t`` (a Python float or a 0-d tensor)."""
+        if self.interpolation == "constant":
+            return self.values[layer_index(self._boundaries, t)]
         s = self._position(t)
         last = self.num_layers - 1
-        if self.interpolation == "constant":
-            # The 1e-9 absorbs round-off in t = t0 + k * h computed by the loop.
-            k = min(max(math.floor(s + 1e-9), 0), last)
-            return self.values[k]
         if s <= 0.0 or last == 0:
             return self.values[0]
         if s >= last:
@@ -162,8 +188,7 @@ class TimeIndexed(nn.Module):
         """The discontinuities ``t_k`` strictly inside ``(t0, t1)`` (constant only)."""
         if self.interpolation != "constant":
             return []
-        times = (self.t0 + k * self.h for k in range(1, self.num_layers))
-        return [t for t in times if t0 < t < t1]
+        return [t for t in self._boundaries if t0 < t < t1]
 
     def extra_repr(self) -> str:
         """``K``, ``h`` and the interpolation."""

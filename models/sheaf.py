@@ -40,8 +40,9 @@ right-hand side
 so :class:`~solvers.Euler` with ``dt = 1`` (``h``) gives exactly the update above:
 one NSD layer per step. ``W_1^t, W_2^t, ε_t`` are :class:`~models.TimeIndexed`
 values and the learners a ``ModuleList`` indexed by the same rule, layer
-``k(t) = floor((t - t0) / h)`` clipped to ``[0, K-1]``. A multi-stage solver rebuilds
-the sheaf at every stage from the stage state (the ODE the layers discretise); in
+``k(t)`` with ``t in [t0 + k h, t0 + (k+1) h)``, clipped to ``[0, K-1]``. A
+multi-stage solver rebuilds the sheaf at every stage from the stage state (the ODE
+the layers discretise); in
 training mode every evaluation draws new dropout masks, so train multi-stage models
 without dropout or compare them in ``eval()`` mode.
 
@@ -103,7 +104,13 @@ from torch import Tensor, nn
 from graphops import Graph
 from graphops._checks import check_int, check_real, describe
 from graphops.sheaf import SheafLaplacian, orthogonal_maps
-from models.model import GraphPDEModel, GraphTerm, TimeIndexed
+from models.model import (
+    GraphPDEModel,
+    GraphTerm,
+    TimeIndexed,
+    layer_boundaries,
+    layer_index,
+)
 from solvers import Euler
 
 __all__ = [
@@ -552,6 +559,7 @@ class SheafDiffusionTerm(GraphTerm):
         )
         self.h = check_real(where, "h", h, low=0.0, low_open=True)
         self.t0 = check_real(where, "t0", t0)
+        self._boundaries = layer_boundaries(self.t0, self.h, self.num_layers)
 
         dp = self.stalk_dim
         c, k = self.channels, self.num_layers
@@ -582,18 +590,12 @@ class SheafDiffusionTerm(GraphTerm):
         return self.d + int(self.add_lp) + int(self.add_hp)
 
     def layer(self, t: float | Tensor) -> int:
-        r"""The layer index :math:`k(t) = \lfloor (t - t_0)/h \rfloor` in ``[0, K-1]``.
-
-        The rule of :class:`~models.TimeIndexed` with constant interpolation.
-        """
-        s = (float(t) - self.t0) / self.h
-        # The 1e-9 absorbs round-off in t = t0 + k * h, as in TimeIndexed.
-        return min(max(math.floor(s + 1e-9), 0), self.num_layers - 1)
+        """The layer index ``k(t)``: the rule of :func:`models.model.layer_index`."""
+        return layer_index(self._boundaries, t)
 
     def jump_times(self, t0: float, t1: float) -> list[float]:
         """Every layer boundary ``t0 + k h`` (``k = 1 .. K-1``) inside ``(t0, t1)``."""
-        times = (self.t0 + k * self.h for k in range(1, self.num_layers))
-        return [t for t in times if t0 < t < t1]
+        return [t for t in self._boundaries if t0 < t < t1]
 
     def _check_state(self, y: Any, graph: Graph) -> None:
         rows = graph.num_nodes * self.stalk_dim

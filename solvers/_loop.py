@@ -21,7 +21,10 @@ saying where (``t``, step number, ``dt``), what went wrong and a likely fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import math
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -68,6 +71,10 @@ class Problem:
         max_steps: The step budget.
         unstable: The stability warning's text, if one was issued; it becomes the
             cause of a ``NONFINITE`` failure.
+        jumps: Times in ``(t0, t1)`` where the right-hand side jumps (also stops).
+        save_steps: Record ``t0`` and every accepted step (``SaveAt(steps=True)``).
+        record: ``record(t, y, args)``, what is stored for a saved state (``None``:
+            the state itself).
     """
 
     term: Term
@@ -83,6 +90,34 @@ class Problem:
     dt0: float | None
     max_steps: int
     unstable: str | None = None
+    jumps: tuple[float, ...] = ()
+    save_steps: bool = False
+    record: Callable[[float, Any, Any], Any] | None = None
+
+    def solver_dt(self, t: float, dt: float) -> float:
+        """The step handed to the solver for the controller's step ``(t, dt)``.
+
+        A step ending on a jump time ``tj`` ends one ulp before it,
+        ``nextafter(tj, -inf)``, so the stages at its end (``c = 1``) still read
+        the piece the step started in; the controller keeps ``tj`` as the step's
+        end, so the next step starts exactly on the new piece (diffrax's
+        ``prevbefore``/``nextafter``). Off jumps the step is unchanged.
+        """
+        if not self.jumps:
+            return dt
+        end = t + dt
+        tol = 4.0 * _EPS * max(1.0, abs(end))
+        i = bisect.bisect_left(self.jumps, end - tol)
+        if i < len(self.jumps) and abs(self.jumps[i] - end) <= tol:
+            return math.nextafter(self.jumps[i], -math.inf) - t
+        return dt
+
+    def value(self, t: float, y: State) -> Any:
+        """What is saved for the state ``y`` at ``t``."""
+        return y if self.record is None else self.record(t, y, self.args)
+
+
+_EPS = sys.float_info.epsilon
 
 
 @dataclass
@@ -94,7 +129,8 @@ class LoopState:
         solver_state: What the solver carries between steps.
         controller_state: What the controller carries between steps.
         decision: The controller's last decision (the pending step, or the end).
-        saves: States at the output times reached so far.
+        saves: ``(t, value)`` at the output times reached so far (``value`` is the
+            state, or what ``SaveAt.fn`` returned).
         stats: Work counters.
     """
 
@@ -102,7 +138,7 @@ class LoopState:
     solver_state: Any
     controller_state: Any
     decision: Decision
-    saves: list[State]
+    saves: list[tuple[float, Any]]
     stats: Stats
 
 
@@ -111,8 +147,8 @@ class _Segment(NamedTuple):
     solver_state: Any
     controller_state: Any
     decision: Decision
-    # (index in the segment, state after that step) for steps landing on outputs
-    saves: list[tuple[int, State]]
+    # (index in the segment, t, saved value) for steps landing on outputs
+    saves: list[tuple[int, float, Any]]
     num_steps: int
     num_accepted: int
     rhs_evals: int
@@ -168,7 +204,7 @@ def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
         if isinstance(adjoint, Checkpoint) and torch.is_grad_enabled():
             checkpointed = True
             seg_len = adjoint.segment_length(min(schedule.num_steps, problem.max_steps))
-    saves = [y0] if problem.save_t0 else []
+    saves = [(problem.t0, problem.value(problem.t0, y0))] if problem.save_t0 else []
     ls = LoopState(y0, solver_state, controller_state, decision, saves, stats)
     while ls.decision.status is Status.SUCCESS and not ls.decision.done:
         failure = _advance(problem, ls, seg_len, checkpointed, fixed)
@@ -207,7 +243,7 @@ def _advance(
     # the one sync per segment (fixed steps only)
     if res.finite is not None and not bool(res.finite):
         bad, t, dt = _first_nonfinite_step(problem, *inputs[1:], seg_len)
-        ls.saves += [s for i, s in res.saves if i < bad]
+        ls.saves += [(t, v) for i, t, v in res.saves if i < bad]
         cause = problem.unstable or (
             "The right-hand side returned NaN/inf, or the solution diverged; "
             "reduce dt0, use an adaptive solver (Dopri5 with PIController) or "
@@ -217,7 +253,7 @@ def _advance(
             f"{problem.name} failed at t={t:.6g} (step {k0 + bad + 1}, dt={dt:.3g}): "
             f"the state became non-finite (NaN or inf). {cause}"
         )
-    ls.saves += [s for _, s in res.saves]
+    ls.saves += [(t, v) for _, t, v in res.saves]
     if res.failure is not None:
         i, t, dt, st = res.failure
         what = st.message or st.status.description
@@ -251,12 +287,13 @@ def _run_segment(
     term, args = problem.term, problem.args
     # bound once: this loop body runs once per step
     step, adapt, success = problem.solver.step, problem.controller.adapt, Status.SUCCESS
-    saves: list[tuple[int, State]] = []
+    solver_dt, every_step = problem.solver_dt, problem.save_steps
+    saves: list[tuple[int, float, Any]] = []
     n = accepted = rhs = lin = 0
     failure = None
     while n < seg_len and decision.status is success and not decision.done:
         t, dt = decision.t, decision.dt
-        st = step(term, t, dt, y, args, solver_state)
+        st = step(term, t, solver_dt(t, dt), y, args, solver_state)
         rhs += st.rhs_evals
         lin += st.linear_iters
         if st.status is not success:
@@ -276,8 +313,8 @@ def _run_segment(
         if decision.accept:
             y, solver_state = st.y1, st.state
             accepted += 1
-            if decision.save:
-                saves.append((n, y))
+            if decision.save or every_step:
+                saves.append((n, decision.t, problem.value(decision.t, y)))
         n += 1
     finite = tall_finite(y) if fixed else None
     return _Segment(
@@ -315,7 +352,7 @@ def _first_nonfinite_step(
     with torch.no_grad():
         for i in range(seg_len):
             t, dt = decision.t, decision.dt
-            st = solver.step(term, t, dt, y, problem.args, solver_state)
+            st = solver.step(term, t, problem.solver_dt(t, dt), y, problem.args, solver_state)
             if st.status is not Status.SUCCESS or not bool(tall_finite(st.y1)):
                 return i, t, dt
             controller_state, decision = controller.adapt(
@@ -353,11 +390,27 @@ def stack_states(saves: Sequence[State], y0: State) -> State:
     return torch.stack(list(saves)) if saves else y0.new_empty((0, *y0.shape))
 
 
+def stack_values(values: Sequence[Any]) -> Any:
+    """Stack recorded values (tensors, or tuples of tensors) along a new first axis."""
+    if not values:
+        return torch.empty(0)
+    if isinstance(values[0], tuple):
+        return tuple(torch.stack([v[i] for v in values]) for i in range(len(values[0])))
+    return torch.stack([torch.as_tensor(v) for v in values])
+
+
 def _finish(
     problem: Problem, ls: LoopState, y0: State, status: Status, message: str
 ) -> Solution:
     ls.stats.num_linear_iters = int(ls.stats.num_linear_iters)
-    saves = ls.saves
-    return Solution(
-        problem.ts[: len(saves)], stack_states(saves, y0), status, message, ls.stats
-    )
+    times = [t for t, _ in ls.saves]
+    values = [v for _, v in ls.saves]
+    if problem.save_steps:
+        ts = problem.ts.new_tensor(times)
+    else:
+        ts = problem.ts[: len(values)]
+    if problem.record is None:
+        ys = stack_states(values, y0)
+    else:
+        ys = stack_values(values)
+    return Solution(ts, ys, status, message, ls.stats)

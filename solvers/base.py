@@ -221,5 +221,10 @@ class AbstractIntervalSolver(AbstractSolver):
         dt0: float | None,
         max_steps: int,
         adjoint: Any,
+        jump_ts: tuple[float, ...] = (),
     ) -> Any:
-        """Integrate from ``t0`` through the output times ``ts``; return a Solution."""
+        """Integrate from ``t0`` through the output times ``ts``; return a Solution.
+
+        ``jump_ts`` are the term's discontinuities in ``(t0, t1)``; an adaptive
+        method must not step over them.
+        """

@@ -26,7 +26,7 @@ from graphops.operators import GraphOperator
 from graphops.spectral import lam_max as _lam_max
 from solvers._checks import check_int, check_real, describe, type_names
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
-from solvers._loop import Problem, run
+from solvers._loop import Problem, run, stack_values
 from solvers._tde_compat import FIXED as _TDE_FIXED
 from solvers._tree import State, tall_finite
 from solvers.adjoint import (
@@ -51,6 +51,7 @@ from solvers.controllers import (
     ConstantStep,
     PIController,
 )
+from solvers.saveat import SaveAt
 from solvers.solution import Solution
 from solvers.stability import check_stability
 from solvers.terms import LinearTerm, SecondOrderTerm, Term
@@ -263,6 +264,20 @@ class _Outputs(NamedTuple):
     stop_saves: list[bool]  # whether each stop is an output time
 
 
+def _as_saveat(saveat: Any) -> SaveAt:
+    """``saveat`` as a :class:`SaveAt` (a tensor of times is ``SaveAt(ts=...)``)."""
+    if saveat is None:
+        return SaveAt()
+    if isinstance(saveat, SaveAt):
+        return saveat
+    if isinstance(saveat, Tensor):
+        return SaveAt(ts=saveat)
+    raise TypeError(
+        "solve: `saveat` must be a 1-D tensor of output times, a SaveAt(...) or "
+        f"None; got {describe(saveat)}. Use e.g. saveat=torch.linspace(t0, t1, 11)."
+    )
+
+
 def _check_saveat(saveat: Any, t0: float, t1: float, y0: State) -> _Outputs:
     leaf = y0[0] if isinstance(y0, tuple) else y0
     if saveat is None:
@@ -327,6 +342,34 @@ def _check_saveat(saveat: Any, t0: float, t1: float, y0: State) -> _Outputs:
     return _Outputs(saveat, save_t0, stops, stop_saves)
 
 
+def _check_jumps(term: Term, t0: float, t1: float) -> tuple[float, ...]:
+    """The term's discontinuities strictly inside ``(t0, t1)``, sorted, as floats."""
+    raw = term.jump_times(t0, t1)
+    try:
+        times = sorted({float(v) for v in raw})
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"solve: {type(term).__name__}.jump_times must return real numbers; got "
+            f"{describe(raw)}."
+        ) from exc
+    if not all(math.isfinite(v) for v in times):
+        raise ValueError(
+            f"solve: {type(term).__name__}.jump_times must be finite; got {times}."
+        )
+    return tuple(v for v in times if t0 < v < t1)
+
+
+def _merge_jumps(
+    stops: list[float], stop_saves: list[bool], jumps: tuple[float, ...]
+) -> tuple[list[float], list[bool]]:
+    """Add the jump times to the stops (as stops that save nothing)."""
+    merged = dict(zip(stops, stop_saves, strict=True))
+    for v in jumps:
+        merged.setdefault(v, False)
+    times = sorted(merged)
+    return times, [merged[v] for v in times]
+
+
 # ---------------------------------------------------------------------------------
 # Stability check (explicit solver + fixed steps + a term with an operator)
 # ---------------------------------------------------------------------------------
@@ -385,7 +428,7 @@ def solve(
     dt0: float | None = None,
     args: Any = None,
     controller: AbstractStepController = ConstantStep(),  # noqa: B008 - frozen value
-    saveat: Tensor | None = None,
+    saveat: Tensor | SaveAt | None = None,
     adjoint: AbstractAdjoint = Backprop(),  # noqa: B008 - frozen value
     max_steps: int = 10_000,
     throw: bool = True,
@@ -414,6 +457,12 @@ def solve(
     which on a ``NONFINITE`` failure includes the few steps taken after the bad one
     before the check.
 
+    **Discontinuities.** If the term's right-hand side jumps at known times
+    (``term.jump_times(t0, t1)``, e.g. per-layer weights of a trained network),
+    every controller lands a step on each of them and the step ending there is
+    shortened by one ulp, so its last stage still reads the piece it started in
+    (diffrax's ``prevbefore``); an adaptive solver never steps over a jump.
+
     With an explicit solver, ``ConstantStep`` and a term with an operator (a
     ``LinearTerm``, or a ``SecondOrderTerm`` with a solver written for it such as
     Leapfrog), ``solve`` estimates ``lam_max`` of the operator at ``t0`` (Lanczos if
@@ -434,8 +483,11 @@ def solve(
         controller: ``ConstantStep()`` (default) or ``PIController(rtol=, atol=)``;
             ignored by solvers that integrate the interval themselves
             (``TorchDiffEq``).
-        saveat: Increasing 1-D floating tensor of output times in ``[t0, t1]``;
-            ``None`` saves ``t1`` only. ``t0`` is included only if listed.
+        saveat: What to record: ``None`` (the state at ``t1``), an increasing 1-D
+            floating tensor of output times in ``[t0, t1]`` (``t0`` is included
+            only if listed), or a :class:`~solvers.saveat.SaveAt` (output times or
+            every step, and optionally a function of the state instead of the
+            state).
         max_steps: Step budget (accepted plus rejected steps), a positive int.
         throw: Raise :class:`~solvers._errors.SolveFailed` on failure (``.solution``
             holds the partial solution); ``False`` returns the failed solution.
@@ -474,7 +526,8 @@ def solve(
         >>> sol = solve(LinearTerm(Laplacian(graph)), RK4(), y0=x0, t1=1.0, dt0=0.1)
         >>> sol = solve(term, Dopri5(), y0=x0, t1=3.0, args=graph,
         ...             controller=PIController(rtol=1e-5, atol=1e-7))
-        >>> sol.ys.shape, sol.stats.num_rhs_evals
+        >>> tuple(sol.ys.shape), sol.stats.num_steps > 0
+        ((1, 16, 2), True)
     """
     name = _check_term_and_solver(term, solver)
     y0 = _check_y0(term, y0)
@@ -502,7 +555,29 @@ def solve(
     max_steps = check_int(
         "solve", "max_steps", max_steps, low=1, fix="Pass e.g. max_steps=10_000."
     )
-    outs = _check_saveat(saveat, t0, t1, y0)
+    save = _as_saveat(saveat)
+    leaf = y0[0] if isinstance(y0, tuple) else y0
+    if save.steps:
+        ts = torch.tensor([t0], dtype=leaf.dtype, device=leaf.device)
+        outs = _Outputs(ts, True, [t1], [True])
+    else:
+        outs = _check_saveat(save.ts, t0, t1, y0)
+    jumps = _check_jumps(term, t0, t1)
+    if save.steps or save.fn is not None:
+        if isinstance(adjoint, TorchDiffEqAdjoint) and not isinstance(
+            solver, AbstractIntervalSolver
+        ):
+            raise ValueError(
+                f"solve: {save!r} with the continuous adjoint is not supported: it "
+                "differentiates the states at output times only. Use "
+                "adjoint=Backprop() or Checkpoint(), or save the states."
+            )
+    if save.steps and isinstance(solver, AbstractIntervalSolver):
+        raise ValueError(
+            f"solve: SaveAt(steps=True) needs the package's stepping loop; got "
+            f"{solver!r}, which steps inside torchdiffeq. Pass output times "
+            "(SaveAt(ts=...)) or use a solver such as Dopri5()."
+        )
 
     if isinstance(solver, AbstractIntervalSolver):
         # It integrates the whole interval with its own step control.
@@ -510,12 +585,23 @@ def solve(
         if dt_grid is not None:
             _warn_if_unstable(term, solver, t0, y0, args, dt_grid)
         sol = solver.integrate(
-            term, t0, outs.ts, y0, args, dt0=dt0, max_steps=max_steps, adjoint=adjoint
+            term,
+            t0,
+            outs.ts,
+            y0,
+            args,
+            dt0=dt0,
+            max_steps=max_steps,
+            adjoint=adjoint,
+            jump_ts=jumps,
         )
+        if save.fn is not None:
+            sol = _record_after(sol, save, args)
     else:
+        stops, stop_saves = _merge_jumps(outs.stops, outs.stop_saves, jumps)
         unstable = None
         if isinstance(controller, AbstractFixedStepController):
-            dt_eff = controller.schedule(t0, outs.stops, dt0).dt
+            dt_eff = controller.schedule(t0, stops, dt0).dt
             unstable = _warn_if_unstable(term, solver, t0, y0, args, dt_eff)
         problem = Problem(
             term=term,
@@ -526,11 +612,14 @@ def solve(
             t0=t0,
             ts=outs.ts,
             save_t0=outs.save_t0,
-            stops=tuple(outs.stops),
-            stop_saves=tuple(outs.stop_saves),
+            stops=tuple(stops),
+            stop_saves=tuple(stop_saves),
             dt0=dt0,
             max_steps=max_steps,
             unstable=unstable,
+            jumps=jumps,
+            save_steps=save.steps,
+            record=None if save.fn is None else save.record,
         )
         if isinstance(adjoint, TorchDiffEqAdjoint):
             sol = continuous_adjoint(
@@ -541,6 +630,19 @@ def solve(
     if throw and not sol.success:
         raise SolveFailed(sol.message, sol)
     return sol
+
+
+def _record_after(sol: Solution, save: SaveAt, args: Any) -> Solution:
+    """Apply ``save.fn`` to the states an interval solver saved (it keeps states)."""
+    states = sol.ys
+    n = sol.ts.numel()
+    ts = sol.ts.tolist()
+    values = [
+        save.record(ts[k], tuple(y[k] for y in states) if isinstance(states, tuple)
+                    else states[k], args)
+        for k in range(n)
+    ]
+    return Solution(sol.ts, stack_values(values), sol.status, sol.message, sol.stats)
 
 
 def _warn_if_unstable(

@@ -76,6 +76,15 @@ class Term(nn.Module):
                 self.__dict__[name] = map_nested(value, fn, memo)
         return self
 
+    def jump_times(self, t0: float, t1: float) -> list[float]:
+        """Times in ``(t0, t1)`` where the right-hand side is discontinuous.
+
+        :func:`solvers.solve` lands a step on each (an adaptive solver never steps
+        over one). The default is none; a term with per-layer (piecewise-constant
+        in time) parameters lists its layer boundaries.
+        """
+        return []
+
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102
         raise TypeError(
             f"{type(self).__name__}: a Term must define forward(t, y, args); use "

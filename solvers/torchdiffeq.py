@@ -296,6 +296,7 @@ class TorchDiffEq(AbstractIntervalSolver):
         dt0: float | None = None,
         max_steps: int | None = None,
         adjoint: AbstractAdjoint = Backprop(),  # noqa: B008 - frozen value
+        jump_ts: tuple[float, ...] = (),
     ) -> Solution:
         """Integrate from ``t0`` through the output times ``ts`` in one torchdiffeq call.
 
@@ -315,6 +316,10 @@ class TorchDiffEq(AbstractIntervalSolver):
             adjoint: ``Backprop()`` (``odeint``, backpropagation through
                 torchdiffeq's steps) or ``TorchDiffEqAdjoint`` (``odeint_adjoint``;
                 its ``None`` fields take this solver's method and tolerances).
+            jump_ts: Discontinuities of the right-hand side: an adaptive method
+                gets them as torchdiffeq's ``jump_t`` (it lands on each and
+                restarts its FSAL stage); a fixed grid steps where ``step_size``
+                puts it (torchdiffeq evaluates a step's ends just inside it).
 
         Returns:
             A :class:`~solvers.solution.Solution` (``ys`` at ``ts``; on failure the
@@ -361,6 +366,8 @@ class TorchDiffEq(AbstractIntervalSolver):
             first = self.first_step if self.first_step is not None else dt0
             if first is not None:
                 options["first_step"] = float(first)
+            if jump_ts:
+                options["jump_t"] = torch.tensor(jump_ts, dtype=torch.float64)
         func = (_TermFunc if self.fixed_grid else _AdaptiveTermFunc)(
             term, args, max_steps
         )

@@ -70,6 +70,7 @@ from solvers.stability.jacobian import (
     jacobian_eigenvalue,
     jacobian_lam_max,
     recommend_dt,
+    stable_step,
 )
 from solvers.stability.plotting import plot_stability_regions
 
@@ -90,6 +91,7 @@ __all__ = [
     "max_stable_dt",
     "plot_stability_regions",
     "recommend_dt",
+    "stable_step",
     "root_condition",
     "stability_bound",
     "stability_function",

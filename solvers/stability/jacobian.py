@@ -41,6 +41,7 @@ __all__ = [
     "jacobian_eigenvalue",
     "jacobian_lam_max",
     "recommend_dt",
+    "stable_step",
 ]
 
 
@@ -362,6 +363,43 @@ def recommend_dt(
         low_open=True,
         fix="Use e.g. safety=0.9.",
     )
+    limit = stable_step(term, solver, y, t=t, args=args, iters=iters, tol=tol)
+    return None if limit is None else safety * limit
+
+
+def stable_step(
+    term: Term,
+    solver: Any,
+    y: Any,
+    *,
+    t: float = 0.0,
+    args: Any = None,
+    eigenvalue: DominantEigenvalue | None = None,
+    iters: int = 100,
+    tol: float = 1e-6,
+    where: str = "recommend_dt",
+) -> float | None:
+    """The largest stable fixed step ``dt_max`` of :func:`recommend_dt` (no safety).
+
+    Args:
+        term: The term.
+        solver: The solver value.
+        y: Current state.
+        t: Current time.
+        args: Passed to the term.
+        eigenvalue: A :func:`jacobian_eigenvalue` result for this term and state,
+            to reuse across several solvers (terms without an operator only);
+            ``None`` computes it.
+        iters: Jacobian-vector products for the estimate (when computed here).
+        tol: Its convergence tolerance; a ``RuntimeWarning`` says when it missed.
+        where: The public call named in messages.
+
+    Returns:
+        ``dt_max``, or ``None`` when the method has no limit for this problem.
+
+    Raises:
+        ValueError: the method is unstable for every ``dt`` on this problem.
+    """
     desc = _describe(where, solver)
     if isinstance(desc, Unconditional):
         return None
@@ -375,14 +413,36 @@ def recommend_dt(
             b = imag_axis_bound(solver)
             if b == 0.0:
                 raise ValueError(
-                    f"recommend_dt: {_name(solver)} is unstable for every dt on "
+                    f"{where}: {_name(solver)} is unstable for every dt on "
                     "x'' = -A x (its stability region contains no segment of the "
                     "imaginary axis); use Leapfrog, "
                     "SymplecticEuler or RK4."
                 )
-            return None if math.isinf(b) else safety * b / math.sqrt(lam)
-        limit = desc.max_stable_dt(lam)
-        return None if limit is None else safety * limit
+            return None if math.isinf(b) else b / math.sqrt(lam)
+        return desc.max_stable_dt(lam)
+    eig = eigenvalue
+    if eig is None:
+        eig = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol)
+        if not eig.converged:
+            warnings.warn(
+                f"{where}: the Jacobian eigenvalue estimate did not converge in "
+                f"{iters} products (residual {eig.residual:.2g} > tol={tol:g}); the "
+                "step may be off. "
+                "Pass a larger `iters`.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+    if second:
+        return desc.max_stable_dt(eig.lam_abs**2) if eig.lam_abs > 0 else None
+    limit = _first_order_dt(solver, desc, eig.lam)
+    if limit == 0.0:
+        raise ValueError(
+            f"{where}: {_name(solver)} is unstable for every dt at the "
+            f"dominant Jacobian eigenvalue {eig.lam:.4g} (outside its stability "
+            "region along that ray); use a "
+            "method whose region covers it (e.g. RK4) or an implicit solver."
+        )
+    return limit
     eig = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol)
     if not eig.converged:
         warnings.warn(

@@ -856,9 +856,9 @@ def test_invalid_y0(term_kind, y0, exc, match, heat) -> None:
         ),
         (
             dict(saveat=[0.5, 1.0]),
-            ValueError,
-            r"`saveat` must be a non-empty 1-D floating tensor of output times; got "
-            r"list",
+            TypeError,
+            r"`saveat` must be a 1-D tensor of output times, a SaveAt\(\.\.\.\) or None; "
+            r"got list",
         ),
         (
             dict(saveat=torch.ones(2, 2)),
