@@ -29,7 +29,8 @@ def machine() -> str:
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return (
         f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), {dev}, {datetime.date.today().isoformat()}"
+        f"({torch.get_num_threads()} threads), {dev}, "
+        f"{datetime.date.today().isoformat()}"
     )
 
 
@@ -61,7 +62,10 @@ def timeit(
 
 
 def random_graph(num_nodes: int, num_directed_edges: int, seed: int = 0, device="cpu"):
-    """Erdos-Renyi-like graph with about ``num_directed_edges`` stored entries (both directions)."""
+    """Erdos-Renyi-like graph with about ``num_directed_edges`` stored entries.
+
+    Both directions of every edge are stored.
+    """
     from graphops import Graph
 
     g = torch.Generator().manual_seed(seed)

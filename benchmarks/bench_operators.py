@@ -182,7 +182,8 @@ def main(argv=None) -> str:
             ],
             fwd_rows,
         )
-        + "\n\nForward + backward with learnable edge weights (operator rebuilt from the weights each call):\n\n"
+        + "\n\nForward + backward with learnable edge weights "
+        "(operator rebuilt from the weights each call):\n\n"
         + table(
             [
                 "graph",

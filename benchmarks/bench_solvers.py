@@ -207,8 +207,9 @@ def _part1_case(
                 and f_op.nfe == f_csr.nfe == evals
             ):
                 raise RuntimeError(
-                    f"bench_solvers: step counts differ: graphpde {sol.stats.num_steps} steps / "
-                    f"{sol.stats.num_rhs_evals} evaluations, torchdiffeq {f_op.nfe} / {f_csr.nfe} "
+                    "bench_solvers: step counts differ: graphpde "
+                    f"{sol.stats.num_steps} steps / {sol.stats.num_rhs_evals} "
+                    f"evaluations, torchdiffeq {f_op.nfe} / {f_csr.nfe} "
                     f"evaluations; expected {steps} steps of {stages} stage(s)."
                 )
             ours_y = outs["ours"]
@@ -304,14 +305,17 @@ def part1(quick: bool) -> str:
         "### 1. Fixed-step loop: graphpde solve() vs torchdiffeq odeint "
         f"(heat flow y' = -L_sym y, F = {F}, float32, no_grad)\n\n"
         + table(headers, out)
-        + "\n\nBoth sides apply the same graphpde operator (`func = lambda t, y: -(L @ y)`), so the "
-        "ratio is the loop overhead; the CSR column uses a plain `torch.sparse_csr_tensor`. "
-        "'RHS evaluations alone' calls `-(L @ y)` as often as the solve does, with no loop: no "
-        "integrator can be faster, so torchdiffeq / that time bounds the achievable speed-up. "
-        "dt = 1/32. 'first solve, new operator' is one call with a freshly built operator, "
-        "which includes solve()'s lam_max estimate for the stability check (cached on the "
-        "operator afterwards). Medians of interleaved repeats; Cora-size samples batch "
-        "several calls.\n\n" + "\n".join(f"- {s}" for s in notes) + "\n"
+        + "\n\nBoth sides apply the same graphpde operator "
+        "(`func = lambda t, y: -(L @ y)`), so the ratio is the loop overhead; the "
+        "CSR column uses a plain `torch.sparse_csr_tensor`. 'RHS evaluations "
+        "alone' calls `-(L @ y)` as often as the solve does, with no loop: no "
+        "integrator can be faster, so torchdiffeq / that time bounds the "
+        "achievable speed-up. dt = 1/32. 'first solve, new operator' is one call "
+        "with a freshly built operator, which includes solve()'s lam_max estimate "
+        "for the stability check (cached on the operator afterwards). Medians of "
+        "interleaved repeats; Cora-size samples batch several calls.\n\n"
+        + "\n".join(f"- {s}" for s in notes)
+        + "\n"
     )
 
 
@@ -319,7 +323,10 @@ def part1(quick: bool) -> str:
 # Part 2: stiff heat flow at matched error
 # ---------------------------------------------------------------------------------
 def _hub_graph(n: int, e: int, hubs: int, hub_degree: int, seed: int = 0) -> Graph:
-    """``random_graph``-style edges plus ``hubs`` nodes linked to ``hub_degree`` random nodes."""
+    """``random_graph``-style edges plus ``hubs`` nodes.
+
+    Each hub is linked to ``hub_degree`` random nodes.
+    """
     gen = torch.Generator().manual_seed(seed)
     m = e // 2
     src = torch.randint(0, n, (m,), generator=gen)
@@ -444,9 +451,10 @@ def part2(quick: bool) -> str:
         )
 
         def step_search(name, fn, k, order, k_max):
-            """Smallest step count (up to ~5%) meeting the target: grow by the error model
-            err ~ k^-order (at least doubling), then bisect once between the last miss
-            and the first hit.
+            """Smallest step count (up to ~5%) meeting the error target.
+
+            Grow by the error model err ~ k^-order (at least doubling), then bisect
+            once between the last miss and the first hit.
             """
             miss = None
             while k <= k_max:
@@ -530,7 +538,8 @@ def part2(quick: bool) -> str:
     ]
     scan = "; ".join(
         f"{name.split()[-1] if 'Dopri5' not in name else name.split()[0] + ' Dopri5'} "
-        f"{('rtol ' + format(s, 'g')) if 'opri' in name else ('T/' + str(s))}: {info['err']:.1e} in {fmt_time(info['time'][0])}"
+        f"{('rtol ' + format(s, 'g')) if 'opri' in name else ('T/' + str(s))}: "
+        f"{info['err']:.1e} in {fmt_time(info['time'][0])}"
         for (name, s), info in runs.items()
     )
     implicit_best = min(
@@ -545,26 +554,34 @@ def part2(quick: bool) -> str:
         "n/a"
         if implicit_best is None or t_ours is None
         else (
-            f"best implicit / graphpde Dopri5 = {t_ours / implicit_best:.1f}x, / torchdiffeq dopri5 = "
+            "best implicit / graphpde Dopri5 = "
+            f"{t_ours / implicit_best:.1f}x, / torchdiffeq dopri5 = "
             f"{(t_tde or float('nan')) / implicit_best:.1f}x (target >= 10x)"
         )
     )
     return (
-        f"### 2. Stiff heat flow at matched error {ERROR_TARGET:g} (L = D - W, F = {F}, float32 solves, "
-        "float64 errors)\n\n"
-        f"Graph: N = {n}, {g.num_edges} undirected edges, random edges plus {hubs} hubs of degree "
-        f"~{hub_deg}; lam_max = {lam_top:.1f}, smallest non-zero eigenvalue {lam[lam > 1e-8].min():.3f} "
+        f"### 2. Stiff heat flow at matched error {ERROR_TARGET:g} "
+        f"(L = D - W, F = {F}, float32 solves, float64 errors)\n\n"
+        f"Graph: N = {n}, {g.num_edges} undirected edges, random edges plus "
+        f"{hubs} hubs of degree ~{hub_deg}; lam_max = {lam_top:.1f}, smallest "
+        f"non-zero eigenvalue {lam[lam > 1e-8].min():.3f} "
         f"(kernel dimension {(lam <= 1e-8).sum()}); "
-        f"T = {big_t:g}, T * lam_max = {big_t * lam_top:.0f}. y0 = the 8 eigenvectors of the smallest non-zero eigenvalues "
-        "(random combinations, RMS 1 per column) + white noise (RMS 1, kernel part removed). Error = ||y(T) - y_exact(T)||_F / "
-        f"||y_exact(T)||_F (||y_exact(T)|| / ||y0|| = {exact_norm / float(np.linalg.norm(y0n)):.3f}). "
-        f"CG: Jacobi, rtol = {CG_RTOL:g}. {threads} thread(s) ({probe}). Wall time: median of up to 3 "
-        "runs (2 for runs over 2 s or with --quick).\n\n"
+        f"T = {big_t:g}, T * lam_max = {big_t * lam_top:.0f}. y0 = the 8 "
+        "eigenvectors of the smallest non-zero eigenvalues (random combinations, "
+        "RMS 1 per column) + white noise (RMS 1, kernel part removed). "
+        "Error = ||y(T) - y_exact(T)||_F / ||y_exact(T)||_F "
+        "(||y_exact(T)|| / ||y0|| = "
+        f"{exact_norm / float(np.linalg.norm(y0n)):.3f}). "
+        f"CG: Jacobi, rtol = {CG_RTOL:g}. {threads} thread(s) ({probe}). "
+        "Wall time: median of up to 3 runs (2 for runs over 2 s or with "
+        "--quick).\n\n"
         + table(headers, rows)
-        + f"\n\nResult: {verdict}. 'operator applications' = RHS evaluations + CG iterations (each one "
-        "sparse product on [N, 64]). ImplicitEuler is first order, so its step count grows like "
-        "1/error; CrankNicolson (second order, but only A-stable: stiff modes decay like "
-        "((1 - z/2)/(1 + z/2))^n) needs enough steps to damp the rough part of y0.\n\n"
+        + f"\n\nResult: {verdict}. 'operator applications' = RHS evaluations + "
+        "CG iterations (each one sparse product on [N, 64]). ImplicitEuler is "
+        "first order, so its step count grows like 1/error; CrankNicolson "
+        "(second order, but only A-stable: stiff modes decay like "
+        "((1 - z/2)/(1 + z/2))^n) needs enough steps to damp the rough part of "
+        "y0.\n\n"
         f"All runs of the search (error, time of the first run): {scan}.\n"
     )
 
@@ -573,7 +590,10 @@ def part2(quick: bool) -> str:
 # Part 3: memory of backpropagation through 64 RK4 steps
 # ---------------------------------------------------------------------------------
 class _LearnedHeat(LinearTerm):
-    """``y' = -L_sym(w) y`` with learnable edge weights; the operator is rebuilt per call."""
+    """``y' = -L_sym(w) y`` with learnable edge weights.
+
+    The operator is rebuilt from the weights at every call.
+    """
 
     def __init__(self, graph: Graph, weight: torch.Tensor) -> None:
         super().__init__()
@@ -741,17 +761,21 @@ def part3(quick: bool) -> str:
     ]
     state_mib = n * F * 4 / 2**20
     return (
-        f"### 3. Memory of backpropagation: {steps} RK4 steps, learnable edge weights (F = {F}, float32)\n\n"
-        f"Graph: random, N = {n}, {e} directed edges (nnz = {results[0]['nnz']}); one state [N, F] = "
-        f"{state_mib:.1f} MiB; the operator Laplacian(g, 'sym', edge_weight=w) is rebuilt at every "
-        f"evaluation; loss = sum of the final state. One fresh subprocess per row, {threads} thread(s) "
-        f"({probe}). Memory is relative to the RSS just before the solve. With adjoint=Checkpoint(), "
-        "saved tensors inside the checkpointed segments are not held (the hooks see only what is "
-        "kept outside them).\n\n"
+        f"### 3. Memory of backpropagation: {steps} RK4 steps, learnable edge "
+        f"weights (F = {F}, float32)\n\n"
+        f"Graph: random, N = {n}, {e} directed edges (nnz = {results[0]['nnz']}); "
+        f"one state [N, F] = {state_mib:.1f} MiB; the operator "
+        "Laplacian(g, 'sym', edge_weight=w) is rebuilt at every evaluation; "
+        "loss = sum of the final state. One fresh subprocess per row, "
+        f"{threads} thread(s) ({probe}). Memory is relative to the RSS just "
+        "before the solve. With adjoint=Checkpoint(), saved tensors inside the "
+        "checkpointed segments are not held (the hooks see only what is kept "
+        "outside them).\n\n"
         + table(headers, rows)
-        + "\n\nFor reference, a Lanczos lam_max estimate of the rebuilt operator costs "
-        f"{fmt_time(results[0]['t_lam'])} here; solve()'s stability check only pays it when "
-        "dt exceeds the Gershgorin-based bound (not the case in these runs).\n"
+        + "\n\nFor reference, a Lanczos lam_max estimate of the rebuilt operator "
+        f"costs {fmt_time(results[0]['t_lam'])} here; solve()'s stability check "
+        "only pays it when dt exceeds the Gershgorin-based bound (not the case in "
+        "these runs).\n"
     )
 
 
@@ -772,7 +796,10 @@ def main(argv: list[str] | None = None) -> str:
         return ""
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     t_start = time.perf_counter()
-    header = f"## Solver benchmark{' (quick)' if opts.quick else ''}\n\nMachine: {machine()}\n"
+    header = (
+        f"## Solver benchmark{' (quick)' if opts.quick else ''}\n\n"
+        f"Machine: {machine()}\n"
+    )
     parts = {1: part1, 2: part2, 3: part3}
     sections = []
     for k in opts.parts:

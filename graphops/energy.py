@@ -118,7 +118,11 @@ def mean_average_distance(
 ) -> Tensor:
     r"""Mean average (cosine) distance, MAD (Chen et al., 2020).
 
-    .. math:: \mathrm{MAD} = \frac{1}{|\{i: n_i > 0\}|} \sum_{i: n_i > 0} \frac{\sum_j M_{ij} (1 - \cos(x_i, x_j))}{n_i},\quad n_i = \sum_j M_{ij}
+    .. math::
+
+        \mathrm{MAD} = \frac{1}{|\{i: n_i > 0\}|} \sum_{i: n_i > 0}
+        \frac{\sum_j M_{ij} (1 - \cos(x_i, x_j))}{n_i},
+        \quad n_i = \sum_j M_{ij}
 
     with ``M`` all pairs ``i != j`` (``mask="all"``, computed in row chunks, O(N^2)
     time, O(chunk N) memory) or the graph's neighbours (``"neighbors"``). Zero rows
@@ -135,7 +139,8 @@ def mean_average_distance(
     """
     if not isinstance(x, Tensor) or x.dim() != 2:
         raise ValueError(
-            f"mean_average_distance: `x` must be [N, F]; got {getattr(x, 'shape', type(x).__name__)}."
+            "mean_average_distance: `x` must be [N, F]; got "
+            f"{getattr(x, 'shape', type(x).__name__)}."
         )
     if mask not in ("all", "neighbors"):
         raise ValueError(
@@ -147,7 +152,8 @@ def mean_average_distance(
     if mask == "neighbors":
         if graph is None:
             raise ValueError(
-                "mean_average_distance: mask='neighbors' needs `graph`; got None. Pass graph=..."
+                "mean_average_distance: mask='neighbors' needs `graph`; got None. "
+                "Pass graph=..."
             )
         _check_signal(x, graph, "mean_average_distance")
         i, j = graph.edge_index

@@ -52,10 +52,20 @@ class SymplecticEuler(AbstractSecondOrderSolver):
         ``x, v``: ``[N, F]``.
 
     Example:
-        >>> def accel(t, x, v, graph):   # GraphCON-GCN with gamma = alpha = 1
-        ...     return torch.relu(conv(x, graph)) - x - v
-        >>> term = SecondOrderTerm(accel, velocity_dependent=True)
-        >>> sol = solve(term, SymplecticEuler(), y0=(x0, v0), t1=10.0, dt0=1.0)
+        GraphCON-GCN with ``gamma = alpha = 1`` (and no learned weights), started
+        at rest; each step costs one evaluation of the acceleration:
+
+        >>> A = Adjacency(graph, normalization="gcn")
+        >>> def accel(t, x, v, args):
+        ...     return torch.relu(A @ x) - x - v
+        >>> graphcon = SecondOrderTerm(accel, velocity_dependent=True)
+        >>> v0 = torch.zeros_like(x0)
+        >>> sol = solve(graphcon, SymplecticEuler(), y0=(x0, v0), t1=10.0, dt0=1.0)
+        >>> sol.stats.num_steps, sol.stats.num_rhs_evals
+        (10, 10)
+        >>> x1, v1 = sol.y1
+        >>> x1.shape
+        torch.Size([16, 2])
 
     References:
         Rusch, Chamberlain, Rowbottom, Mishra & Bronstein (2022), Graph-Coupled

@@ -1,12 +1,14 @@
-r"""`TorchDiffEq`: any torchdiffeq method as a solver value (reference and adjoint backend).
+r"""`TorchDiffEq`: any torchdiffeq method as a solver value.
+
+It serves as a reference integrator and as the continuous-adjoint backend.
 
 torchdiffeq integrates a whole interval in one call, with its own step control, so
 this solver does not fit the one-step loop of :func:`solvers.solve`. It is an
 :class:`~solvers.base.AbstractIntervalSolver`, so :func:`solvers.solve` hands it the
-whole problem through :meth:`TorchDiffEq.integrate` (``solve()`` still validates the inputs and
-raises :class:`~solvers._errors.SolveFailed` on failure). Its :meth:`TorchDiffEq.step`
-also works (one ``odeint`` call per step), so the value drops into any code that
-drives solvers step by step.
+whole problem through :meth:`TorchDiffEq.integrate` (``solve()`` still validates the
+inputs and raises :class:`~solvers._errors.SolveFailed` on failure). Its
+:meth:`TorchDiffEq.step` also works (one ``odeint`` call per step), so the value drops
+into any code that drives solvers step by step.
 
 Configuration follows STYLE section 0: the common torchdiffeq options are fields
 (``step_size``, ``first_step``), not an ``options`` dict; the step budget comes from
@@ -110,7 +112,7 @@ class _TermFunc(nn.Module):
 
 
 class _AdaptiveTermFunc(_TermFunc):
-    """:class:`_TermFunc` plus the accept/reject hooks of torchdiffeq's adaptive solvers.
+    """:class:`_TermFunc` plus the accept/reject hooks of adaptive torchdiffeq solvers.
 
     Fixed-grid solvers warn about hooks they do not call, so they get the base class.
     """
@@ -132,8 +134,9 @@ def _check_positive(
 
 @dataclass(frozen=True)
 class TorchDiffEq(AbstractIntervalSolver):
-    r"""Any `torchdiffeq <https://github.com/rtqichen/torchdiffeq>`_ method as a solver value.
+    r"""Any torchdiffeq method as a solver value.
 
+    Wraps the methods of `torchdiffeq <https://github.com/rtqichen/torchdiffeq>`_.
     Use it as a reference integrator, or with
     ``solve(..., adjoint=TorchDiffEqAdjoint())`` for the continuous adjoint
     (``odeint_adjoint``: memory independent of the number of steps; the gradient is
@@ -174,7 +177,8 @@ class TorchDiffEq(AbstractIntervalSolver):
         TypeError: a tolerance or step that is not a number.
 
     Example:
-        >>> ref = solve(term, TorchDiffEq("dopri5", rtol=1e-10, atol=1e-12), y0=x0, t1=1.0, args=g)
+        >>> tight = TorchDiffEq("dopri5", rtol=1e-10, atol=1e-12)
+        >>> ref = solve(term, tight, y0=x0, t1=1.0, args=g)
         >>> sol = solve(term, TorchDiffEq("rk4"), y0=x0, t1=1.0, dt0=0.1, args=g)
         >>> sol = solve(term, TorchDiffEq("dopri5", rtol=1e-6, atol=1e-8), y0=x0,
         ...             t1=1.0, args=g, adjoint=TorchDiffEqAdjoint())
@@ -206,21 +210,24 @@ class TorchDiffEq(AbstractIntervalSolver):
         if self.step_size is not None:
             if not fixed:
                 raise ValueError(
-                    f"{where}: `step_size` applies to fixed-grid methods ({', '.join(sorted(_FIXED))}); "
-                    f"got step_size={self.step_size!r} for the adaptive method {self.method!r}. Use "
-                    "`first_step` and rtol/atol, or a fixed-grid method."
+                    f"{where}: `step_size` applies to fixed-grid methods "
+                    f"({', '.join(sorted(_FIXED))}); got step_size={self.step_size!r} "
+                    f"for the adaptive method {self.method!r}. Use `first_step` and "
+                    "rtol/atol, or a fixed-grid method."
                 )
             _check_positive(where, "step_size", self.step_size)
         if self.first_step is not None:
             if fixed:
                 raise ValueError(
-                    f"{where}: `first_step` applies to adaptive methods; got first_step="
-                    f"{self.first_step!r} for the fixed-grid method {self.method!r}. Use `step_size`."
+                    f"{where}: `first_step` applies to adaptive methods; got "
+                    f"first_step={self.first_step!r} for the fixed-grid method "
+                    f"{self.method!r}. "
+                    "Use `step_size`."
                 )
             _check_positive(where, "first_step", self.first_step)
 
     def __repr__(self) -> str:
-        """``TorchDiffEq(method=..., <fields that matter and differ from the default>)``."""
+        """``TorchDiffEq(method=..., <fields that matter and are not the default>)``."""
         parts = [f"method={self.method!r}"]
         tol_used = not self.fixed_grid or self.method in (
             "implicit_adams",
@@ -246,11 +253,11 @@ class TorchDiffEq(AbstractIntervalSolver):
 
     @property
     def fixed_grid(self) -> bool:
-        """Whether the method steps on a fixed grid (then ``max_stable_dt`` applies to it)."""
+        """Whether the method steps on a fixed grid (then ``max_stable_dt`` applies)."""
         return self.method in _FIXED
 
     def grid_step(self, dt0: float | None) -> float | None:
-        """The fixed-grid step used with ``solve(..., dt0=dt0)`` (``None`` if adaptive)."""
+        """The fixed-grid step for ``solve(..., dt0=dt0)`` (``None`` if adaptive)."""
         if not self.fixed_grid:
             return None
         return self.step_size if self.step_size is not None else dt0
@@ -284,7 +291,7 @@ class TorchDiffEq(AbstractIntervalSolver):
         """
         return _linear_stability(self.method)
 
-    # -- integration ---------------------------------------------------------------------
+    # -- integration -------------------------------------------------------------------
     def integrate(
         self,
         term: Any,
@@ -298,7 +305,7 @@ class TorchDiffEq(AbstractIntervalSolver):
         adjoint: AbstractAdjoint = Backprop(),  # noqa: B008 - frozen value
         jump_ts: tuple[float, ...] = (),
     ) -> Solution:
-        """Integrate from ``t0`` through the output times ``ts`` in one torchdiffeq call.
+        """Integrate from ``t0`` through the output times ``ts`` in one odeint call.
 
         Called by :func:`solvers.solve` (which validates the inputs first).
 
@@ -342,7 +349,8 @@ class TorchDiffEq(AbstractIntervalSolver):
         t0 = float(t0)
         if not isinstance(ts, Tensor) or ts.dim() != 1 or ts.numel() == 0:
             raise ValueError(
-                f"{where}: `ts` must be a non-empty 1-D tensor of output times; got {ts!r}."
+                f"{where}: `ts` must be a non-empty 1-D tensor of output times; "
+                f"got {ts!r}."
             )
         times = ts.detach().to(device=leaf.device, dtype=leaf.dtype)
         include_t0 = float(times[0]) == t0
@@ -350,7 +358,8 @@ class TorchDiffEq(AbstractIntervalSolver):
         diffs = t[1:] - t[:-1]
         if t.numel() > 1 and not (bool((diffs > 0).all()) or bool((diffs < 0).all())):
             raise ValueError(
-                f"{where}: `ts` must be strictly monotone and beyond t0={t0:g}; got {times.tolist()}."
+                f"{where}: `ts` must be strictly monotone and beyond t0={t0:g}; "
+                f"got {times.tolist()}."
             )
         options: dict[str, Any] = {}
         step = None
@@ -358,8 +367,9 @@ class TorchDiffEq(AbstractIntervalSolver):
             step = self.grid_step(dt0)
             if step is None:
                 raise ValueError(
-                    f"{where}: {self.method!r} is a fixed-grid method and needs a step; pass dt0 to "
-                    f"solve() or TorchDiffEq(method={self.method!r}, step_size=...)."
+                    f"{where}: {self.method!r} is a fixed-grid method and needs a "
+                    "step; pass dt0 to solve() or "
+                    f"TorchDiffEq(method={self.method!r}, step_size=...)."
                 )
             options["step_size"] = float(step)
         else:
@@ -378,10 +388,11 @@ class TorchDiffEq(AbstractIntervalSolver):
             ys, status = None, Status.MAX_STEPS
             t_last, dt_last = func.where()
             message = (
-                f"{self!r} stopped at t={t_last:.6g} (step {func.attempts}): `max_steps`="
-                f"{max_steps} reached before t1={float(times[-1]):g} (last dt={dt_last:.3g}, "
-                f"{func.rejected} steps rejected). Raise max_steps, loosen rtol/atol, or use an "
-                "implicit solver if the problem is stiff."
+                f"{self!r} stopped at t={t_last:.6g} (step {func.attempts}): "
+                f"`max_steps`={max_steps} reached before t1={float(times[-1]):g} "
+                f"(last dt={dt_last:.3g}, {func.rejected} steps rejected). Raise "
+                "max_steps, loosen rtol/atol, or use an implicit solver if the "
+                "problem is stiff."
             )
         except AssertionError as exc:  # torchdiffeq reports numerical failure by assert
             failure = self._assert_failure(str(exc), func)
@@ -474,13 +485,15 @@ class TorchDiffEq(AbstractIntervalSolver):
             # estimate was NaN/inf, i.e. the RHS returned non-finite values.
             return Status.NONFINITE, (
                 f"{at}: the error estimate became non-finite, so the RHS returned NaN "
-                "or inf just after this time. Check the term (and its learned parameters)."
+                "or inf just after this time. Check the term (and its learned "
+                "parameters)."
             )
         if text.startswith("underflow in dt"):
             return Status.DT_MIN, (
                 f"{at}: the step size underflowed (dt={dt_last:.2g}) after "
-                f"{func.rejected} rejected steps. The RHS is likely stiff or diverging; try "
-                "ImplicitEuler(CG(...)) or check the learned diffusivity."
+                f"{func.rejected} rejected steps. The RHS is likely stiff or "
+                "diverging; try ImplicitEuler(CG(...)) or check the learned "
+                "diffusivity."
             )
         if text.startswith("non-finite values in state"):
             return Status.NONFINITE, (

@@ -73,6 +73,7 @@ def random_graph() -> Graph:
 def shared_data() -> Path:
     if not (SHARED_DATA / "MANIFEST.md").exists():
         pytest.skip(
-            f"real datasets not found at {SHARED_DATA} (set GRAPHPDE_DATA to the shared/data folder)"
+            f"real datasets not found at {SHARED_DATA} "
+            "(set GRAPHPDE_DATA to the shared/data folder)"
         )
     return SHARED_DATA

@@ -248,19 +248,43 @@ def _nsd(num_features: int, num_classes: int, kind: str, **kw):
     )
 
 
-# Families add their case here (one line each).
+# Families add their case here (one entry each).
 MODEL_CASES: list[ModelCase] = [
     ModelCase("heat", _heat_model),
-    ModelCase("gcn", lambda f, c: gcn.from_config(f, c, hidden=8, layers=3)),  # noqa: E501
-    ModelCase("res-gcn", lambda f, c: gcn.residual_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
-    ModelCase("pairnorm", lambda f, c: gcn.pairnorm_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
-    ModelCase("gcnii", lambda f, c: gcn.gcnii_from_config(f, c, hidden=8, layers=3)),  # noqa: E501
+    ModelCase("gcn", lambda f, c: gcn.from_config(f, c, hidden=8, layers=3)),
+    ModelCase(
+        "res-gcn",
+        lambda f, c: gcn.residual_from_config(f, c, hidden=8, layers=3),
+    ),
+    ModelCase(
+        "pairnorm",
+        lambda f, c: gcn.pairnorm_from_config(f, c, hidden=8, layers=3),
+    ),
+    ModelCase(
+        "gcnii",
+        lambda f, c: gcn.gcnii_from_config(f, c, hidden=8, layers=3),
+    ),
     ModelCase("pde-gcn-d", lambda f, c: _pde_gcn(f, c, "D")),
     ModelCase("pde-gcn-h", lambda f, c: _pde_gcn(f, c, "H")),
     ModelCase("pde-gcn-m", lambda f, c: _pde_gcn(f, c, "M")),
-    ModelCase("graphcon", lambda f, c: graphcon.from_config(f, c, hidden=4, layers=2, dt=0.5, gamma=1.0)),  # noqa: E501
-    ModelCase("graff-dd", lambda f, c: graff.from_config(f, c, w_style="diag_dom", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
-    ModelCase("graff-d", lambda f, c: graff.from_config(f, c, w_style="diag", hidden=4, time=1.0, step_size=0.5)),  # noqa: E501
+    ModelCase(
+        "graphcon",
+        lambda f, c: graphcon.from_config(
+            f, c, hidden=4, layers=2, dt=0.5, gamma=1.0
+        ),
+    ),
+    ModelCase(
+        "graff-dd",
+        lambda f, c: graff.from_config(
+            f, c, w_style="diag_dom", hidden=4, time=1.0, step_size=0.5
+        ),
+    ),
+    ModelCase(
+        "graff-d",
+        lambda f, c: graff.from_config(
+            f, c, w_style="diag", hidden=4, time=1.0, step_size=0.5
+        ),
+    ),
     ModelCase("grand-l", _grand_case("l")),
     ModelCase("grand-nl", _grand_case("nl")),
     ModelCase("blend", _grand_case("blend"), num_features=5),

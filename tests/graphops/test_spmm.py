@@ -70,7 +70,9 @@ def test_scatter_backend_equals_default():
     assert torch.allclose(out, ref, atol=1e-12)
     gref = torch.autograd.grad(ref.sum(), (w, x))
     gout = torch.autograd.grad(out.sum(), (w, x))
-    assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(gref, gout, strict=True))
+    assert all(
+        torch.allclose(a, b, atol=1e-12) for a, b in zip(gref, gout, strict=True)
+    )
 
 
 def test_global_backend_switch_and_errors():

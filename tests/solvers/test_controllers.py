@@ -20,7 +20,7 @@ from solvers import (
 from helpers import heat_problem
 
 
-# -- ConstantStep -----------------------------------------------------------------------
+# -- ConstantStep ----------------------------------------------------------------------
 def test_constant_step_repr_and_flags() -> None:
     assert repr(ConstantStep()) == "ConstantStep()"
     assert isinstance(ConstantStep(), AbstractFixedStepController)

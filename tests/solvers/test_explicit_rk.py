@@ -163,7 +163,8 @@ def test_max_stable_dt() -> None:
     assert Euler().max_stable_dt(-1.0) is None  # no decaying mode to destabilise
     for bad in (math.nan, math.inf):
         with pytest.raises(
-            ValueError, match="RK4.max_stable_dt: `lam_max` must be a finite real number"
+            ValueError,
+            match="RK4.max_stable_dt: `lam_max` must be a finite real number",
         ):
             RK4().max_stable_dt(bad)
     for bad in (True, "8"):
@@ -269,7 +270,8 @@ def test_fsal_stage_is_reused(solver: ExplicitRK, grid_graph) -> None:
     torch.testing.assert_close(
         first.state.f0, term(0.1, first.y1), rtol=1e-14, atol=1e-14
     )
-    # ... and the next step reuses it: one evaluation fewer, same result as a fresh step.
+    # ... and the next step reuses it: one evaluation fewer,
+    # and the same result as a fresh step.
     reused = solver.step(term, 0.1, 0.1, first.y1, None, first.state)
     fresh = solver.step(
         term, 0.1, 0.1, first.y1, None, solver.init(term, 0.1, first.y1, None)

@@ -47,7 +47,7 @@ from conftest import make_path_graph, make_random_graph
 from helpers import heat_problem, wave_problem
 
 
-# -- dummy solvers for contract paths no real solver here takes -------------------------
+# -- dummy solvers for contract paths no real solver here takes ------------------------
 @dataclass(frozen=True)
 class _LinearOnly(AbstractSolver):
     order: ClassVar[int] = 1
@@ -98,7 +98,7 @@ def heat(grid_graph):
     return heat_problem(grid_graph)
 
 
-# -- outputs ----------------------------------------------------------------------------
+# -- outputs ---------------------------------------------------------------------------
 def test_default_saves_t1_only(heat) -> None:
     sol = solve(LinearTerm(heat.L), RK4(), y0=heat.y0, t1=1.0, dt0=0.1)
     assert sol.success and sol.status is Status.SUCCESS and sol.message == ""
@@ -127,7 +127,8 @@ def test_constant_step_records_effective_dt(heat) -> None:
 
 
 def test_time_reaches_term_as_float_with_offset_t0() -> None:
-    # y' = cos(t) from t0 = 1 (given as a 0-d tensor) to t1 = 2: y = y0 + sin(t) - sin(1).
+    # y' = cos(t) from t0 = 1 (given as a 0-d tensor) to t1 = 2:
+    # y = y0 + sin(t) - sin(1).
     seen = []
 
     def rhs(t, y, args):
@@ -180,7 +181,7 @@ def test_float32_linspace_saveat_is_snapped(heat) -> None:
     assert sol.ys.shape[0] == 8 and sol.success
 
 
-# -- adaptive accuracy and cost ----------------------------------------------------------
+# -- adaptive accuracy and cost --------------------------------------------------------
 def test_dopri5_matches_torchdiffeq_scipy_and_exact(heat) -> None:
     saveat = torch.linspace(0.0, 1.0, 6)
     sol = solve(
@@ -331,7 +332,7 @@ def test_nfe_within_10_percent_of_torchdiffeq(tols, graph_kind, grid_graph) -> N
     )
 
 
-# -- failures ---------------------------------------------------------------------------
+# -- failures --------------------------------------------------------------------------
 def test_max_steps_adaptive(heat) -> None:
     sol = solve(
         LinearTerm(heat.L),
@@ -493,14 +494,15 @@ def test_linear_solve_failure_propagates(heat) -> None:
     assert sol.status is Status.LINEAR_SOLVE_FAILED
     assert (
         sol.message
-        == "_FailsAt failed at t=0.3 (step 4, dt=0.1): CG did not converge in 5 iterations"
+        == "_FailsAt failed at t=0.3 (step 4, dt=0.1): "
+        "CG did not converge in 5 iterations"
     )
     assert sol.stats.num_steps == 4 and sol.stats.num_accepted == 3
     assert sol.stats.num_linear_iters == 3 * 7 + 5
     torch.testing.assert_close(sol.ts, torch.tensor([0.0, 0.1, 0.2, 0.3]))
 
 
-# -- stability warning ------------------------------------------------------------------
+# -- stability warning -----------------------------------------------------------------
 def test_stability_warning_message_and_stacklevel(heat) -> None:
     with pytest.warns(
         StabilityWarning,
@@ -542,7 +544,7 @@ def test_no_stability_warning_without_operator_or_with_adaptive(
         )  # implicit
 
 
-# -- gradients --------------------------------------------------------------------------
+# -- gradients -------------------------------------------------------------------------
 def _loss_fixed(graph, y0, w, **kw):
     term = LinearTerm(Laplacian(graph, edge_weight=w))
     sol = solve(
@@ -652,7 +654,7 @@ def test_checkpoint_without_grad_is_plain(heat) -> None:
     torch.testing.assert_close(a.ys, b.ys, rtol=0, atol=0)
 
 
-# -- validation --------------------------------------------------------------------------
+# -- validation ------------------------------------------------------------------------
 def test_term_must_be_a_term(heat) -> None:
     with pytest.raises(
         TypeError,
@@ -830,7 +832,8 @@ def test_invalid_y0(term_kind, y0, exc, match, heat) -> None:
             dict(adjoint=True),
             TypeError,
             r"`adjoint` must be Backprop\(\), Checkpoint\(segments=None\) or "
-            r"TorchDiffEqAdjoint\(method=\.\.\., rtol=\.\.\., atol=\.\.\.\); got bool True",
+            r"TorchDiffEqAdjoint\(method=\.\.\., rtol=\.\.\., atol=\.\.\.\); "
+            r"got bool True",
         ),
         (
             dict(adjoint=TorchDiffEqAdjoint(method="dopri5")),
@@ -996,7 +999,7 @@ def test_adaptive_solver_must_return_error(heat) -> None:
         )
 
 
-# -- registry ----------------------------------------------------------------------------
+# -- registry --------------------------------------------------------------------------
 def test_get_solver() -> None:
     assert get_solver("RK4") == RK4()
     assert get_solver("dopri5") == Dopri5()
@@ -1028,7 +1031,8 @@ def test_package_exports() -> None:
 
 
 def test_numpy_free_of_warnings() -> None:
-    # Building the tableaus and solvers emits no warnings (e.g. non-writable numpy arrays).
+    # Building the tableaus and solvers emits no warnings
+    # (e.g. about non-writable numpy arrays).
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Dopri5().init(ODETerm(lambda t, y, a: y), 0.0, torch.ones(2, 1), None)

@@ -1,4 +1,7 @@
-"""Tests of solvers.stability: stability functions and regions, CFL bounds, step advice."""
+"""Tests of solvers.stability.
+
+Stability functions and regions, CFL bounds, step advice.
+"""
 
 from __future__ import annotations
 
@@ -150,7 +153,8 @@ def test_adams_bashforth_weights_match_torchdiffeq():
 
 
 def test_root_condition_adams_bashforth():
-    # AB2 at z = -1: zeta^2 - (1 - 3/2) zeta - 1/2 = (zeta + 1)(zeta - 1/2): |zeta|max = 1
+    # AB2 at z = -1: zeta^2 - (1 - 3/2) zeta - 1/2 = (zeta + 1)(zeta - 1/2):
+    # |zeta|max = 1
     assert root_condition(AdamsBashforth(order=2), -1.0) == pytest.approx(
         1.0, abs=1e-12
     )
@@ -311,7 +315,11 @@ def test_plot_stability_regions_wave_and_given_axes(tmp_path):
     ("solvers", "kwargs", "match"),
     [
         ([RK4()], {"lam": [1.0, 2.0]}, "`lam` was given without `dt`"),
-        ([RK4()], {"lam": [1.0], "dt": -1.0}, r"`dt` must be a finite real number in \(0"),
+        (
+            [RK4()],
+            {"lam": [1.0], "dt": -1.0},
+            r"`dt` must be a finite real number in \(0",
+        ),
         ([RK4()], {"lam": [float("nan")], "dt": 0.1}, "`lam` must be a finite array"),
         ([RK4()], {"equation": "diffusion"}, "`equation` must be 'heat' or 'wave'"),
         ([], {}, "`solvers` is empty"),
@@ -328,7 +336,8 @@ def test_plot_stability_regions_errors(solvers, kwargs, match):
 def test_check_stability_message_matches_style():
     msg = check_stability(RK4(), 0.5, 8.0)
     assert msg == (
-        "RK4 with dt=0.5 exceeds the linear stability limit 2.785/λ_max = 0.348 (λ_max=8.0). "
+        "RK4 with dt=0.5 exceeds the linear stability limit 2.785/λ_max = 0.348 "
+        "(λ_max=8.0). "
         "Reduce dt0 or use ImplicitEuler."
     )
     assert check_stability(RK4(), 0.3, 8.0) is None
@@ -371,7 +380,9 @@ def test_max_stable_dt_delegates():
     assert max_stable_dt(RK4(), 0.0) is None
     with pytest.raises(TypeError, match="expected a solver value"):
         max_stable_dt("RK4", 8.0)
-    with pytest.raises(ValueError, match=r"`lam_max` must be a finite real number in \[0"):
+    with pytest.raises(
+        ValueError, match=r"`lam_max` must be a finite real number in \[0"
+    ):
         max_stable_dt(RK4(), -2.0)
 
 
@@ -464,7 +475,8 @@ def test_jacobian_eigenvalue_of_nonlinear_term_matches_dense(grid_graph):
 
 
 def test_jacobian_eigenvalue_complex_pair():
-    # y' = y M with M = [[a, -b], [b, a]]: eigenvalues a +- ib (power iteration alone oscillates)
+    # y' = y M with M = [[a, -b], [b, a]]: eigenvalues a +- ib
+    # (power iteration alone oscillates)
     m = torch.tensor([[-1.0, -3.0], [3.0, -1.0]])
     d = torch.diag(torch.linspace(0.1, 1.0, 6))
     term = ODETerm(lambda t, y, args: d @ y @ m)
@@ -615,7 +627,8 @@ def test_recommend_dt_warns_when_the_eigenvalue_estimate_did_not_converge(grid_g
     y = torch.randn(grid_graph.num_nodes, 2)
     with pytest.warns(
         RuntimeWarning,
-        match=r"recommend_dt: the Jacobian eigenvalue estimate did not converge in 1 products",
+        match=r"recommend_dt: the Jacobian eigenvalue estimate did not converge "
+        r"in 1 products",
     ):
         recommend_dt(term, RK4(), y, iters=1, tol=1e-14)
 

@@ -189,7 +189,8 @@ def test_frozen_and_read_only() -> None:
 def test_repr() -> None:
     assert (
         repr(DOPRI5_TABLEAU)
-        == "ButcherTableau(name='Dopri5', num_stages=7, order=5, error_order=4, fsal=True)"
+        == "ButcherTableau(name='Dopri5', num_stages=7, order=5, error_order=4, "
+        "fsal=True)"
     )
     assert (
         repr(EULER_TABLEAU)
@@ -198,7 +199,8 @@ def test_repr() -> None:
 
 
 def test_custom_tableau_from_lists() -> None:
-    # Ralston's 2nd-order method (Ralston 1962): minimal error bound among 2-stage methods.
+    # Ralston's 2nd-order method (Ralston 1962):
+    # minimal error bound among 2-stage methods.
     tab = ButcherTableau(
         "Ralston", a=[[0, 0], [2 / 3, 0]], b=[1 / 4, 3 / 4], c=[0, 2 / 3], order=2
     )

@@ -26,7 +26,10 @@ from helpers import heat_problem, wave_problem
 
 
 class LearnedHeat(LinearTerm):
-    """Heat flow y' = -L_w y with learned edge weights w = softplus(raw) (a Parameter)."""
+    """Heat flow y' = -L_w y with learned edge weights w = softplus(raw).
+
+    ``raw`` is a Parameter.
+    """
 
     def __init__(self, num_edges: int) -> None:
         super().__init__()
@@ -102,7 +105,8 @@ def test_rk4_matches_our_rk4(grid_graph):
         (TorchDiffEq("rk4"), 0.05),
     ):
         theirs = solve(term, solver, y0=hp.y0, t1=1.0, dt0=dt0)
-        # torchdiffeq's rk4 is the 3/8 rule: on a linear autonomous term it has the same R(z)
+        # torchdiffeq's rk4 is the 3/8 rule:
+        # on a linear autonomous term it has the same R(z)
         assert (theirs.ys - ours.ys).abs().max() < 1e-12
         assert theirs.stats.num_rhs_evals == 4 * 20 == ours.stats.num_rhs_evals
         assert theirs.stats.num_steps == theirs.stats.num_accepted == 20
@@ -299,7 +303,8 @@ def test_stability_warning_uses_the_grid_step(grid_graph):
     hp = heat_problem(grid_graph)
     with pytest.warns(
         StabilityWarning,
-        match=r"TorchDiffEq.* with dt=0.5 exceeds the linear stability limit 2.785/λ_max",
+        match=r"TorchDiffEq.* with dt=0.5 exceeds the linear stability limit "
+        r"2.785/λ_max",
     ):
         solve(
             LinearTerm(hp.L), TorchDiffEq("rk4"), y0=hp.y0, t1=1.0, dt0=0.5, throw=False
@@ -382,7 +387,8 @@ def test_order_repr_and_flags():
         (
             {"rtol": -1.0},
             ValueError,
-            r"TorchDiffEq: `rtol` must be a finite real number in \[0, inf\); got -1\.0",
+            r"TorchDiffEq: `rtol` must be a finite real number in \[0, inf\); "
+            r"got -1\.0",
         ),
         ({"rtol": "1e-3"}, TypeError, "`rtol` must be a real number; got str"),
         ({"rtol": 0.0, "atol": 0.0}, ValueError, "cannot both be 0"),
@@ -488,8 +494,8 @@ def test_integrate_refuses_other_adjoints(grid_graph):
     hp = heat_problem(grid_graph)
     with pytest.raises(
         TypeError,
-        match=r"\.integrate: `adjoint` must be Backprop\(\) or TorchDiffEqAdjoint\(\.\.\.\); "
-        r"got Checkpoint\(segments=None\)\.",
+        match=r"\.integrate: `adjoint` must be Backprop\(\) or "
+        r"TorchDiffEqAdjoint\(\.\.\.\); got Checkpoint\(segments=None\)\.",
     ):
         TorchDiffEq().integrate(
             LinearTerm(hp.L),
