@@ -352,7 +352,8 @@ def _first_nonfinite_step(
     with torch.no_grad():
         for i in range(seg_len):
             t, dt = decision.t, decision.dt
-            st = solver.step(term, t, problem.solver_dt(t, dt), y, problem.args, solver_state)
+            step_dt = problem.solver_dt(t, dt)
+            st = solver.step(term, t, step_dt, y, problem.args, solver_state)
             if st.status is not Status.SUCCESS or not bool(tall_finite(st.y1)):
                 return i, t, dt
             controller_state, decision = controller.adapt(

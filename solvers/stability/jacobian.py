@@ -443,25 +443,3 @@ def stable_step(
             "method whose region covers it (e.g. RK4) or an implicit solver."
         )
     return limit
-    eig = jacobian_eigenvalue(term, y, t=t, args=args, iters=iters, tol=tol)
-    if not eig.converged:
-        warnings.warn(
-            "recommend_dt: the Jacobian eigenvalue estimate did not converge in "
-            f"{iters} products (residual {eig.residual:.2g} > tol={tol:g}); the step "
-            "may be off. "
-            "Pass a larger `iters`.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    if second:
-        limit = desc.max_stable_dt(eig.lam_abs**2) if eig.lam_abs > 0 else None
-    else:
-        limit = _first_order_dt(solver, desc, eig.lam)
-        if limit == 0.0:
-            raise ValueError(
-                f"recommend_dt: {_name(solver)} is unstable for every dt at the "
-                f"dominant Jacobian eigenvalue {eig.lam:.4g} (outside its stability "
-                "region along that ray); use a "
-                "method whose region covers it (e.g. RK4) or an implicit solver."
-            )
-    return None if limit is None else safety * limit

@@ -860,8 +860,8 @@ def test_invalid_y0(term_kind, y0, exc, match, heat) -> None:
         (
             dict(saveat=[0.5, 1.0]),
             TypeError,
-            r"`saveat` must be a 1-D tensor of output times, a SaveAt\(\.\.\.\) or None; "
-            r"got list",
+            r"`saveat` must be a 1-D tensor of output times, a SaveAt\(\.\.\.\) or "
+            r"None; got list",
         ),
         (
             dict(saveat=torch.ones(2, 2)),
