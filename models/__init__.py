@@ -15,6 +15,8 @@ from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm, StepDr
 from models.model import (
     GraphPDEModel,
     GraphTerm,
+    StabilityReport,
+    StabilityRow,
     TimeIndexed,
     check_equivariance,
     permute_graph,
@@ -56,6 +58,8 @@ __all__ = [
     "PDEGCNMixed",
     "PDEGCNTerm",
     "permute_graph",
+    "StabilityReport",
+    "StabilityRow",
     "SheafDiffusionTerm",
     "SheafLearner",
     "StepDropout",

@@ -511,6 +511,10 @@ class StepDropout(AbstractSolver):
         """The inner solver's state (it validates the term)."""
         return self.solver.init(term, t0, y0, args)
 
+    def after_jump(self, state: Any) -> Any:
+        """The inner solver's rule."""
+        return self.solver.after_jump(state)
+
     def step(
         self, term: Term, t0: Any, dt: Any, y0: Any, args: Any, state: Any
     ) -> Step:

@@ -32,20 +32,42 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from graphops import Graph
+from graphops import Graph, dirichlet_energy, mean_average_distance
 from graphops._checks import check_real, describe
-from solvers import AbstractSolver, ConstantStep, solve
-from solvers.controllers import AbstractStepController
-from solvers.terms import Term
+from solvers import (
+    CG,
+    RK4,
+    AbstractSolver,
+    AdamsBashforth,
+    ConstantStep,
+    CrankNicolson,
+    Dopri5,
+    Euler,
+    Heun,
+    ImplicitEuler,
+    Leapfrog,
+    SaveAt,
+    Solution,
+    SymplecticEuler,
+    solve,
+)
+from solvers.controllers import AbstractFixedStepController, AbstractStepController
+from solvers.stability import jacobian_eigenvalue, stable_step
+from solvers.stability.jacobian import DominantEigenvalue
+from solvers.terms import LinearTerm, SecondOrderTerm, Term
 
 __all__ = [
     "GraphPDEModel",
     "GraphTerm",
+    "StabilityReport",
+    "StabilityRow",
     "TimeIndexed",
     "check_equivariance",
     "layer_boundaries",
@@ -379,6 +401,162 @@ class GraphPDEModel(nn.Module):
         y1 = tuple(leaf[-1] for leaf in sol.ys) if isinstance(y0, tuple) else sol.ys[-1]
         return self.decoder(self._readout(y1))
 
+    def trajectory(
+        self,
+        x: Tensor,
+        graph: Graph,
+        *,
+        fn: str | Callable[[float, Tensor, Graph], Any] = "energy",
+        ts: Tensor | None = None,
+    ) -> Solution:
+        """Record a diagnostic of the hidden state along the solve (depth as time).
+
+        The solve is the model's own (solver, controller, step), recording
+        ``fn(t, h, graph)`` of the state the decoder reads (``h``) at ``t0`` and
+        after every step (or at the times ``ts``) through
+        :class:`~solvers.saveat.SaveAt`: the trajectory itself is never stored, so
+        a 64-layer diagnostic on Cora costs a scalar per layer.
+
+        Args:
+            x: Node features ``[N, F_in]``.
+            graph: The graph.
+            fn: ``"energy"`` (:func:`graphops.dirichlet_energy`, unnormalised),
+                ``"mad"`` (:func:`graphops.mean_average_distance`) or a callable
+                ``fn(t, h, graph)`` returning a tensor.
+            ts: Output times (``None``: ``t0`` and every step).
+
+        Returns:
+            The :class:`~solvers.solution.Solution`: ``ts`` the times, ``ys`` the
+            recorded values stacked along the first axis.
+
+        Raises:
+            ValueError: an unknown ``fn`` name.
+        """
+        if isinstance(fn, str):
+            if fn not in _DIAGNOSTICS:
+                raise ValueError(
+                    f"GraphPDEModel.trajectory: `fn` must be one of "
+                    f"{sorted(_DIAGNOSTICS)} or a callable fn(t, h, graph); got {fn!r}."
+                )
+            fn = _DIAGNOSTICS[fn]
+        if not callable(fn):
+            raise TypeError(
+                "GraphPDEModel.trajectory: `fn` must be a name or a callable "
+                f"fn(t, h, graph); got {describe(fn)}."
+            )
+        readout = self._readout
+
+        def record(t: float, y: Any, args: Any) -> Any:
+            return fn(t, readout(y), graph)
+
+        save = SaveAt(steps=ts is None, ts=ts, fn=record)
+        y0, args = self.initial_state(x, graph)
+        kwargs = self._solve_kwargs()
+        kwargs.pop("adjoint", None)
+        return solve(self.term, self.solver, y0=y0, args=args, saveat=save, **kwargs)
+
+    def stability_report(
+        self,
+        x: Tensor,
+        graph: Graph,
+        *,
+        solvers: list[AbstractSolver] | None = None,
+        iters: int = 100,
+        tol: float = 1e-6,
+    ) -> StabilityReport:
+        r"""Linear stability of the trained right-hand side at the encoded state.
+
+        Linearises :math:`f_\theta` at :math:`(t_0, Y(t_0))`: for a
+        :class:`~solvers.terms.LinearTerm` the top eigenvalue of its operator,
+        otherwise the dominant eigenvalue :math:`\mu` of the Jacobian from
+        Jacobian-vector products (:func:`solvers.stability.jacobian_eigenvalue`,
+        computed once). Each candidate solver gets its largest stable fixed step
+        for that eigenvalue (:func:`solvers.stability.stable_step`: the real-axis
+        bound, or the bound along the ray through a complex :math:`\mu`; the
+        oscillator bound for second-order solvers) and whether the model's own
+        ``dt0`` is inside it. The estimate is local (the state moves during the
+        solve) and runs in evaluation mode (dropout off) without gradients.
+
+        Args:
+            x: Node features ``[N, F_in]``.
+            graph: The graph.
+            solvers: Candidates (default: the model's solver, Euler, Heun, RK4,
+                Dopri5, AdamsBashforth(2), Leapfrog, SymplecticEuler, ImplicitEuler
+                and CrankNicolson, keeping those that accept the term).
+            iters: Jacobian-vector products for the estimate.
+            tol: Its convergence tolerance (``converged`` in the report).
+
+        Returns:
+            A :class:`StabilityReport` (``print`` it for a table).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                y0, args = self.initial_state(x, graph)
+            term, t0 = self.term, self.t0
+            y0 = tuple(v.detach() for v in y0) if isinstance(y0, tuple) else y0.detach()
+            has_operator = isinstance(term, LinearTerm) or (
+                isinstance(term, SecondOrderTerm)
+                and term.operator(t0, y0[0], args) is not None
+            )
+            eig = None
+            if not has_operator:
+                eig = jacobian_eigenvalue(
+                    term, y0, t=t0, args=args, iters=iters, tol=tol
+                )
+            candidates = [self.solver] + list(
+                solvers if solvers is not None else _default_candidates()
+            )
+            rows, seen = [], set()
+            for solver in candidates:
+                if repr(solver) in seen or not _accepts(solver, term):
+                    continue
+                seen.add(repr(solver))
+                rows.append(self._stability_row(solver, term, y0, args, eig))
+        finally:
+            self.train(was_training)
+        lam = None if eig is None else eig.lam
+        return StabilityReport(
+            model_solver=repr(self.solver),
+            dt=self._fixed_dt(),
+            lam=lam,
+            converged=True if eig is None else eig.converged,
+            rows=tuple(rows),
+        )
+
+    def _fixed_dt(self) -> float | None:
+        if not isinstance(self.controller, AbstractFixedStepController):
+            return None
+        if self.dt0 is None:
+            return None
+        return (self.t1 - self.t0) / self.depth
+
+    def _stability_row(
+        self,
+        solver: AbstractSolver,
+        term: Term,
+        y0: Any,
+        args: Any,
+        eig: DominantEigenvalue | None,
+    ) -> StabilityRow:
+        note = ""
+        try:
+            dt_max = stable_step(
+                term,
+                solver,
+                y0,
+                t=self.t0,
+                args=args,
+                eigenvalue=eig,
+                where="GraphPDEModel.stability_report",
+            )
+        except ValueError as exc:
+            dt_max, note = 0.0, str(exc).split(": ", 1)[-1]
+        dt = self._fixed_dt()
+        inside = None if dt is None else (dt_max is None or dt <= dt_max)
+        return StabilityRow(repr(solver), dt_max, inside, note)
+
     def extra_repr(self) -> str:
         """The integration settings, after the submodules."""
         parts = [
@@ -393,6 +571,92 @@ class GraphPDEModel(nn.Module):
         if self.adjoint is not None:
             parts.append(f"adjoint={self.adjoint!r}")
         return ", ".join(parts)
+
+
+_DIAGNOSTICS: dict[str, Callable[[float, Tensor, Graph], Tensor]] = {
+    "energy": lambda t, h, g: dirichlet_energy(h, g),
+    "mad": lambda t, h, g: mean_average_distance(h),
+}
+
+
+def _default_candidates() -> list[AbstractSolver]:
+    return [
+        Euler(),
+        Heun(),
+        RK4(),
+        Dopri5(),
+        AdamsBashforth(order=2),
+        Leapfrog(),
+        SymplecticEuler(),
+        ImplicitEuler(CG(rtol=1e-8)),
+        CrankNicolson(CG(rtol=1e-8)),
+    ]
+
+
+def _accepts(solver: AbstractSolver, term: Term) -> bool:
+    kinds = solver.term_type
+    if not isinstance(term, kinds):
+        return False
+    velocity = isinstance(term, SecondOrderTerm) and term.velocity_dependent
+    return not (velocity and isinstance(solver, Leapfrog))
+
+
+@dataclass(frozen=True)
+class StabilityRow:
+    """One solver of a :class:`StabilityReport`.
+
+    Attributes:
+        solver: The solver's repr.
+        dt_max: Largest stable fixed step at the linearisation (``None``: no
+            limit; ``0.0``: unstable for every step, see ``note``).
+        inside: Whether the model's own fixed step is ``<= dt_max`` (``None``
+            for an adaptive model).
+        note: Why a solver is unstable for every step (empty otherwise).
+    """
+
+    solver: str
+    dt_max: float | None
+    inside: bool | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class StabilityReport:
+    """What :meth:`GraphPDEModel.stability_report` found.
+
+    Attributes:
+        model_solver: The model's own solver (the first row).
+        dt: The model's effective fixed step (``None`` when adaptive).
+        lam: Dominant Jacobian eigenvalue of the learned right-hand side at the
+            encoded state (``None`` for a term with an operator, whose top
+            eigenvalue is used instead).
+        converged: Whether that estimate converged.
+        rows: One :class:`StabilityRow` per candidate solver.
+    """
+
+    model_solver: str
+    dt: float | None
+    lam: complex | None
+    converged: bool
+    rows: tuple[StabilityRow, ...]
+
+    @property
+    def inside(self) -> bool | None:
+        """Whether the model's own step is inside its own solver's bound."""
+        return self.rows[0].inside if self.rows else None
+
+    def __str__(self) -> str:
+        """A table: solver, largest stable step, whether the model's step fits."""
+        head = f"model solver {self.model_solver}, dt = {self.dt!r}"
+        if self.lam is not None:
+            flag = "" if self.converged else " (estimate did not converge)"
+            head += f", dominant Jacobian eigenvalue {self.lam:.4g}{flag}"
+        lines = [head, f"{'solver':<44} {'dt_max':>10}  inside"]
+        for r in self.rows:
+            dt_max = "no limit" if r.dt_max is None else f"{r.dt_max:.4g}"
+            inside = "-" if r.inside is None else ("yes" if r.inside else "NO")
+            lines.append(f"{r.solver[:44]:<44} {dt_max:>10}  {inside}")
+        return "\n".join(lines)
 
 
 def permute_graph(graph: Graph, perm: Tensor) -> Graph:

@@ -45,6 +45,7 @@ from solvers.imex import SymplecticEuler
 from solvers.implicit import CrankNicolson, ImplicitEuler
 from solvers.leapfrog import DampedLeapfrog, Leapfrog, TwoStepLeapfrog
 from solvers.multistep import AdamsBashforth
+from solvers.saveat import SaveAt
 from solvers.solution import Solution, Stats, Status
 from solvers.solve import solve
 from solvers.stability import jacobian_lam_max, recommend_dt
@@ -66,6 +67,7 @@ __all__ = [
     "AbstractStepController",
     "AdamsBashforth",
     "Backprop",
+    "SaveAt",
     "Bosh3",
     "ButcherTableau",
     "CG",

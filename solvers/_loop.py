@@ -288,12 +288,14 @@ def _run_segment(
     # bound once: this loop body runs once per step
     step, adapt, success = problem.solver.step, problem.controller.adapt, Status.SUCCESS
     solver_dt, every_step = problem.solver_dt, problem.save_steps
+    after_jump = problem.solver.after_jump
     saves: list[tuple[int, float, Any]] = []
     n = accepted = rhs = lin = 0
     failure = None
     while n < seg_len and decision.status is success and not decision.done:
         t, dt = decision.t, decision.dt
-        st = step(term, t, solver_dt(t, dt), y, args, solver_state)
+        sdt = solver_dt(t, dt)
+        st = step(term, t, sdt, y, args, solver_state)
         rhs += st.rhs_evals
         lin += st.linear_iters
         if st.status is not success:
@@ -312,6 +314,9 @@ def _run_segment(
         controller_state, decision = adapt(controller_state, t, dt, y, st)
         if decision.accept:
             y, solver_state = st.y1, st.state
+            if sdt != dt:
+                # the step ended on a jump of the term
+                solver_state = after_jump(solver_state)
             accepted += 1
             if decision.save or every_step:
                 saves.append((n, decision.t, problem.value(decision.t, y)))
@@ -360,6 +365,8 @@ def _first_nonfinite_step(
                 controller_state, t, dt, y, st
             )
             y, solver_state = st.y1, st.state
+            if step_dt != dt:
+                solver_state = solver.after_jump(solver_state)
             if decision.done or decision.status is not Status.SUCCESS:
                 break
     # a non-deterministic term: blame the segment's last step

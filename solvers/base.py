@@ -71,8 +71,9 @@ class AbstractSolver(ABC):
        :func:`solvers.solve` all derive from that one value.
     4. It **may** set ``term_type`` (the term class, or a tuple of them, it accepts;
        ``solve()`` checks it) and override :meth:`init` (state before the first
-       step) and :meth:`seed_derivative` (reuse an ``f(t0, y0)`` that ``solve()``
-       already evaluated).
+       step), :meth:`seed_derivative` (reuse an ``f(t0, y0)`` that ``solve()``
+       already evaluated) and :meth:`after_jump` (drop what the state caches about
+       the right-hand side when a step lands on a jump of the term).
     5. It declares what it *is* by deriving from the marker bases of this module:
        :class:`AbstractAdaptiveSolver` (returns an error estimate; usable with
        ``PIController``), :class:`AbstractImplicitSolver` (solves a linear system
@@ -106,6 +107,17 @@ class AbstractSolver(ABC):
         :func:`solvers.solve` evaluates ``f(t0, y0)`` for the initial step-size
         selection; a solver whose first stage is that value (explicit Runge-Kutta)
         overrides this to reuse it.
+        """
+        return state
+
+    def after_jump(self, state: Any) -> Any:
+        """The state to continue with after a step that ended on a jump of the term.
+
+        :func:`solvers.solve` calls it when a step landed on one of the term's
+        ``jump_times``: what the state caches about the right-hand side before
+        the jump (an FSAL stage, a multistep history) is stale after it. The
+        default keeps the state (nothing cached); explicit Runge-Kutta drops its
+        FSAL stage and Adams-Bashforth restarts its start-up.
         """
         return state
 

@@ -327,6 +327,10 @@ class ExplicitRK(AbstractSolver):
             err_pairs = tuple((j, float(tab.b_err[j])) for j in err_pat)
         return RKState(a_rows, b_pairs, err_pairs, None)
 
+    def after_jump(self, state: RKState) -> RKState:
+        """Drop the FSAL stage: it was evaluated before the jump (one ulp early)."""
+        return state._replace(f0=None)
+
     def seed_derivative(self, state: RKState, f0: State) -> RKState:
         """Hand in an already computed ``f(t0, y0)`` so the next step reuses it.
 

@@ -172,6 +172,10 @@ class AdamsBashforth(AbstractMultistepSolver):
         sigma = tuple(self.weights[::-1])
         return Multistep(tuple(rho), sigma)
 
+    def after_jump(self, state: _ABState) -> _ABState:
+        """Restart the start-up: the RHS history before a jump is stale."""
+        return _ABState(history=(), dt=None, startup_state=None)
+
     def init(self, term: Term, t0: Any, y0: Any, args: Any) -> _ABState:
         """Empty history; the first step starts the start-up solver."""
         return _ABState(history=(), dt=None, startup_state=None)
