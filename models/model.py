@@ -667,17 +667,19 @@ def permute_graph(graph: Graph, perm: Tensor) -> Graph:
         perm: A permutation of ``range(num_nodes)`` (int64 ``[N]``).
 
     Returns:
-        A graph isomorphic to ``graph`` with the same edge weights.
+        A graph isomorphic to ``graph`` with the same edge weights and dtype.
     """
     inverse = torch.empty_like(perm)
     inverse[perm] = torch.arange(perm.numel(), device=perm.device)
     ei = inverse[graph.edge_index]
-    return Graph(
+    out = Graph(
         ei,
         graph.num_nodes,
         graph.edge_weight if graph.weighted else None,
         directed="symmetrize",
     )
+    # An unweighted graph gets unit weights in the default dtype: keep the graph's.
+    return out.to(dtype=graph.dtype)
 
 
 def check_equivariance(

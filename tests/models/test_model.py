@@ -350,6 +350,16 @@ def test_permute_graph_relabels_nodes():
     )
 
 
+def test_permute_graph_keeps_the_dtype_of_an_unweighted_graph():
+    graph = make_grid_graph(3, 3).to(dtype=torch.float32)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert permute_graph(graph, torch.randperm(9)).dtype == torch.float32
+    finally:
+        torch.set_default_dtype(old)
+
+
 def test_trajectory_records_energy_and_mad_per_layer(grid_graph):
     model = gcn_family.from_config(3, 2, hidden=6, layers=4).eval()
     x = torch.randn(grid_graph.num_nodes, 3)
