@@ -34,7 +34,7 @@ demo: $(VENV)/.installed
 # Lint first (fast, and CI enforces it), then the whole suite, the docstring
 # examples (doctests) and the notebooks.
 test: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check graphops solvers models tests benchmarks
+	$(VENV)/bin/ruff check graphops solvers models tests benchmarks conftest.py
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --doctest-modules graphops solvers models
 	$(PY) -m pytest -q --nbmake notebooks
@@ -48,7 +48,7 @@ bench: $(VENV)/.installed-test
 # Style check with STYLE.md's rule set (configured in ruff.toml); `make test` runs it
 # first.
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check graphops solvers models tests benchmarks
+	$(VENV)/bin/ruff check graphops solvers models tests benchmarks conftest.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache build *.egg-info

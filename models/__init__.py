@@ -3,9 +3,22 @@
 :class:`GraphPDEModel` is encoder -> :func:`solvers.solve` of a learned
 :class:`GraphTerm` -> decoder; the solver, controller and step are plain attributes,
 swappable after training. :class:`TimeIndexed` holds per-layer parameters with
-stated semantics when the step changes, and :func:`check_equivariance` tests any
-node-level model for permutation equivariance. The command-line demo is
-``python -m models.demo``.
+stated semantics when the step changes, :meth:`GraphPDEModel.trajectory` records a
+diagnostic per step, :meth:`GraphPDEModel.stability_report` linearises a trained
+right-hand side, and :func:`check_equivariance` tests any node-level model for
+permutation equivariance.
+
+The families, one module each, each with ``from_config(num_features, num_classes,
+...)`` building the paper's model with the defaults of the reproduction spec:
+
+* :mod:`models.gcn` - GCN as explicit Euler diffusion, residual GCN, PairNorm, GCNII;
+* :mod:`models.pde_gcn` - PDE-GCN_D / _H / _M (Eliasof, Haber & Treister 2021);
+* :mod:`models.grand` - GRAND-l / GRAND-nl and BLEND (Chamberlain et al. 2021);
+* :mod:`models.graphcon` - GraphCON (Rusch et al. 2022);
+* :mod:`models.sheaf` - Neural Sheaf Diffusion (Bodnar et al. 2022);
+* :mod:`models.graff` - GRAFF (Di Giovanni et al. 2022).
+
+The command-line demo is ``python -m models.demo``.
 """
 
 from models.gcn import GCNIIArgs, GCNIITerm, GCNTerm, pairnorm

@@ -292,3 +292,48 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("nsd-orth", lambda f, c: _nsd(f, c, "orthogonal", add_hp=True)),
     ModelCase("nsd-general", lambda f, c: _nsd(f, c, "general", add_lp=True)),
 ]
+
+
+def operators() -> list[tuple[str, object]]:
+    """Every graph operator, one line each: ``(name, build(graph, weight))``.
+
+    ``weight`` is ``[M]`` positive edge weights (possibly requiring grad) or
+    ``None``. A new operator is covered by the generic operator tests
+    (``tests/graphops/test_generic_operators.py``: dense/scipy agreement, transpose,
+    weighted adjoint, gradcheck, dtype move, repr) by adding one line here.
+    """
+    import graphops as go
+    from graphops.sheaf import SheafLaplacian, orthogonal_maps
+
+    def sheaf(kind: str, normalised: bool):
+        def build(graph, weight):
+            gen = torch.Generator().manual_seed(5)
+            m, d = graph.num_edges, 2
+            if kind == "diag":
+                maps = torch.rand(m, 2, d, generator=gen) + 0.5
+            elif kind == "orthogonal":
+                maps = orthogonal_maps(torch.randn(m, 2, 1, generator=gen), d)
+            else:
+                maps = torch.randn(m, 2, d, d, generator=gen)
+            return SheafLaplacian(
+                graph, maps, kind, normalised=normalised, edge_weight=weight
+            )
+
+        return build
+
+    return [
+        ("Gradient", lambda g, w: go.Gradient(g, w)),
+        ("Divergence", lambda g, w: go.Divergence(g, w)),
+        ("Laplacian", lambda g, w: go.Laplacian(g, None, w)),
+        ("Laplacian-sym", lambda g, w: go.Laplacian(g, "sym", w)),
+        ("Laplacian-rw", lambda g, w: go.Laplacian(g, "rw", w)),
+        ("Laplacian-gcn", lambda g, w: go.Laplacian(g, "gcn", w)),
+        ("Adjacency", lambda g, w: go.Adjacency(g, None, w)),
+        ("Adjacency-sym", lambda g, w: go.Adjacency(g, "sym", w)),
+        ("Adjacency-gcn", lambda g, w: go.Adjacency(g, "gcn", w)),
+        ("NodeToEdgeMean", lambda g, w: go.NodeToEdgeMean(g, w)),
+        ("EdgeToNodeMean", lambda g, w: go.EdgeToNodeMean(g, w)),
+        ("SheafLaplacian-diag", sheaf("diag", False)),
+        ("SheafLaplacian-orthogonal-normalised", sheaf("orthogonal", True)),
+        ("SheafLaplacian-general-normalised", sheaf("general", True)),
+    ]
