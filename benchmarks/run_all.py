@@ -19,7 +19,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("bench_operators.py", "bench_cg.py", "bench_solvers.py")
+BENCHMARKS = (
+    "bench_operators.py",
+    "bench_cg.py",
+    "bench_solvers.py",
+    "bench_models.py",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
