@@ -299,29 +299,39 @@ class ConstantStep(AbstractFixedStepController):
             ValueError: ``dt0`` is ``None``.
         """
         _require_dt0(dt0)
-        grid, dt_eff = self.grid(t0, stops, dt0)
-        # (start, dt, lands on an output time) of every step, and its end
-        steps = [
-            (times[k], times[k + 1] - times[k], is_save and k == len(times) - 2)
-            for times, is_save in zip(grid, stop_saves, strict=True)
-            for k in range(len(times) - 1)
-        ]
-        ends = [t for times in grid for t in times[1:]]
-        n = len(steps)
+        n, dt_eff = self.schedule(t0, stops, dt0)
+        # Lay out at most max_steps + 1 steps: the work is O(max_steps), whatever
+        # (t1 - t0) / dt0 is (a dt0 of 1e-12 must not allocate 1e12 steps).
+        keep = min(n, max_steps + 1)
+        # (start, dt, lands on an output time, end) of the first `keep` steps
+        steps: list[tuple[float, float, bool, float]] = []
+        ta = t0
+        for tb, is_save in zip(stops, stop_saves, strict=True):
+            m = _num_steps(tb - ta, dt0)
+            for k in range(min(m, keep - len(steps))):
+                # ta + delta * k / m rather than accumulating: no drift, exact ends.
+                start = ta + (tb - ta) * k / m
+                end = tb if k == m - 1 else ta + (tb - ta) * (k + 1) / m
+                steps.append((start, end - start, is_save and k == m - 1, end))
+            if len(steps) == keep:
+                break
+            ta = tb
         decisions = [
-            Decision(True, ends[k], steps[k + 1][1], steps[k][2])
-            for k in range(n - 1)
+            Decision(True, steps[k][3], steps[k + 1][1], steps[k][2])
+            for k in range(len(steps) - 1)
         ]
-        decisions.append(Decision(True, ends[-1], 0.0, steps[-1][2], done=True))
-        if n > max_steps:
+        if n <= max_steps:
+            decisions.append(Decision(True, steps[-1][3], 0.0, steps[-1][2], done=True))
+        else:
             k = max_steps - 1
+            t1 = stops[-1]
             msg = (
-                f"{_budget_message(ends[k], max_steps, max_steps, ends[-1])}; "
+                f"{_budget_message(steps[k][3], max_steps, max_steps, t1)}; "
                 f"ConstantStep needs {n} steps of dt={dt_eff:.3g}. Raise max_steps "
                 "or dt0."
             )
-            decisions[k] = decisions[k]._replace(status=Status.MAX_STEPS, message=msg)
             del decisions[max_steps:]
+            decisions[k] = decisions[k]._replace(status=Status.MAX_STEPS, message=msg)
         first = Decision(True, steps[0][0], steps[0][1])
         return (tuple(decisions), 0), first
 
@@ -365,6 +375,11 @@ class _Required:
 
 
 _REQUIRED: Any = _Required()
+
+
+def _div_or_zero(v: Tensor, scale: Tensor) -> Tensor:
+    """``v / scale``, with 0 where ``scale`` is 0 (``atol=0`` and a zero component)."""
+    return torch.where(scale > 0, v / scale, torch.zeros_like(v))
 
 
 def _rms(tree: State) -> Tensor:
@@ -508,9 +523,7 @@ class PIController(AbstractAdaptiveController):
         }
         for name, (value, bounds) in ranges.items():
             # allow_inf: the intervals themselves say where inf is allowed.
-            checked = check_real(
-                "PIController", name, value, allow_inf=True, **bounds
-            )
+            checked = check_real("PIController", name, value, allow_inf=True, **bounds)
             # frozen: normalise to float once
             object.__setattr__(self, name, checked)
         if self.rtol == 0.0 and self.atol == 0.0:
@@ -528,14 +541,24 @@ class PIController(AbstractAdaptiveController):
 
     # -- the pieces of the step-size law ----------------------------------------------
     def error_ratio(self, y_err: State, y0: State, y1: State) -> Tensor:
-        """The scaled RMS error norm; ``inf`` if ``y1`` is not finite (0-d, no sync)."""
+        """The scaled RMS error norm; ``inf`` if ``y1`` is not finite (0-d, no sync).
+
+        With ``atol=0`` a component that is exactly zero in ``y0`` and ``y1`` has
+        scale 0: its term is 0 if its error is 0 (the step is exact there) and
+        ``inf`` otherwise (an error relative to 0 cannot be controlled), never
+        ``0/0``.
+        """
         with torch.no_grad():
 
             def scaled(e: Tensor, a: Tensor, b: Tensor) -> Tensor:
-                return e.detach() / (
-                    self.atol
-                    + self.rtol * torch.maximum(a.detach().abs(), b.detach().abs())
+                e = e.detach()
+                scale = self.atol + self.rtol * torch.maximum(
+                    a.detach().abs(), b.detach().abs()
                 )
+                if self.atol > 0:
+                    return e / scale
+                zero_scale = torch.where(e == 0, 0.0, math.inf).to(e.dtype)
+                return torch.where(scale > 0, e / scale, zero_scale)
 
             ratio = _rms(tmap(scaled, y_err, y0, y1))
             return torch.where(tall_finite(y1), ratio, torch.full_like(ratio, math.inf))
@@ -550,7 +573,9 @@ class PIController(AbstractAdaptiveController):
         one Euler step to estimate the second derivative
         ``d2 = ||f(t0 + h0, y0 + h0 f0) - f0|| / h0``, and
         ``h1 = (0.01 / max(d1, d2))^(1/k)``, ``k = error_order + 1``; the result is
-        ``min(100 h0, h1)``.
+        ``min(100 h0, h1)``. With ``atol=0``, components whose scale is 0 (exactly
+        zero in ``y0``) carry no scale information and are left out of the norms
+        (they count as 0), rather than making them ``0/0``.
 
         Returns:
             The step as a Python float (this syncs once, at the start of a solve).
@@ -560,15 +585,22 @@ class PIController(AbstractAdaptiveController):
         """
         with torch.no_grad():
             scale = tmap(lambda y: self.atol + self.rtol * y.detach().abs(), y0)
-            d0 = float(_rms(tmap(torch.div, tmap(Tensor.detach, y0), scale)))
+            d0 = float(_rms(tmap(_div_or_zero, tmap(Tensor.detach, y0), scale)))
             f0 = tmap(Tensor.detach, f0)
-            d1 = float(_rms(tmap(torch.div, f0, scale)))
+            d1 = float(_rms(tmap(_div_or_zero, f0, scale)))
             h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
             y_h = tmap(lambda y, f: y.detach() + h0 * f, y0, f0)
             f1 = term(t0 + h0, y_h, args)
             d2 = (
                 float(
-                    _rms(tmap(lambda a, b, s: (a.detach() - b) / s, f1, f0, scale))
+                    _rms(
+                        tmap(
+                            lambda a, b, s: _div_or_zero(a.detach() - b, s),
+                            f1,
+                            f0,
+                            scale,
+                        )
+                    )
                 )
                 / h0
             )
@@ -706,6 +738,16 @@ class PIController(AbstractAdaptiveController):
         if state.i_stop == len(stops):
             return state, Decision(accept, t, 0.0, save, done=True)
         dt, t1 = state.dt, stops[-1]
+        if math.isnan(dt):
+            # Never reached by the step law (factors are clipped), but a NaN step
+            # must stop the solve rather than slip past the dt_min comparison.
+            msg = (
+                f"failed at t={t:.10g} (step {state.num_steps}): the step size became "
+                "NaN. Check rtol/atol and the error estimate of the solver."
+            )
+            return state, Decision(
+                accept, t, dt, save, status=Status.DT_MIN, message=msg
+            )
         if dt < self.dt_min or dt <= 10.0 * _EPS * max(abs(t), abs(t1 - state.t0)):
             status, msg = self._dt_min_failure(state, t)
             return state, Decision(accept, t, dt, save, status=status, message=msg)
@@ -741,8 +783,7 @@ class PIController(AbstractAdaptiveController):
         else:
             floor = 10 * _EPS * max(abs(t), abs(state.stops[-1] - state.t0))
             what = (
-                f"dt={dt:.2g} underflowed (below 10·eps·max(|t|, t1-t0) = "
-                f"{floor:.2g})"
+                f"dt={dt:.2g} underflowed (below 10·eps·max(|t|, t1-t0) = {floor:.2g})"
             )
         err = state.err
         estimate = f" (error estimate {err:.2g})" if not math.isnan(err) else ""

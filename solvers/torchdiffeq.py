@@ -64,6 +64,10 @@ _TAYLOR_DEGREE = {"euler": 1, "midpoint": 2, "heun2": 2, "heun3": 3, "rk4": 4}
 _EXPLICIT_ADAMS_ORDER = 11
 
 
+class _GridTooLong(Exception):
+    """A fixed grid longer than `max_steps` (checked before torchdiffeq builds it)."""
+
+
 class _BudgetExceeded(Exception):
     """Raised from torchdiffeq's step callback when `max_steps` is used up."""
 
@@ -382,8 +386,23 @@ class TorchDiffEq(AbstractIntervalSolver):
             term, args, max_steps
         )
         status, message = Status.SUCCESS, ""
+        # torchdiffeq lays out its whole fixed grid before stepping: a grid longer
+        # than the step budget fails here, in O(1) time and memory, instead of as
+        # an allocator error.
+        span = abs(float(t[-1]) - t0)
+        needed = math.ceil(span / step - 1e-9) if step is not None else 0
         try:
+            if max_steps is not None and needed > max_steps:
+                raise _GridTooLong
             ys = self._odeint(func, y0, t, options, step, where, adjoint)
+        except _GridTooLong:
+            ys, status = None, Status.MAX_STEPS
+            message = (
+                f"{self!r} stopped at t={t0:g} (step 0): `max_steps`={max_steps} "
+                f"is less than the {needed} steps of size {step:.3g} its fixed grid "
+                f"needs to reach t1={float(times[-1]):g}. Raise max_steps or the "
+                "step."
+            )
         except _BudgetExceeded:
             ys, status = None, Status.MAX_STEPS
             t_last, dt_last = func.where()
