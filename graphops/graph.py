@@ -15,10 +15,15 @@ from torch import Tensor
 from graphops._checks import check_int, describe
 from graphops.spmm import map_nested
 
-__all__ = ["Graph"]
+__all__ = ["MAX_NUM_NODES", "Graph"]
 
 _DIRECTED = ("error", "symmetrize")
 _SELF_LOOPS = ("drop", "error")
+# Largest `num_nodes` a Graph accepts. Canonicalisation keys each pair (i, j) as
+# ``i * N + j`` in int64, exact for N <= 2**31 (the key stays below 2**62), and
+# operators allocate O(N) per-node arrays; above this the keys would overflow
+# (negative ids, false "missing reverse edge" errors) or the allocation fail late.
+MAX_NUM_NODES = 2**31
 
 
 def _to_fn(
@@ -80,9 +85,11 @@ class Graph:
 
     Raises:
         TypeError: ``edge_index`` is not an integer tensor.
-        ValueError: wrong shapes, indices out of range, non-finite or negative
-            weights, an asymmetric input with ``directed="error"``, or a self-loop
-            with ``self_loops="error"``.
+        ValueError: wrong shapes, indices out of range, ``num_nodes`` above
+            :data:`MAX_NUM_NODES` (``2**31``), a ``meta``-device ``edge_index``,
+            non-finite or negative weights, an asymmetric input with
+            ``directed="error"`` (a duplicated pair given in one direction only is
+            named as such), or a self-loop with ``self_loops="error"``.
 
     Shapes:
         ``edge_index [2, M]`` (canonical, ``i < j``), ``edge_weight [M]``,
@@ -426,6 +433,12 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
             f"{tuple(edge_index.shape)}. "
             "Transpose an [E, 2] edge list with .T."
         )
+    if edge_index.is_meta:
+        raise ValueError(
+            "Graph: `edge_index` must hold concrete node ids; got a tensor on the "
+            "meta device (no values to validate). Build the graph on the CPU, then "
+            'move it with graph.to("meta").'
+        )
     edge_index = edge_index.to(torch.int64)
     e = edge_index.shape[1]
     if num_nodes is None:
@@ -437,6 +450,13 @@ def _validate(edge_index, num_nodes, edge_weight, directed, self_loops):
         low=0,
         fix="Pass the node count, or None to infer max(edge_index) + 1.",
     )
+    if num_nodes > MAX_NUM_NODES:
+        raise ValueError(
+            f"Graph: `num_nodes` must be <= 2**31 = {MAX_NUM_NODES} (edge keys "
+            "i * N + j are int64 and operators allocate O(N) arrays); got "
+            f"{num_nodes}. Renumber the nodes that occur in `edge_index` "
+            "compactly (e.g. torch.unique(edge_index, return_inverse=True))."
+        )
     if e > 0:
         lo, hi = int(edge_index.min()), int(edge_index.max())
         if lo < 0:
@@ -558,6 +578,20 @@ def _canonicalise(edge_index, n, edge_weight, directed):
         if bool(bad.any()):
             k = int(bad.nonzero()[0])
             i, j = int(ei[0, k]), int(ei[1, k])
+            # multiplicity of each directed pair, only on this error path
+            mult = torch.zeros(ukey.numel(), dtype=torch.int64, device=dev)
+            mult = mult.index_add(0, inv, torch.ones_like(inv))
+            m_f = mult.new_zeros(m).index_add(0, inv2[fwd], mult[fwd])
+            m_b = mult.new_zeros(m).index_add(0, inv2[~fwd], mult[~fwd])
+            cf, cb = int(m_f[k]), int(m_b[k])
+            if cf != cb:
+                raise ValueError(
+                    "Graph: an undirected graph needs each edge the same number of "
+                    f"times in both directions; got ({i}, {j}) {cf} time(s) but "
+                    f"({j}, {i}) {cb} time(s) (duplicated pairs are summed, so the "
+                    "weights differ). Remove the duplicate, or pass "
+                    'directed="symmetrize".'
+                )
             raise ValueError(
                 "Graph: an undirected graph needs equal weights in both directions; "
                 "got "

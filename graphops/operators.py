@@ -20,7 +20,7 @@ from torch import Tensor
 
 from graphops._checks import describe
 from graphops.graph import Graph, _to_fn
-from graphops.spmm import SparsePattern, map_nested, spmm
+from graphops.spmm import SparsePattern, check_signal_dtype, map_nested, spmm
 
 __all__ = [
     "Adjacency",
@@ -527,6 +527,8 @@ class _PatternOperator(GraphOperator):
                 f"{self._values.device}. Move one of them: op.to(x.device) or "
                 "x.to(op.device)."
             )
+        # one frozenset lookup: refuses half/bfloat16/integer/bool signals
+        check_signal_dtype(self._where, x, self._values.dtype)
         if self._values.dtype == x.dtype:
             return spmm(p, self._values, x, backend, self.csr(), out=out)
         return spmm(p, self._values.to(x.dtype), x, backend, out=out)

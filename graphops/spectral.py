@@ -9,6 +9,7 @@ limit pays for the estimate once. Only the operator protocol is used (``matmul``
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -82,6 +83,9 @@ def _lanczos(op: GraphOperator, iters: int, tol: float, seed: int) -> float:
             w = w - qs @ (qs.T @ w)
             w = w - qs @ (qs.T @ w)  # twice is enough (Kahan-Parlett)
             b = float(w.norm())
+            if not (math.isfinite(a) and math.isfinite(b)):
+                # NaN/inf operator values: eigvalsh would raise a LinAlgError
+                return math.nan
             t = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
             top = float(np.linalg.eigvalsh(t)[-1])
             if (
@@ -131,7 +135,8 @@ def lam_max(
     Raises:
         TypeError: ``max_iters``/``seed`` are not ints or ``tol`` not a number.
         ValueError: unknown method, a non-node operator, Lanczos on a
-            non-symmetric operator, or ``max_iters``/``tol``/``seed`` out of range.
+            non-symmetric operator, ``max_iters``/``tol``/``seed`` out of range, or
+            an operator with non-finite (NaN/inf) values.
     """
     if method not in _METHODS:
         raise ValueError(
@@ -167,6 +172,13 @@ def lam_max(
         val = _power(op, max_iters, tol, seed)
     else:
         val = _lanczos(op, max_iters, tol, seed)
+    if not math.isfinite(val):
+        raise ValueError(
+            f"lam_max: the operator must have finite values; got a non-finite "
+            f"estimate ({val}) from {op!r} (NaN/inf entries, e.g. from "
+            "validate=False with non-finite weights). Check "
+            "torch.isfinite(op.values).all() and fix the weights."
+        )
     if cache:
         store[key] = val
     return val

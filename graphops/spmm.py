@@ -30,7 +30,9 @@ from torch import Tensor
 
 __all__ = [
     "BACKENDS",
+    "SIGNAL_DTYPES",
     "SparsePattern",
+    "check_signal_dtype",
     "get_backend",
     "map_nested",
     "set_backend",
@@ -46,6 +48,36 @@ _CSR_BETA = "Sparse CSR tensor support is in beta"
 
 BACKENDS = ("csr", "gather", "scatter")
 _backend = "csr"
+
+# dtypes an operator can be applied to: the CPU CSR kernel has no half, bfloat16 or
+# integer version, and the gather backend would silently compute an integer `x` in
+# integer arithmetic (truncating the values), so those are refused up front.
+SIGNAL_DTYPES = frozenset(
+    {torch.float32, torch.float64, torch.complex64, torch.complex128}
+)
+
+
+def check_signal_dtype(where: str, x: Tensor, op_dtype: torch.dtype) -> None:
+    """Refuse a signal ``x`` whose dtype no backend computes correctly.
+
+    One attribute check, no reduction: what every operator application runs.
+
+    Args:
+        where: The operator's name for the message, e.g. ``"Laplacian()"``.
+        x: The signal about to be multiplied.
+        op_dtype: The operator's dtype, named in the suggested fix.
+
+    Raises:
+        TypeError: ``x.dtype`` is not float32/float64 (or complex64/complex128).
+
+    Example:
+        >>> check_signal_dtype("Laplacian()", torch.ones(3, 1), torch.float32)
+    """
+    if x.dtype not in SIGNAL_DTYPES:
+        raise TypeError(
+            f"{where}: `x` must be float32 or float64 (or complex); got dtype "
+            f"{x.dtype}. Cast it first: op @ x.to(op.dtype) (here {op_dtype})."
+        )
 
 
 def _csr_tensor(
