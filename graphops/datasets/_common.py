@@ -20,12 +20,21 @@ def graph_from_pairs(pairs: np.ndarray, n: int) -> Graph:
 
     De-duplicating here rather than in :class:`Graph` matters: Graph sums the weights
     of repeated pairs, and benchmark edge files list many edges twice.
+
+    Args:
+        pairs: ``[2, K]`` integer node ids.
+        n: Number of nodes.
+
+    Returns:
+        The graph (its constructor rejects ids outside ``[0, n)``).
     """
     pairs = np.asarray(pairs, dtype=np.int64).reshape(2, -1)
     a, b = np.minimum(pairs[0], pairs[1]), np.maximum(pairs[0], pairs[1])
     keep = a != b
-    key = np.unique(a[keep] * max(n, 1) + b[keep])
-    i, j = key // max(n, 1), key % max(n, 1)
+    # unique columns of the (min, max) pairs: exact for any ids (a key a * n + b
+    # overflows int64 for huge n and silently aliases ids >= n from a damaged
+    # file); Graph then checks the ids against `n`
+    i, j = np.unique(np.stack([a[keep], b[keep]]), axis=1)
     ei = torch.from_numpy(np.stack([np.concatenate([i, j]), np.concatenate([j, i])]))
     return Graph(ei, n)
 

@@ -36,8 +36,10 @@ class GraphDataset:
 
     Raises:
         TypeError: ``graph`` is not a Graph, or a tensor has the wrong dtype.
-        ValueError: shapes disagree with ``graph.num_nodes`` or with each other, or a
-            label is outside ``[0, num_classes)``.
+        ValueError: shapes disagree with ``graph.num_nodes`` or with each other, a
+            label is outside ``[0, num_classes)``, ``x`` has a NaN/inf entry, a
+            split's ``train_mask`` is all False, or two masks of one split overlap
+            (checked once here, so every loader and generator gets them).
 
     Shapes:
         ``x [N, F]``, ``y [N]``, masks ``[N]`` or ``[N, S]``.
@@ -125,6 +127,16 @@ class GraphDataset:
                 f"{self.num_classes!r}."
                 " Pass int(y.max()) + 1 or the known number of classes."
             )
+        if self.x.numel() > 0 and not bool(torch.isfinite(self.x).all()):
+            bad = (~torch.isfinite(self.x)).nonzero()
+            i, j = int(bad[0, 0]), int(bad[0, 1])
+            raise ValueError(
+                f"{where}: `x` must be finite; got {float(self.x[i, j])} at node {i}, "
+                f"feature {j} ({bad.shape[0]} non-finite entries). The feature file "
+                "is damaged or was parsed wrongly: re-download it, or impute and "
+                "rebuild the dataset."
+            )
+        self._check_masks(where, n)
         if n > 0:
             lo, hi = int(self.y.min()), int(self.y.max())
             if lo < 0 or hi >= self.num_classes:
@@ -132,6 +144,37 @@ class GraphDataset:
                     f"{where}: labels must lie in [0, num_classes={self.num_classes}); "
                     f"got labels in [{lo}, {hi}]. Pass num_classes={max(hi + 1, 1)} or "
                     "relabel."
+                )
+
+    def _check_masks(self, where: str, n: int) -> None:
+        """Every split trains on some node, and no node is in two of its masks."""
+        if n == 0:
+            return
+        tr, va, te = (
+            m if m.dim() == 2 else m.unsqueeze(1)
+            for m in (self.train_mask, self.val_mask, self.test_mask)
+        )
+        empty = ~tr.any(0)
+        if bool(empty.any()):
+            s = int(empty.nonzero()[0])
+            raise ValueError(
+                f"{where}: `train_mask` must select at least one node in every split; "
+                f"got an all-False train mask in split {s}. The split file is "
+                "damaged or does not belong to this graph: rebuild the masks."
+            )
+        for (ka, a), (kb, b) in (
+            (("train_mask", tr), ("val_mask", va)),
+            (("train_mask", tr), ("test_mask", te)),
+            (("val_mask", va), ("test_mask", te)),
+        ):
+            both = a & b
+            if bool(both.any()):
+                i, s = (int(v) for v in both.nonzero()[0])
+                raise ValueError(
+                    f"{where}: `{ka}` and `{kb}` must be disjoint; got node {i} in "
+                    f"both (split {s}, {int(both[:, s].sum())} such nodes). "
+                    "Overlapping masks leak evaluation nodes into training: fix "
+                    "the split."
                 )
 
     # -- sizes ------------------------------------------------------------------------
