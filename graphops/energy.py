@@ -26,6 +26,16 @@ def _check_signal(x: Tensor, graph: Graph, where: str) -> None:
             f"{where}: `x` must be a node signal of shape [N, F] = "
             f"[{graph.num_nodes}, F]; got {got}. Scalar fields are [N, 1]."
         )
+    _check_real_floating(x, where)
+
+
+def _check_real_floating(x: Tensor, where: str) -> None:
+    """Refuse integer/bool/complex ``x`` (integer arithmetic would truncate)."""
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{where}: `x` must be a real floating tensor; got dtype {x.dtype}. "
+            "Cast it first: x.to(torch.float32) or x.double()."
+        )
 
 
 def dirichlet_energy(
@@ -68,6 +78,7 @@ def dirichlet_energy(
         0-d tensor.
 
     Raises:
+        TypeError: ``x`` is not a real floating tensor.
         ValueError: bad ``x`` or ``edge_weight`` shape, or an unknown
             ``normalization`` (the string ``"none"`` included: pass ``None``).
 
@@ -136,12 +147,18 @@ def mean_average_distance(
 
     Returns:
         0-d tensor.
+
+    Raises:
+        TypeError: ``x`` is not a real floating tensor.
+        ValueError: ``x`` is not ``[N, F]``, an unknown ``mask``, or
+            ``mask="neighbors"`` without ``graph``.
     """
     if not isinstance(x, Tensor) or x.dim() != 2:
         raise ValueError(
             "mean_average_distance: `x` must be [N, F]; got "
             f"{getattr(x, 'shape', type(x).__name__)}."
         )
+    _check_real_floating(x, "mean_average_distance")
     if mask not in ("all", "neighbors"):
         raise ValueError(
             f"mean_average_distance: `mask` must be 'all' or 'neighbors'; got {mask!r}."
