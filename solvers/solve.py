@@ -14,9 +14,11 @@ not raise from inside the loop: they end the solve with a
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -371,6 +373,69 @@ def _merge_jumps(
 
 
 # ---------------------------------------------------------------------------------
+# The term's first evaluation (once per solve, no extra evaluation)
+# ---------------------------------------------------------------------------------
+def _describe_output(out: Any) -> str:
+    if isinstance(out, Tensor):
+        return f"a tensor of shape {tuple(out.shape)}, dtype {out.dtype}"
+    if isinstance(out, tuple):
+        return "a tuple of (" + ", ".join(_describe_output(v) for v in out) + ")"
+    return describe(out)
+
+
+def _check_term_output(term: Term, y0: State, t: Any, out: Any) -> None:
+    """The term's ``dy/dt`` must have ``y0``'s structure, shapes and dtype exactly.
+
+    Broadcastable outputs (``[1, F]`` or a scalar for an ``[N, F]`` state) are
+    refused too: a solver would silently broadcast them into every node.
+    """
+    want = y0 if isinstance(y0, tuple) else (y0,)
+    got = out if isinstance(out, tuple) else (out,)
+    ok = (
+        isinstance(out, tuple) == isinstance(y0, tuple)
+        and len(got) == len(want)
+        and all(
+            isinstance(g, Tensor) and g.shape == w.shape and g.dtype == w.dtype
+            for g, w in zip(got, want, strict=False)
+        )
+    )
+    if not ok:
+        name = type(term).__name__
+        fn = getattr(term, "fn", None)
+        if fn is not None:
+            name += f"({getattr(fn, '__name__', type(fn).__name__)})"
+        raise ValueError(
+            f"solve: the term's dy/dt must match the state y0 "
+            f"({_describe_output(y0)}); {name} returned {_describe_output(out)} "
+            f"at t={float(t):g}. Return dy/dt with y's exact shape and dtype from "
+            "forward(t, y, args) (no broadcasting, no None)."
+        )
+
+
+@contextlib.contextmanager
+def _checked_first_call(term: Term, y0: State) -> Iterator[None]:
+    """Check the term's first evaluation inside the block (a self-removing hook).
+
+    The check rides on an evaluation the solver makes anyway; a ``LinearTerm``
+    also checks its operator and source against ``y0`` at that evaluation.
+    """
+
+    def hook(module: Any, inputs: tuple, out: Any) -> None:
+        handle.remove()
+        _check_term_output(term, y0, inputs[0] if inputs else math.nan, out)
+
+    handle = term.register_forward_hook(hook)
+    if isinstance(term, LinearTerm):
+        term._validate_parts = True
+    try:
+        yield
+    finally:
+        handle.remove()
+        if isinstance(term, LinearTerm):
+            term.__dict__.pop("_validate_parts", None)
+
+
+# ---------------------------------------------------------------------------------
 # Stability check (explicit solver + fixed steps + a term with an operator)
 # ---------------------------------------------------------------------------------
 def _stability_limit(
@@ -579,6 +644,33 @@ def solve(
             "(SaveAt(ts=...)) or use a solver such as Dopri5()."
         )
 
+    with _checked_first_call(term, y0):
+        sol = _integrate(
+            term, solver, controller, adjoint, y0, t0, t1, dt0, args, max_steps,
+            save, outs, jumps, name,
+        )
+    if throw and not sol.success:
+        raise SolveFailed(sol.message, sol)
+    return sol
+
+
+def _integrate(
+    term: Term,
+    solver: AbstractSolver,
+    controller: AbstractStepController,
+    adjoint: AbstractAdjoint,
+    y0: State,
+    t0: float,
+    t1: float,
+    dt0: float | None,
+    args: Any,
+    max_steps: int,
+    save: SaveAt,
+    outs: _Outputs,
+    jumps: tuple[float, ...],
+    name: str,
+) -> Solution:
+    """Run the validated solve: an interval solver, or the package's loop."""
     if isinstance(solver, AbstractIntervalSolver):
         # It integrates the whole interval with its own step control.
         dt_grid = solver.grid_step(dt0)
@@ -627,8 +719,6 @@ def solve(
             )
         else:
             sol = run(problem, y0, adjoint)
-    if throw and not sol.success:
-        raise SolveFailed(sol.message, sol)
     return sol
 
 
@@ -653,6 +743,6 @@ def _warn_if_unstable(
     if limit is None or dt <= limit[1]:
         return None
     text = check_stability(solver, dt, limit[0])
-    # stacklevel 3: this helper, solve(), then the user's call
-    warnings.warn(StabilityWarning(text), stacklevel=3)
+    # stacklevel 4: this helper, _integrate(), solve(), then the user's call
+    warnings.warn(StabilityWarning(text), stacklevel=4)
     return text
