@@ -28,7 +28,7 @@ from graphops.operators import GraphOperator
 from graphops.spectral import lam_max as _lam_max
 from solvers._checks import check_int, check_real, describe, type_names
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
-from solvers._loop import Problem, run, stack_values
+from solvers._loop import Problem, peak_abs, run, stack_values, warn_if_grew
 from solvers._tde_compat import FIXED as _TDE_FIXED
 from solvers._tree import State, tall_finite
 from solvers.adjoint import (
@@ -55,7 +55,7 @@ from solvers.controllers import (
 )
 from solvers.saveat import SaveAt
 from solvers.solution import Solution
-from solvers.stability import check_stability
+from solvers.stability import check_stability, imag_axis_bound
 from solvers.terms import LinearTerm, SecondOrderTerm, Term
 
 __all__ = ["solve"]
@@ -674,8 +674,9 @@ def _integrate(
     if isinstance(solver, AbstractIntervalSolver):
         # It integrates the whole interval with its own step control.
         dt_grid = solver.grid_step(dt0)
+        unstable = None
         if dt_grid is not None:
-            _warn_if_unstable(term, solver, t0, y0, args, dt_grid)
+            unstable = _warn_if_unstable(term, solver, t0, y0, args, dt_grid)
         sol = solver.integrate(
             term,
             t0,
@@ -687,6 +688,9 @@ def _integrate(
             adjoint=adjoint,
             jump_ts=jumps,
         )
+        if dt_grid is not None and sol.success and unstable is None:
+            # the growth guard of fixed steps, on the states torchdiffeq saved
+            warn_if_grew(name, dt_grid, peak_abs(y0), peak_abs(sol.ys))
         if save.fn is not None:
             sol = _record_after(sol, save, args)
     else:
@@ -738,7 +742,17 @@ def _record_after(sol: Solution, save: SaveAt, args: Any) -> Solution:
 def _warn_if_unstable(
     term: Term, solver: AbstractSolver, t0: float, y0: State, args: Any, dt: float
 ) -> str | None:
-    """Warn (at the caller of :func:`solve`) if ``dt`` exceeds the stability limit."""
+    """Warn (at the caller of :func:`solve`) if ``dt`` exceeds the stability limit.
+
+    Also warns, for every ``dt``, when the pair cannot be stable: a first-order
+    explicit method whose stability region holds no segment of the imaginary axis
+    (``imag_axis_bound(solver) == 0``, e.g. Euler) on the undamped wave equation
+    ``x'' = -A x`` (a ``SecondOrderTerm`` built from an operator only).
+    """
+    text = _never_stable(term, solver)
+    if text is not None:
+        warnings.warn(StabilityWarning(text), stacklevel=4)
+        return text
     limit = _stability_limit(term, solver, t0, y0, args, dt)
     if limit is None or dt <= limit[1]:
         return None
@@ -746,3 +760,28 @@ def _warn_if_unstable(
     # stacklevel 4: this helper, _integrate(), solve(), then the user's call
     warnings.warn(StabilityWarning(text), stacklevel=4)
     return text
+
+
+def _never_stable(term: Term, solver: AbstractSolver) -> str | None:
+    """The warning's text if ``solver`` is unstable for every ``dt`` on ``term``."""
+    if (
+        not isinstance(term, SecondOrderTerm)
+        or term.accel is not None
+        or term.velocity_dependent
+        or isinstance(solver, AbstractImplicitSolver | AbstractSecondOrderSolver)
+    ):
+        return None
+    try:
+        bound = imag_axis_bound(solver)
+    except (TypeError, ValueError):
+        # no stability region in the z plane to read
+        return None
+    if bound != 0.0:
+        return None
+    return (
+        f"{type(solver).__name__} is unstable for every dt on the undamped wave "
+        "equation x'' = -A x (its eigenvalues +-i sqrt(lambda) lie on the imaginary "
+        "axis, and its stability region contains no segment of it); the solution "
+        "grows without bound. Use Leapfrog, SymplecticEuler or RK4 "
+        "(solvers.stability.recommend_dt gives their step)."
+    )
