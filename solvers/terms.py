@@ -220,7 +220,7 @@ class LinearTerm(Term):
 
 
 def _check_linear_parts(term: LinearTerm, op: Any, s: Any, y: Any) -> None:
-    """``A`` must map node signals to node signals of ``y``'s size; ``s`` be ``y``-shaped.
+    """``A`` must be square on the state's space and ``s`` shaped like ``y``.
 
     Raises:
         TypeError: ``op`` is not a ``GraphOperator``, or ``s`` not a tensor.
