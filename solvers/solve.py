@@ -578,14 +578,26 @@ def solve(
             ``AbstractAdaptiveSolver``, or an adaptive controller with an
             ``AbstractMultistepSolver``.
         TermSolverMismatch: the solver cannot integrate this kind of term.
-        ValueError: bad ``y0``, times, ``dt0``, ``saveat``, ``max_steps``;
+        ValueError: bad ``y0``, times, ``dt0``, ``saveat``, ``max_steps``; the
+            term's first evaluation (checked once per solve, no extra evaluation)
+            returned something other than a tensor (tuple) with ``y0``'s exact
+            shapes and dtype (broadcastable shapes included), or a ``LinearTerm``'s
+            operator is not square on the state's space or its source is not shaped
+            like ``y0``;
             ``Checkpoint`` with an adaptive controller or a ``TorchDiffEq`` solver;
             ``TorchDiffEqAdjoint`` without ``rtol``/``atol`` for the package's
             solvers, or with a fixed-grid ``method`` and an adaptive controller.
         SolveFailed: the solve failed and ``throw=True``.
 
     Warns:
-        StabilityWarning: a fixed step above the linear stability limit.
+        StabilityWarning: a fixed step above the linear stability limit; a
+            first-order method unstable for every ``dt`` on the undamped wave
+            equation (``imag_axis_bound(solver) == 0``, e.g. Euler on
+            ``SecondOrderTerm(operator=A)``); or a successful fixed-step solve whose
+            ``max |y|`` grew more than ``solvers._loop.GROWTH_LIMIT`` (``1e4``) times
+            ``max |y0|`` (``y0 != 0``; tracked on the device with the finiteness
+            flag, read once per solve). The status is not changed: an equation may
+            grow that fast; filter the warning then.
 
     Example:
         >>> sol = solve(LinearTerm(Laplacian(graph)), RK4(), y0=x0, t1=1.0, dt0=0.1)
