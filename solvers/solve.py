@@ -383,7 +383,9 @@ def _describe_output(out: Any) -> str:
     return describe(out)
 
 
-def _check_term_output(term: Term, y0: State, t: Any, out: Any) -> None:
+def _check_term_output(
+    term: Term, y0: State, t: Any, out: Any, what: str = "dy/dt"
+) -> None:
     """The term's ``dy/dt`` must have ``y0``'s structure, shapes and dtype exactly.
 
     Broadcastable outputs (``[1, F]`` or a scalar for an ``[N, F]`` state) are
@@ -404,11 +406,12 @@ def _check_term_output(term: Term, y0: State, t: Any, out: Any) -> None:
         fn = getattr(term, "fn", None)
         if fn is not None:
             name += f"({getattr(fn, '__name__', type(fn).__name__)})"
+        where = "the state y0" if what == "dy/dt" else "x0"
         raise ValueError(
-            f"solve: the term's dy/dt must match the state y0 "
+            f"solve: the term's {what} must match {where} "
             f"({_describe_output(y0)}); {name} returned {_describe_output(out)} "
-            f"at t={float(t):g}. Return dy/dt with y's exact shape and dtype from "
-            "forward(t, y, args) (no broadcasting, no None)."
+            f"at t={float(t):g}. Return {what} with the exact shape and dtype of "
+            f"{where} (no broadcasting, no None)."
         )
 
 
@@ -427,12 +430,24 @@ def _checked_first_call(term: Term, y0: State) -> Iterator[None]:
     handle = term.register_forward_hook(hook)
     if isinstance(term, LinearTerm):
         term._validate_parts = True
+    if isinstance(term, SecondOrderTerm):
+        # Leapfrog-type solvers call acceleration() directly, not forward(): an
+        # instance attribute shadows the method for the first call only
+        accel = term.acceleration
+
+        def first_acceleration(t: Any, x: Tensor, v: Tensor, args: Any = None) -> Any:
+            term.__dict__.pop("acceleration", None)
+            out = accel(t, x, v, args)
+            _check_term_output(term, y0[0], t, out, what="acceleration a(t, x, v)")
+            return out
+
+        term.__dict__["acceleration"] = first_acceleration
     try:
         yield
     finally:
         handle.remove()
-        if isinstance(term, LinearTerm):
-            term.__dict__.pop("_validate_parts", None)
+        term.__dict__.pop("_validate_parts", None)
+        term.__dict__.pop("acceleration", None)
 
 
 # ---------------------------------------------------------------------------------

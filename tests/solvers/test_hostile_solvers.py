@@ -187,7 +187,16 @@ RAISES = [
      r"returned an array of shape \(16, 2\)"),
     ("wave-accel-row", lambda: _solve(
         term=SecondOrderTerm(lambda t, x, v, a: x[:1]), y0=(X, X)), ValueError,
-     r"returned a tuple of \(a tensor of shape \(16, 1\).*shape \(1, 1\)"),
+     r"acceleration a\(t, x, v\) must match x0 .*returned a tensor of shape \(1, 1\)"),
+    ("leapfrog-accel-row", lambda: _solve(
+        term=SecondOrderTerm(lambda t, x, v, a: x[:1]), solver=Leapfrog(),
+        y0=(X, X)), ValueError, r"SecondOrderTerm returned a tensor of shape \(1, 1\)"),
+    ("leapfrog-accel-none", lambda: _solve(
+        term=SecondOrderTerm(lambda t, x, v, a: None), solver=Leapfrog(),
+        y0=(X, X)), ValueError, r"returned NoneType None at t=0"),
+    ("leapfrog-accel-float32", lambda: _solve(
+        term=SecondOrderTerm(lambda t, x, v, a: -x.float()), solver=Leapfrog(),
+        y0=(X, X)), ValueError, r"shape \(16, 1\), dtype torch\.float32"),
     ("linear-gradient-node-to-edge", lambda: _solve(term=LinearTerm(Gradient(G))),
      ValueError, r"got Gradient from node to edge signals"),
     ("linear-gradient-implicit", lambda: _solve(
