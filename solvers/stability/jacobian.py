@@ -114,22 +114,30 @@ def _check_sees_rhs(
 ) -> None:
     """Raise if ``J v`` (forward mode) disagrees with ``(f(y + h v) - f(y)) / h``.
 
-    One extra evaluation of the right-hand side, on the first Krylov vector only. An
-    RHS that detaches the state, calls ``.item()`` or goes through numpy hides
+    Two extra evaluations of the right-hand side, on the first Krylov vector only.
+    An RHS that detaches the state, calls ``.item()`` or goes through numpy hides
     (part of) its Jacobian from forward mode: the products are then zero or too
-    small, and a zero estimate would read as "no stability limit".
+    small, and a zero estimate would read as "no stability limit". The backward
+    quotient ``(f(y) - f(y - h v)) / h`` guards against kinks: where the two
+    quotients disagree (a ReLU at exact zeros of the state) ``f`` is not
+    differentiable along ``v`` and nothing is concluded.
     """
     eps = torch.finfo(y.dtype).eps
     scale = max(1.0, float(y.abs().max())) if y.numel() else 1.0
     h = math.sqrt(eps) * scale
+    f0 = fy.detach().to(torch.float64)
     with torch.no_grad():
-        fyh = f_flat(y + h * v.to(y.dtype))
-    fd = (fyh.to(torch.float64) - fy.detach().to(torch.float64)) / h
+        fd = (f_flat(y + h * v.to(y.dtype)).to(torch.float64) - f0) / h
     fd_norm = float(fd.norm())
     # round-off of the quotient: eps * |f(y)| / h, with a generous factor
-    noise = 100.0 * eps * float(fy.detach().to(torch.float64).norm()) / h
+    noise = 100.0 * eps * float(f0.norm()) / h
     diff = float((jv - fd).norm())
     if fd_norm > noise and diff > _JVP_MISMATCH * fd_norm + noise:
+        with torch.no_grad():
+            bd = (f0 - f_flat(y - h * v.to(y.dtype)).to(torch.float64)) / h
+        if float((bd - fd).norm()) > _JVP_MISMATCH * fd_norm + noise:
+            # a kink along v: no derivative to compare with
+            return
         raise ValueError(
             f"{where}: the Jacobian-vector products do not see the right-hand side; "
             f"got |J v| = {float(jv.norm()):.3g} from forward mode but "
@@ -188,9 +196,9 @@ def jacobian_eigenvalue(
             tensor(s).
         ValueError: for ``iters``, ``krylov_dim`` < 1 or ``tol`` <= 0; or when the
             right-hand side is invisible to forward mode: the first Jacobian-vector
-            product is checked against a difference quotient (one extra RHS
-            evaluation) and a mismatch (a ``.detach()``, ``.item()`` or numpy
-            round trip on the state) raises instead of returning a too-small
+            product is checked against difference quotients (two extra RHS
+            evaluations; skipped at a kink) and a mismatch (a ``.detach()``,
+            ``.item()`` or numpy round trip on the state) raises instead of returning a too-small
             eigenvalue, which would read as "no stability limit".
     """
     where = "jacobian_eigenvalue"

@@ -362,6 +362,11 @@ def test_jacobian_estimates_still_see_honest_terms():
     jacobian_lam_max(_f(lambda t, y, a: -torch.tanh(y) * y), Y)
     assert recommend_dt(_f(lambda t, y, a: torch.ones_like(y)), Euler(), Y) is None
     assert imag_axis_bound(Euler()) == 0.0
+    # a ReLU at exact zeros of a sparse state is a kink, not a hidden Jacobian
+    sparse = torch.zeros(N, 2, dtype=torch.float64)
+    sparse[0, 0] = 1.0
+    relu = _f(lambda t, y, a: -(L @ torch.relu(y)))
+    assert jacobian_lam_max(relu, sparse, iters=200, tol=1e-4) >= 0.0
 
 
 def test_first_output_check_costs_no_rhs_evaluation():
