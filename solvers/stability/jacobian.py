@@ -198,8 +198,9 @@ def jacobian_eigenvalue(
             right-hand side is invisible to forward mode: the first Jacobian-vector
             product is checked against difference quotients (two extra RHS
             evaluations; skipped at a kink) and a mismatch (a ``.detach()``,
-            ``.item()`` or numpy round trip on the state) raises instead of returning a too-small
-            eigenvalue, which would read as "no stability limit".
+            ``.item()`` or numpy round trip on the state) raises instead of
+            returning a too-small eigenvalue, which would read as "no stability
+            limit".
     """
     where = "jacobian_eigenvalue"
     if not callable(term):
