@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -32,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint as _torch_checkpoint
 
+from solvers._errors import StabilityWarning
 from solvers._tree import State, tall_finite
 from solvers.adjoint import AbstractAdjoint, Checkpoint
 from solvers.base import AbstractSolver, Step
@@ -50,6 +53,14 @@ __all__ = ["LoopState", "Problem", "run"]
 # steps (and at the end); the first bad step is then located exactly, on the
 # failure path only. Adaptive steps synchronise every step anyway (accept/reject).
 _SYNC_EVERY = 16
+
+# Growth guard of fixed steps: a successful solve whose state's max |y| exceeded this
+# many times max |y0| warns (StabilityWarning): such growth is almost always an
+# explicit step beyond its stability limit, not the equation. The peak is tracked on
+# the device with the finiteness flag and read once, at the end of the solve.
+GROWTH_LIMIT = 1e4
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,7 @@ class LoopState:
     decision: Decision
     saves: list[tuple[float, Any]]
     stats: Stats
+    peak: Tensor | None = None
 
 
 class _Segment(NamedTuple):
@@ -157,6 +169,8 @@ class _Segment(NamedTuple):
     failure: tuple[int, float, float, Step] | None
     # 0-d bool: the segment's last state is finite (no host sync); None if unchecked
     finite: Tensor | None
+    # 0-d: max |y| of the segment's last state (NaN if non-finite); None if unchecked
+    peak: Tensor | None = None
 
 
 def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
@@ -206,6 +220,8 @@ def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
             seg_len = adjoint.segment_length(min(schedule.num_steps, problem.max_steps))
     saves = [(problem.t0, problem.value(problem.t0, y0))] if problem.save_t0 else []
     ls = LoopState(y0, solver_state, controller_state, decision, saves, stats)
+    peak0 = peak_abs(y0) if fixed else None
+    ls.peak = peak0
     while ls.decision.status is Status.SUCCESS and not ls.decision.done:
         failure = _advance(problem, ls, seg_len, checkpointed, fixed)
         if failure is not None:
@@ -218,7 +234,59 @@ def run(problem: Problem, y0: State, adjoint: AbstractAdjoint) -> Solution:
             ls.decision.status,
             f"{problem.name} {ls.decision.message}",
         )
+    if peak0 is not None and ls.peak is not None and problem.unstable is None:
+        warn_if_grew(problem.name, ls.stats.dt, peak0, ls.peak)
     return _finish(problem, ls, y0, Status.SUCCESS, "")
+
+
+def peak_abs(y: State) -> Tensor:
+    """0-d float64 ``max |y|`` over all leaves, NaN if an entry is NaN (no sync).
+
+    One ``aminmax`` pass per leaf, the same work as the finiteness test it replaces.
+    """
+    leaves = y if isinstance(y, tuple) else (y,)
+    out = None
+    for leaf in leaves:
+        if leaf.numel() == 0:
+            continue
+        lo, hi = torch.aminmax(leaf.detach())
+        m = torch.maximum(hi, -lo).to(torch.float64)
+        out = m if out is None else torch.maximum(out, m)
+    return torch.zeros((), dtype=torch.float64) if out is None else out
+
+
+def warn_if_grew(name: str, dt: float | None, peak0: Tensor, peak: Tensor) -> None:
+    """Warn if the state grew beyond :data:`GROWTH_LIMIT` times ``max |y0|``.
+
+    One host sync per solve. ``y0 = 0`` gives no scale and is not checked.
+
+    Args:
+        name: The solver's name for the message.
+        dt: The fixed step.
+        peak0: ``max |y0|`` (0-d tensor, see :func:`peak_abs`).
+        peak: ``max |y|`` over the solve's checked states (0-d tensor).
+    """
+    p0, p = torch.stack([peak0, peak.to(peak0.device)]).tolist()
+    if not (p0 > 0.0 and p > GROWTH_LIMIT * p0):
+        return
+    text = (
+        f"solve: with {name} and fixed steps dt={dt:.3g}, max |y| grew from "
+        f"{p0:.3g} to {p:.3g} (more than {GROWTH_LIMIT:g}x) although the solve "
+        "succeeded; an explicit step beyond its stability limit grows like this. "
+        "Compare dt0 with solvers.stability.recommend_dt(term, solver, y0, "
+        "args=args), or use an adaptive controller (PIController). If the equation "
+        "itself grows this fast, filter this warning."
+    )
+    warnings.warn(StabilityWarning(text), stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """``stacklevel`` of the first caller outside the ``solvers`` package."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PKG_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _advance(
@@ -262,6 +330,8 @@ def _advance(
             f"{what}"
         )
     ls.y, ls.solver_state = res.y, res.solver_state
+    if res.peak is not None and ls.peak is not None:
+        ls.peak = torch.maximum(ls.peak, res.peak)
     ls.controller_state, ls.decision = res.controller_state, res.decision
     return None
 
@@ -321,7 +391,8 @@ def _run_segment(
             if decision.save or every_step:
                 saves.append((n, decision.t, problem.value(decision.t, y)))
         n += 1
-    finite = tall_finite(y) if fixed else None
+    peak = peak_abs(y) if fixed else None
+    finite = None if peak is None else torch.isfinite(peak)
     return _Segment(
         y,
         solver_state,
@@ -334,6 +405,7 @@ def _run_segment(
         lin,
         failure,
         finite,
+        peak,
     )
 
 

@@ -14,9 +14,11 @@ not raise from inside the loop: they end the solve with a
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -26,7 +28,7 @@ from graphops.operators import GraphOperator
 from graphops.spectral import lam_max as _lam_max
 from solvers._checks import check_int, check_real, describe, type_names
 from solvers._errors import SolveFailed, StabilityWarning, TermSolverMismatch
-from solvers._loop import Problem, run, stack_values
+from solvers._loop import Problem, peak_abs, run, stack_values, warn_if_grew
 from solvers._tde_compat import FIXED as _TDE_FIXED
 from solvers._tree import State, tall_finite
 from solvers.adjoint import (
@@ -53,7 +55,7 @@ from solvers.controllers import (
 )
 from solvers.saveat import SaveAt
 from solvers.solution import Solution
-from solvers.stability import check_stability
+from solvers.stability import check_stability, imag_axis_bound
 from solvers.terms import LinearTerm, SecondOrderTerm, Term
 
 __all__ = ["solve"]
@@ -371,6 +373,84 @@ def _merge_jumps(
 
 
 # ---------------------------------------------------------------------------------
+# The term's first evaluation (once per solve, no extra evaluation)
+# ---------------------------------------------------------------------------------
+def _describe_output(out: Any) -> str:
+    if isinstance(out, Tensor):
+        return f"a tensor of shape {tuple(out.shape)}, dtype {out.dtype}"
+    if isinstance(out, tuple):
+        return "a tuple of (" + ", ".join(_describe_output(v) for v in out) + ")"
+    return describe(out)
+
+
+def _check_term_output(
+    term: Term, y0: State, t: Any, out: Any, what: str = "dy/dt"
+) -> None:
+    """The term's ``dy/dt`` must have ``y0``'s structure, shapes and dtype exactly.
+
+    Broadcastable outputs (``[1, F]`` or a scalar for an ``[N, F]`` state) are
+    refused too: a solver would silently broadcast them into every node.
+    """
+    want = y0 if isinstance(y0, tuple) else (y0,)
+    got = out if isinstance(out, tuple) else (out,)
+    ok = (
+        isinstance(out, tuple) == isinstance(y0, tuple)
+        and len(got) == len(want)
+        and all(
+            isinstance(g, Tensor) and g.shape == w.shape and g.dtype == w.dtype
+            for g, w in zip(got, want, strict=False)
+        )
+    )
+    if not ok:
+        name = type(term).__name__
+        fn = getattr(term, "fn", None)
+        if fn is not None:
+            name += f"({getattr(fn, '__name__', type(fn).__name__)})"
+        where = "the state y0" if what == "dy/dt" else "x0"
+        raise ValueError(
+            f"solve: the term's {what} must match {where} "
+            f"({_describe_output(y0)}); {name} returned {_describe_output(out)} "
+            f"at t={float(t):g}. Return {what} with the exact shape and dtype of "
+            f"{where} (no broadcasting, no None)."
+        )
+
+
+@contextlib.contextmanager
+def _checked_first_call(term: Term, y0: State) -> Iterator[None]:
+    """Check the term's first evaluation inside the block (a self-removing hook).
+
+    The check rides on an evaluation the solver makes anyway; a ``LinearTerm``
+    also checks its operator and source against ``y0`` at that evaluation.
+    """
+
+    def hook(module: Any, inputs: tuple, out: Any) -> None:
+        handle.remove()
+        _check_term_output(term, y0, inputs[0] if inputs else math.nan, out)
+
+    handle = term.register_forward_hook(hook)
+    if isinstance(term, LinearTerm):
+        term._validate_parts = True
+    if isinstance(term, SecondOrderTerm):
+        # Leapfrog-type solvers call acceleration() directly, not forward(): an
+        # instance attribute shadows the method for the first call only
+        accel = term.acceleration
+
+        def first_acceleration(t: Any, x: Tensor, v: Tensor, args: Any = None) -> Any:
+            term.__dict__.pop("acceleration", None)
+            out = accel(t, x, v, args)
+            _check_term_output(term, y0[0], t, out, what="acceleration a(t, x, v)")
+            return out
+
+        term.__dict__["acceleration"] = first_acceleration
+    try:
+        yield
+    finally:
+        handle.remove()
+        term.__dict__.pop("_validate_parts", None)
+        term.__dict__.pop("acceleration", None)
+
+
+# ---------------------------------------------------------------------------------
 # Stability check (explicit solver + fixed steps + a term with an operator)
 # ---------------------------------------------------------------------------------
 def _stability_limit(
@@ -513,14 +593,26 @@ def solve(
             ``AbstractAdaptiveSolver``, or an adaptive controller with an
             ``AbstractMultistepSolver``.
         TermSolverMismatch: the solver cannot integrate this kind of term.
-        ValueError: bad ``y0``, times, ``dt0``, ``saveat``, ``max_steps``;
+        ValueError: bad ``y0``, times, ``dt0``, ``saveat``, ``max_steps``; the
+            term's first evaluation (checked once per solve, no extra evaluation)
+            returned something other than a tensor (tuple) with ``y0``'s exact
+            shapes and dtype (broadcastable shapes included), or a ``LinearTerm``'s
+            operator is not square on the state's space or its source is not shaped
+            like ``y0``;
             ``Checkpoint`` with an adaptive controller or a ``TorchDiffEq`` solver;
             ``TorchDiffEqAdjoint`` without ``rtol``/``atol`` for the package's
             solvers, or with a fixed-grid ``method`` and an adaptive controller.
         SolveFailed: the solve failed and ``throw=True``.
 
     Warns:
-        StabilityWarning: a fixed step above the linear stability limit.
+        StabilityWarning: a fixed step above the linear stability limit; a
+            first-order method unstable for every ``dt`` on the undamped wave
+            equation (``imag_axis_bound(solver) == 0``, e.g. Euler on
+            ``SecondOrderTerm(operator=A)``); or a successful fixed-step solve whose
+            ``max |y|`` grew more than ``solvers._loop.GROWTH_LIMIT`` (``1e4``) times
+            ``max |y0|`` (``y0 != 0``; tracked on the device with the finiteness
+            flag, read once per solve). The status is not changed: an equation may
+            grow that fast; filter the warning then.
 
     Example:
         >>> sol = solve(LinearTerm(Laplacian(graph)), RK4(), y0=x0, t1=1.0, dt0=0.1)
@@ -579,11 +671,39 @@ def solve(
             "(SaveAt(ts=...)) or use a solver such as Dopri5()."
         )
 
+    with _checked_first_call(term, y0):
+        sol = _integrate(
+            term, solver, controller, adjoint, y0, t0, t1, dt0, args, max_steps,
+            save, outs, jumps, name,
+        )
+    if throw and not sol.success:
+        raise SolveFailed(sol.message, sol)
+    return sol
+
+
+def _integrate(
+    term: Term,
+    solver: AbstractSolver,
+    controller: AbstractStepController,
+    adjoint: AbstractAdjoint,
+    y0: State,
+    t0: float,
+    t1: float,
+    dt0: float | None,
+    args: Any,
+    max_steps: int,
+    save: SaveAt,
+    outs: _Outputs,
+    jumps: tuple[float, ...],
+    name: str,
+) -> Solution:
+    """Run the validated solve: an interval solver, or the package's loop."""
     if isinstance(solver, AbstractIntervalSolver):
         # It integrates the whole interval with its own step control.
         dt_grid = solver.grid_step(dt0)
+        unstable = None
         if dt_grid is not None:
-            _warn_if_unstable(term, solver, t0, y0, args, dt_grid)
+            unstable = _warn_if_unstable(term, solver, t0, y0, args, dt_grid)
         sol = solver.integrate(
             term,
             t0,
@@ -595,6 +715,9 @@ def solve(
             adjoint=adjoint,
             jump_ts=jumps,
         )
+        if dt_grid is not None and sol.success and unstable is None:
+            # the growth guard of fixed steps, on the states torchdiffeq saved
+            warn_if_grew(name, dt_grid, peak_abs(y0), peak_abs(sol.ys))
         if save.fn is not None:
             sol = _record_after(sol, save, args)
     else:
@@ -627,8 +750,6 @@ def solve(
             )
         else:
             sol = run(problem, y0, adjoint)
-    if throw and not sol.success:
-        raise SolveFailed(sol.message, sol)
     return sol
 
 
@@ -648,11 +769,46 @@ def _record_after(sol: Solution, save: SaveAt, args: Any) -> Solution:
 def _warn_if_unstable(
     term: Term, solver: AbstractSolver, t0: float, y0: State, args: Any, dt: float
 ) -> str | None:
-    """Warn (at the caller of :func:`solve`) if ``dt`` exceeds the stability limit."""
+    """Warn (at the caller of :func:`solve`) if ``dt`` exceeds the stability limit.
+
+    Also warns, for every ``dt``, when the pair cannot be stable: a first-order
+    explicit method whose stability region holds no segment of the imaginary axis
+    (``imag_axis_bound(solver) == 0``, e.g. Euler) on the undamped wave equation
+    ``x'' = -A x`` (a ``SecondOrderTerm`` built from an operator only).
+    """
+    text = _never_stable(term, solver)
+    if text is not None:
+        warnings.warn(StabilityWarning(text), stacklevel=4)
+        return text
     limit = _stability_limit(term, solver, t0, y0, args, dt)
     if limit is None or dt <= limit[1]:
         return None
     text = check_stability(solver, dt, limit[0])
-    # stacklevel 3: this helper, solve(), then the user's call
-    warnings.warn(StabilityWarning(text), stacklevel=3)
+    # stacklevel 4: this helper, _integrate(), solve(), then the user's call
+    warnings.warn(StabilityWarning(text), stacklevel=4)
     return text
+
+
+def _never_stable(term: Term, solver: AbstractSolver) -> str | None:
+    """The warning's text if ``solver`` is unstable for every ``dt`` on ``term``."""
+    if (
+        not isinstance(term, SecondOrderTerm)
+        or term.accel is not None
+        or term.velocity_dependent
+        or isinstance(solver, AbstractImplicitSolver | AbstractSecondOrderSolver)
+    ):
+        return None
+    try:
+        bound = imag_axis_bound(solver)
+    except (TypeError, ValueError):
+        # no stability region in the z plane to read
+        return None
+    if bound != 0.0:
+        return None
+    return (
+        f"{type(solver).__name__} is unstable for every dt on the undamped wave "
+        "equation x'' = -A x (its eigenvalues +-i sqrt(lambda) lie on the imaginary "
+        "axis, and its stability region contains no segment of it); the solution "
+        "grows without bound. Use Leapfrog, SymplecticEuler or RK4 "
+        "(solvers.stability.recommend_dt gives their step)."
+    )

@@ -200,8 +200,16 @@ class LinearTerm(Term):
             return self._source
         return self._source(t, y, args)
 
+    # solve() sets this on the instance for its first evaluation: the operator and
+    # source are then checked against y once per solve, never in the steps.
+    _validate_parts = False
+
     def forward(self, t, y, args=None):  # noqa: D102
-        ay = self.operator(t, y, args) @ y
+        op = self.operator(t, y, args)
+        if self._validate_parts:
+            self._validate_parts = False
+            _check_linear_parts(self, op, self.source(t, y, args), y)
+        ay = op @ y
         s = self.source(t, y, args)
         # One pass over the fresh product instead of a negation plus an add.
         return ay.neg_() if s is None else torch.sub(s, ay)
@@ -209,6 +217,44 @@ class LinearTerm(Term):
     def extra_repr(self) -> str:  # noqa: D102
         op = self._operator
         return f"operator={op!r}" if isinstance(op, GraphOperator) else ""
+
+
+def _check_linear_parts(term: LinearTerm, op: Any, s: Any, y: Any) -> None:
+    """``A`` must be square on the state's space and ``s`` shaped like ``y``.
+
+    Raises:
+        TypeError: ``op`` is not a ``GraphOperator``, or ``s`` not a tensor.
+        ValueError: ``op`` is not square on ``y``'s space, or ``s``'s shape/dtype.
+    """
+    name = type(term).__name__
+    if not isinstance(op, GraphOperator):
+        raise TypeError(
+            f"{name}: `operator` must be (or return) a GraphOperator; got "
+            f"{type(op).__name__}. Return e.g. Laplacian(graph) from the callable."
+        )
+    if not isinstance(y, Tensor) or y.dim() < 1:
+        return
+    if op.domain != op.codomain or op.shape[1] != y.shape[0]:
+        raise ValueError(
+            f"{name}: y' = -A y needs `operator` A mapping the state's space onto "
+            f"itself ({y.shape[0]} rows); got {type(op).__name__} from "
+            f"{op.domain} to {op.codomain} signals, shape {tuple(op.shape)}. Use a "
+            "square operator such as Laplacian(graph) (Gradient maps node to edge "
+            "signals; its adjoint composition is the Laplacian)."
+        )
+    if s is None:
+        return
+    if not isinstance(s, Tensor):
+        raise TypeError(
+            f"{name}: `source` must be (or return) a tensor shaped like y "
+            f"{tuple(y.shape)}; got {type(s).__name__}."
+        )
+    if s.shape != y.shape or s.dtype != y.dtype:
+        raise ValueError(
+            f"{name}: `source` must have the state's shape and dtype "
+            f"{tuple(y.shape)}, {y.dtype}; got {tuple(s.shape)}, {s.dtype}. Build it "
+            "like y (a constant per-feature source: s.expand_as(y))."
+        )
 
 
 class SecondOrderTerm(Term):

@@ -99,6 +99,55 @@ def _flatten(y: Any, where: str) -> tuple[Tensor, Callable[[Tensor], Any]]:
     return flat, unflatten
 
 
+# A Jacobian-vector product differing from the difference quotient by more than this
+# fraction of the quotient (beyond round-off) means the products did not see the RHS.
+_JVP_MISMATCH = 0.25
+
+
+def _check_sees_rhs(
+    where: str,
+    f_flat: Callable[[Tensor], Tensor],
+    y: Tensor,
+    v: Tensor,
+    fy: Tensor,
+    jv: Tensor,
+) -> None:
+    """Raise if ``J v`` (forward mode) disagrees with ``(f(y + h v) - f(y)) / h``.
+
+    Two extra evaluations of the right-hand side, on the first Krylov vector only.
+    An RHS that detaches the state, calls ``.item()`` or goes through numpy hides
+    (part of) its Jacobian from forward mode: the products are then zero or too
+    small, and a zero estimate would read as "no stability limit". The backward
+    quotient ``(f(y) - f(y - h v)) / h`` guards against kinks: where the two
+    quotients disagree (a ReLU at exact zeros of the state) ``f`` is not
+    differentiable along ``v`` and nothing is concluded.
+    """
+    eps = torch.finfo(y.dtype).eps
+    scale = max(1.0, float(y.abs().max())) if y.numel() else 1.0
+    h = math.sqrt(eps) * scale
+    f0 = fy.detach().to(torch.float64)
+    with torch.no_grad():
+        fd = (f_flat(y + h * v.to(y.dtype)).to(torch.float64) - f0) / h
+    fd_norm = float(fd.norm())
+    # round-off of the quotient: eps * |f(y)| / h, with a generous factor
+    noise = 100.0 * eps * float(f0.norm()) / h
+    diff = float((jv - fd).norm())
+    if fd_norm > noise and diff > _JVP_MISMATCH * fd_norm + noise:
+        with torch.no_grad():
+            bd = (f0 - f_flat(y - h * v.to(y.dtype)).to(torch.float64)) / h
+        if float((bd - fd).norm()) > _JVP_MISMATCH * fd_norm + noise:
+            # a kink along v: no derivative to compare with
+            return
+        raise ValueError(
+            f"{where}: the Jacobian-vector products do not see the right-hand side; "
+            f"got |J v| = {float(jv.norm()):.3g} from forward mode but "
+            f"|(f(y + h v) - f(y)) / h| = {fd_norm:.3g} from a difference quotient. "
+            "The RHS detaches the state, calls .item() or goes through numpy; keep "
+            "it in differentiable torch operations (a step-size estimate from it "
+            "would be wrong, possibly 'no limit')."
+        )
+
+
 def jacobian_eigenvalue(
     term: Callable,
     y: Any,
@@ -145,7 +194,13 @@ def jacobian_eigenvalue(
     Raises:
         TypeError: if ``term`` is not callable or ``y`` is not a (tuple of) floating
             tensor(s).
-        ValueError: for ``iters``, ``krylov_dim`` < 1 or ``tol`` <= 0.
+        ValueError: for ``iters``, ``krylov_dim`` < 1 or ``tol`` <= 0; or when the
+            right-hand side is invisible to forward mode: the first Jacobian-vector
+            product is checked against difference quotients (two extra RHS
+            evaluations; skipped at a kink) and a mismatch (a ``.detach()``,
+            ``.item()`` or numpy round trip on the state) raises instead of
+            returning a too-small eigenvalue, which would read as "no stability
+            limit".
     """
     where = "jacobian_eigenvalue"
     if not callable(term):
@@ -164,11 +219,21 @@ def jacobian_eigenvalue(
         leaves = list(out) if isinstance(out, tuple) else [out]
         return torch.cat([v.reshape(-1) for v in leaves])
 
+    def jvp(v: Tensor) -> tuple[Tensor, Tensor]:
+        try:
+            # forward mode only; no autograd graph for the parameters
+            with torch.no_grad():
+                fy, jv = torch.func.jvp(f_flat, (y_flat,), (v.to(y_flat.dtype),))
+        except RuntimeError as exc:
+            raise ValueError(
+                f"{where}: the right-hand side cannot be differentiated in forward "
+                f"mode (torch.func.jvp failed: {exc}). Keep it in torch operations "
+                "(no numpy, .item() or .detach() on the state)."
+            ) from exc
+        return fy, jv.to(torch.float64)
+
     def matvec(v: Tensor) -> Tensor:
-        with torch.no_grad():  # forward mode only; no autograd graph for the parameters
-            return torch.func.jvp(f_flat, (y_flat,), (v.to(y_flat.dtype),))[1].to(
-                torch.float64
-            )
+        return jvp(v)[1]
 
     if n == 0:
         return DominantEigenvalue(0j, 0.0, 0.0, 0.0, 0.0, 0, True, unflatten(y_flat))
@@ -183,7 +248,11 @@ def jacobian_eigenvalue(
         basis = [v]
         h = np.zeros((m + 1, m))
         for j in range(m):
-            w = matvec(basis[j])
+            if used == 0:
+                fy, w = jvp(basis[0])
+                _check_sees_rhs(where, f_flat, y_flat, basis[0], fy, w)
+            else:
+                w = matvec(basis[j])
             used += 1
             q = torch.stack(basis, dim=1)  # [n, j+1]
             c1 = q.T @ w

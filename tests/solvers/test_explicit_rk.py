@@ -194,6 +194,9 @@ def test_order_heat_flow(solver: ExplicitRK, grid_graph) -> None:
 
 # Dopri5 is left out on the wave: its errors reach the 1e-12 floor while still
 # pre-asymptotic (observed slope 5.3 for order 5); the heat-flow test covers it.
+# Euler, Midpoint and Heun are unstable for every dt on the undamped wave (solve warns
+# up front) but still converge at their order on this short interval.
+@pytest.mark.filterwarnings("ignore:.*unstable for every dt on the undamped wave")
 @pytest.mark.parametrize("solver", RK_SOLVERS[:-1], ids=repr)
 def test_order_wave_as_first_order_system(solver: ExplicitRK, grid_graph) -> None:
     wp = wave_problem(grid_graph)
