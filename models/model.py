@@ -69,6 +69,7 @@ __all__ = [
     "StabilityReport",
     "StabilityRow",
     "TimeIndexed",
+    "accepts",
     "check_equivariance",
     "layer_boundaries",
     "layer_index",
@@ -510,7 +511,7 @@ class GraphPDEModel(nn.Module):
             )
             rows, seen = [], set()
             for solver in candidates:
-                if repr(solver) in seen or not _accepts(solver, term):
+                if repr(solver) in seen or not accepts(solver, term):
                     continue
                 seen.add(repr(solver))
                 rows.append(self._stability_row(solver, term, y0, args, eig))
@@ -593,7 +594,16 @@ def _default_candidates() -> list[AbstractSolver]:
     ]
 
 
-def _accepts(solver: AbstractSolver, term: Term) -> bool:
+def accepts(solver: AbstractSolver, term: Term) -> bool:
+    """Whether ``solver`` can integrate ``term``.
+
+    The term must be of the solver's ``term_type``, and a plain leapfrog does not
+    take a velocity-dependent second-order term.
+
+    Example:
+        >>> accepts(RK4(), term), accepts(Leapfrog(), term)
+        (True, False)
+    """
     kinds = solver.term_type
     if not isinstance(term, kinds):
         return False
