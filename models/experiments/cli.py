@@ -261,9 +261,18 @@ def _train(args: argparse.Namespace) -> int:
                 f"graphpde train: --resume needs a run folder with config.json; got "
                 f"{str(args.out)!r}, which has none. Start it without --resume."
             )
-        saved = read_json(cfg_path)
-        given = {k: v for k, v in vars(args).items() if k in saved and v is not None}
-        cfg = RunConfig.from_dict(merge(saved, given) if given else saved)
+        own = {"out", "resume", "quiet", "no_plots", "command", "func"}
+        given = sorted(
+            k for k, v in vars(args).items() if k not in own and v not in (None, [])
+        )
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise SystemExit(
+                f"graphpde train: with --resume the options come from the run "
+                f"folder's config.json; got {flags}. Drop them (a changed run "
+                "needs a new --out)."
+            )
+        cfg = RunConfig.from_dict(read_json(cfg_path))
     else:
         cfg = config_from_args(args)
     out = args.out or _default_out("train", cfg)
