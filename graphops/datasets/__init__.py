@@ -1,6 +1,6 @@
 r"""Benchmark graphs: Planetoid / Geom-GCN raw-file readers and synthetic graphs.
 
-Two families of graphs live here.
+Three families of graphs live here.
 
 * :func:`load` reads the **raw files** of the usual node-classification benchmarks
   (Planetoid: Cora, CiteSeer, PubMed; Geom-GCN: Chameleon, Squirrel, Actor, Cornell,
@@ -13,6 +13,12 @@ Two families of graphs live here.
   :func:`barbell_graph`, :func:`random_geometric_graph`, :func:`small_world_graph`,
   :func:`karate_club` and the contextual stochastic block model :func:`csbm`
   (a :class:`GraphDataset` with a homophily knob).
+* Your own graph: :func:`from_arrays` builds a :class:`GraphDataset` from numpy
+  arrays, torch tensors or nested lists (features, labels, an edge list ``[2, E]`` or
+  ``[E, 2]``, masks ``[N]``, ``[N, K]`` or ``[K, N]``), checking each array and naming
+  it in every error; :func:`load_npz` reads the same arrays from an ``.npz`` file
+  (keys ``x``/``node_features``, ``y``/``node_labels``, ``edge_index``/``edges``,
+  ``train_mask(s)``, ``val_mask(s)``, ``test_mask(s)``, optional ``num_classes``).
 
 Every graph is a :class:`~graphops.graph.Graph`: undirected, unweighted (all weights
 one), without self-loops, each undirected edge stored once (see :mod:`graphops` for
@@ -32,7 +38,8 @@ where the Geom-GCN ``<name>`` is ``chameleon``, ``squirrel``, ``film`` (Actor),
 Layout of the package (the modules are private; import from ``graphops.datasets``):
 ``_registry`` (names, published counts, raw-file layout), ``_load`` (:func:`load`),
 ``_dataset`` (:class:`GraphDataset`), ``_planetoid`` and ``_geom_gcn`` (the raw-file
-readers), ``_download`` (HTTP), ``_synthetic`` (the generators) and ``_csbm``.
+readers), ``_download`` (HTTP), ``_synthetic`` (the generators), ``_csbm`` and
+``_arrays`` (:func:`from_arrays`, :func:`load_npz`).
 :func:`edge_homophily` lives in :mod:`graphops.energy` and is re-exported here.
 
 Every public name is resolved lazily on first access (PEP 562), and ``load`` imports
@@ -47,6 +54,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from graphops.datasets._arrays import from_arrays, load_npz
     from graphops.datasets._csbm import csbm
     from graphops.datasets._dataset import GraphDataset
     from graphops.datasets._download import DownloadError
@@ -74,9 +82,11 @@ __all__ = [
     "csbm",
     "cycle_graph",
     "edge_homophily",
+    "from_arrays",
     "grid_graph",
     "karate_club",
     "load",
+    "load_npz",
     "path_graph",
     "random_geometric_graph",
     "ring_of_cliques",
@@ -94,9 +104,11 @@ _WHERE: dict[str, str] = {
     "csbm": "graphops.datasets._csbm",
     "cycle_graph": "graphops.datasets._synthetic",
     "edge_homophily": "graphops.energy",
+    "from_arrays": "graphops.datasets._arrays",
     "grid_graph": "graphops.datasets._synthetic",
     "karate_club": "graphops.datasets._synthetic",
     "load": "graphops.datasets._load",
+    "load_npz": "graphops.datasets._arrays",
     "path_graph": "graphops.datasets._synthetic",
     "random_geometric_graph": "graphops.datasets._synthetic",
     "ring_of_cliques": "graphops.datasets._synthetic",

@@ -26,7 +26,8 @@ from dataset_helpers import DATA, relpaths
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The public names of graphops.datasets before it became a package (its __all__).
+# The public names of graphops.datasets before it became a package (its __all__),
+# plus from_arrays and load_npz (issue 9, bring your own graph).
 PUBLIC_NAMES = {
     "DATASET_NAMES",
     "DATA_ENV_VAR",
@@ -37,9 +38,11 @@ PUBLIC_NAMES = {
     "csbm",
     "cycle_graph",
     "edge_homophily",
+    "from_arrays",
     "grid_graph",
     "karate_club",
     "load",
+    "load_npz",
     "path_graph",
     "random_geometric_graph",
     "ring_of_cliques",

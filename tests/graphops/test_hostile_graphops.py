@@ -2,7 +2,8 @@
 
 Every case is one line of a table: an id, a callable that should fail, the exception
 type and a ``match=`` pattern for its message. The tables are grouped by what is
-attacked (Graph, operators, spectral, energy, datasets). A hypothesis test at the end
+attacked (Graph, operators, spectral, energy, datasets, user arrays and ``.npz``
+files). A hypothesis test at the end
 fuzzes edge lists, weights and ``num_nodes`` into ``Graph`` + ``Laplacian``: either
 the Laplacian identities hold or a ``TypeError``/``ValueError`` is raised.
 """
@@ -31,7 +32,7 @@ from graphops import (
     mean_average_distance,
     use_backend,
 )
-from graphops.datasets import GraphDataset, load
+from graphops.datasets import GraphDataset, from_arrays, load, load_npz
 from graphops.graph import MAX_NUM_NODES
 
 from dataset_helpers import copy_dataset
@@ -289,6 +290,39 @@ DATASET_CASES = [
      "graphops Graph"),
 ]
 
+
+# -- datasets: user arrays (bring your own graph) --------------------------------------
+def _byog(**override):
+    """from_arrays on a valid 3-node path with ``override`` applied."""
+    fields = dict(
+        x=np.ones((3, 2)),
+        y=np.array([0, 1, 0]),
+        edge_index=np.array([[0, 1], [1, 2]]),
+        train_mask=np.array([1, 0, 0]),
+        val_mask=np.array([0, 1, 0]),
+        test_mask=np.array([0, 0, 1]),
+    )
+    fields.update(override)
+    return from_arrays(**fields)
+
+
+BYOG_CASES = [
+    ("mask-as-indices", lambda: _byog(train_mask=np.array([0, 2])), ValueError,
+     r"looks like node indices; convert with mask = np\.zeros\(N, bool\)"),
+    ("edge-beyond-n", lambda: _byog(edge_index=np.array([[0, 3]])), ValueError,
+     r"`edge_index` must hold node ids in \[0, N=3\)"),
+    ("edge-fraction", lambda: _byog(edge_index=np.array([[0.0, 1.5], [1, 2]])),
+     ValueError, r"node ids \(whole numbers\); got 1\.5"),
+    ("x-overflow-float32", lambda: _byog(x=np.full((3, 2), 1e39)), ValueError,
+     r"overflows to inf"),
+    ("labels-multi-hot", lambda: _byog(y=np.ones((3, 2))), ValueError,
+     "exactly one 1"),
+    ("labels-negative", lambda: _byog(y=np.array([0, -1, 0])), ValueError,
+     "class indices >= 0"),
+    ("ragged-list", lambda: _byog(x=[[1.0, 2.0], [3.0], [4.0, 5.0]]), ValueError,
+     "ragged"),
+]
+
 ALL_CASES = [
     pytest.param(fn, exc, match, id=f"{group}-{case_id}")
     for group, table in (
@@ -297,6 +331,7 @@ ALL_CASES = [
         ("spectral", SPECTRAL_CASES),
         ("energy", ENERGY_CASES),
         ("dataset", DATASET_CASES),
+        ("byog", BYOG_CASES),
     )
     for case_id, fn, exc, match in table
 ]
@@ -374,6 +409,59 @@ def test_all_false_train_split_file(tmp_path):
         np.savez(fh, **masks)
     with pytest.raises(ValueError, match="all-False train mask in split 4"):
         load("cornell", root)
+
+
+# -- datasets: hostile user .npz files -------------------------------------------------
+def _npz_arrays(**override):
+    arrays = dict(
+        x=np.ones((3, 2)),
+        y=np.array([0, 1, 0]),
+        edge_index=np.array([[0, 1], [1, 2]]),
+        train_mask=np.array([1, 0, 0]),
+        val_mask=np.array([0, 1, 0]),
+        test_mask=np.array([0, 0, 1]),
+    )
+    arrays.update(override)
+    return arrays
+
+
+class _Boom:
+    """Would run code when unpickled; load_npz must never unpickle it."""
+
+    def __reduce__(self):
+        return (pytest.fail, ("load_npz unpickled an object array",))
+
+
+@pytest.mark.parametrize(
+    ("arrays", "exc", "match"),
+    [
+        pytest.param(_npz_arrays(y=np.array([0, 1, _Boom()], dtype=object)),
+                     ValueError, r"key `y` of 'bad\.npz' must be a plain numeric array",
+                     id="pickled-object-array"),
+        pytest.param(_npz_arrays(x=np.array([["a", "b"]] * 3)), TypeError,
+                     r"`x` \(in bad\.npz\) must be numeric", id="string-features"),
+        pytest.param(_npz_arrays(edges=np.array([[0, 1]])), ValueError,
+                     r"exactly one of the keys edge_index / edges", id="both-aliases"),
+        pytest.param({"features": np.ones((3, 2))}, ValueError,
+                     r"unknown keys \['features'\]", id="foreign-keys"),
+        pytest.param(_npz_arrays(test_mask=np.array([[0, 0, 1]] * 2)), ValueError,
+                     r"same number of splits", id="split-count-mismatch"),
+    ],
+)
+def test_hostile_npz(tmp_path, arrays, exc, match):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(exc, match=match):
+        load_npz(path)
+
+
+def test_truncated_npz(tmp_path):
+    path = tmp_path / "cut.npz"
+    np.savez(path, **_npz_arrays())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"must be an \.npz archive of plain arrays"):
+        load_npz(path)
 
 
 # -- property test: Graph + Laplacian on fuzzed input ----------------------------------
