@@ -434,3 +434,24 @@ def test_python_m_models_runs_the_cli():
         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
     )
     assert "train" in done.stdout and "stability" in done.stdout
+
+
+def test_npz_dataset_with_k_splits_runs_every_split(tmp_path):
+    from graphops.datasets import csbm
+
+    ds = csbm(60, 3, num_features=4, seed=1)
+    rng = np.random.default_rng(0)
+    masks = {"train_masks": [], "val_masks": [], "test_masks": []}
+    for _ in range(3):
+        order = rng.permutation(60)
+        for key, part in zip(masks, (order[:30], order[30:45], order[45:]), strict=True):
+            m = np.zeros(60, bool)
+            m[part] = True
+            masks[key].append(m)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x=ds.x.numpy(), y=ds.y.numpy(), edges=ds.graph.edge_index.numpy().T,
+             **{k: np.stack(v) for k, v in masks.items()})
+    summary = run(tiny(dataset=str(path), epochs=3), tmp_path / "r", plots=False)
+    assert summary["protocol"] == "file-splits"
+    assert [r["split"] for r in summary["results"]] == [0, 1, 2]
+    assert "the 3 split(s) of" in summary["protocol_statement"]
