@@ -54,7 +54,10 @@ def test_config_round_trips_through_json():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"model": "pde-gcn-hh"}, r"unknown model 'pde-gcn-hh'\. Did you mean 'pde-gcn-h'"),
+        (
+            {"model": "pde-gcn-hh"},
+            r"unknown model 'pde-gcn-hh'\. Did you mean 'pde-gcn-h'",
+        ),
         ({"solver": "rk5"}, r"unknown solver 'rk5'\. Did you mean 'rk4'"),
         ({"optimizer": "adamw"}, r"unknown optimizer 'adamw'\. Did you mean 'adam'"),
         ({"select": "test_acc"}, r"`select` must be one of"),
@@ -72,7 +75,9 @@ def test_config_rejects_bad_values(kw, match):
 
 
 def test_config_from_dict_unknown_key_suggests():
-    with pytest.raises(ValueError, match=r"unknown config key 'epoch'\. Did you mean 'epochs'"):
+    with pytest.raises(
+        ValueError, match=r"unknown config key 'epoch'\. Did you mean 'epochs'"
+    ):
         RunConfig.from_dict({"model": "gcn", "dataset": TINY, "epoch": 3})
     with pytest.raises(ValueError, match=r"`dataset` is required"):
         RunConfig.from_dict({"model": "gcn"})
@@ -103,13 +108,20 @@ def test_depth_args_map_layers_and_dt_onto_each_family():
     # Families configured by an end time: T = layers * step.
     assert MODELS["graff"].depth_args(6, 0.25, {}) == {"time": 1.5, "step_size": 0.25}
     assert MODELS["grand-l"].depth_args(16, None, {}) == {"t1": 16.0, "dt0": 1.0}
-    assert MODELS["gcn"].depth_args(32, None, {"hidden": 4}) == {"layers": 32, "hidden": 4}
+    assert MODELS["gcn"].depth_args(32, None, {"hidden": 4}) == {
+        "layers": 32,
+        "hidden": 4,
+    }
     with pytest.raises(ValueError, match=r"unit steps of a discrete network"):
         MODELS["gcn"].depth_args(2, 0.5, {})
 
 
 def test_built_depth_matches_layers_times_dt():
-    for name, layers, dt in (("pde-gcn-d", 5, 0.4), ("graphcon", 3, 0.5), ("gcn", 4, None)):
+    for name, layers, dt in (
+        ("pde-gcn-d", 5, 0.4),
+        ("graphcon", 3, 0.5),
+        ("gcn", 4, None),
+    ):
         cfg = tiny(model=name, layers=layers, dt=dt)
         model = build_model(cfg, load_dataset(cfg))
         assert model.depth == layers
@@ -127,7 +139,9 @@ def test_grand_depth_without_fixed_solver_is_refused():
 
 def test_incompatible_solver_fails_fast_listing_alternatives():
     cfg = tiny(model="gcn", solver="leapfrog")
-    with pytest.raises(ValueError, match=r"nonlinear first-order term.*euler, midpoint"):
+    with pytest.raises(
+        ValueError, match=r"nonlinear first-order term.*euler, midpoint"
+    ):
         build_model(cfg, load_dataset(cfg))
     cfg = tiny(model="pde-gcn-d", solver="crank-nicolson")
     with pytest.raises(ValueError, match=r"Solvers that accept it"):
@@ -213,7 +227,9 @@ def test_diverged_run_is_reported_not_hidden(tmp_path, monkeypatch):
             return loss
 
     monkeypatch.setattr(train_mod, "F", Shim())
-    res = train_one(tiny(epochs=10), load_dataset(tiny()), split=0, seed=0, run_dir=tmp_path)
+    res = train_one(
+        tiny(epochs=10), load_dataset(tiny()), split=0, seed=0, run_dir=tmp_path
+    )
     assert res.stopped.startswith("diverged at epoch 3: training loss is nan")
     assert res.epochs == 3
     summary = summarise(tiny(), [res])
@@ -223,7 +239,9 @@ def test_diverged_run_is_reported_not_hidden(tmp_path, monkeypatch):
 def test_unstable_explicit_step_fails_fast_and_can_be_overridden(tmp_path):
     cfg = tiny(model="pde-gcn-d", layers=2, dt=400.0)
     ds = load_dataset(cfg)
-    with pytest.raises(UnstableStepError, match=r"dt <= .*; got dt = 400.*--allow-unstable"):
+    with pytest.raises(
+        UnstableStepError, match=r"dt <= .*; got dt = 400.*--allow-unstable"
+    ):
         train_one(cfg, ds, split=0, seed=0, run_dir=tmp_path / "a")
     cfg = tiny(model="pde-gcn-d", layers=2, dt=400.0, allow_unstable=True, epochs=1)
     from solvers import StabilityWarning
@@ -245,7 +263,13 @@ def test_summary_std_is_population_or_sample(tmp_path):
 def test_run_folder_layout_and_refuses_to_overwrite(tmp_path):
     cfg = tiny(seeds=2, epochs=3, published={"value": 50.0, "std": 1.0, "source": "x"})
     summary = run(cfg, tmp_path, plots=True)
-    for f in ("config.json", "summary.json", "summary.md", "learning_curves.png", "energy.png"):
+    for f in (
+        "config.json",
+        "summary.json",
+        "summary.md",
+        "learning_curves.png",
+        "energy.png",
+    ):
         assert (tmp_path / f).is_file(), f
     for k in (0, 1):
         for f in ("metrics.json", "checkpoint.pt", "best.pt", "result.json"):
@@ -341,12 +365,28 @@ def _assert_same_run(dir_a, dir_b, res_a=None, res_b=None):
 
 @pytest.mark.slow
 def test_killed_run_resumes_bit_identical(tmp_path):
-    """SIGKILL a `graphpde train` process mid-run, resume it, compare with a run
-    that was never interrupted: every metric and weight is identical."""
+    """A SIGKILLed and resumed `graphpde train` equals a run never interrupted.
+
+    Every metric and weight is identical.
+    """
     args = [
-        "train", "--model", "pde-gcn-h", "--dataset", "csbm", "--layers", "4",
-        "--epochs", "30", "--seeds", "2", "--checkpoint-every", "3", "--quiet",
-        "--no-plots", "--dtype", "float64",
+        "train",
+        "--model",
+        "pde-gcn-h",
+        "--dataset",
+        "csbm",
+        "--layers",
+        "4",
+        "--epochs",
+        "30",
+        "--seeds",
+        "2",
+        "--checkpoint-every",
+        "3",
+        "--quiet",
+        "--no-plots",
+        "--dtype",
+        "float64",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "models", *args]
@@ -365,14 +405,24 @@ def test_killed_run_resumes_bit_identical(tmp_path):
     )
     done = subprocess.run(
         [*cmd[:4], "--out", str(killed), "--resume", "--quiet", "--no-plots"],
-        env=env, cwd=tmp_path, capture_output=True, text=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     ref = tmp_path / "ref"
-    subprocess.run([*cmd, "--out", str(ref)], env=env, cwd=tmp_path, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*cmd, "--out", str(ref)],
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
     for k in (0, 1):
-        _assert_same_run(ref / "runs" / f"split0-seed{k}", killed / "runs" / f"split0-seed{k}")
+        _assert_same_run(
+            ref / "runs" / f"split0-seed{k}", killed / "runs" / f"split0-seed{k}"
+        )
     sa, sb = read_json(ref / "summary.json"), read_json(killed / "summary.json")
     assert sa["test_acc"] == sb["test_acc"]
 
@@ -391,8 +441,23 @@ def test_cli_unknown_names_exit_2_with_suggestion(capsys):
 
 def test_cli_train_writes_run_and_prints_summary(tmp_path, capsys):
     out = tmp_path / "r"
-    code = main(["train", "--model", "gcn", "--dataset", TINY, "--epochs", "3",
-                 "--out", str(out), "--quiet", "--no-plots", "--set", "hidden=8"])
+    code = main(
+        [
+            "train",
+            "--model",
+            "gcn",
+            "--dataset",
+            TINY,
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+            "--set",
+            "hidden=8",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "Test accuracy" in text and str(out) in text
@@ -418,7 +483,14 @@ def test_cli_help_is_complete(command, capsys):
     assert e.value.code == 0
     text = capsys.readouterr().out
     if command != "presets":
-        for flag in ("--model", "--dataset", "--solver", "--layers", "--dt", "--preset"):
+        for flag in (
+            "--model",
+            "--dataset",
+            "--solver",
+            "--layers",
+            "--dt",
+            "--preset",
+        ):
             assert flag in text
 
 
@@ -430,8 +502,11 @@ def test_cli_stability_prints_a_table(capsys):
 
 def test_python_m_models_runs_the_cli():
     done = subprocess.run(
-        [sys.executable, "-m", "models", "--help"], capture_output=True, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True,
+        [sys.executable, "-m", "models", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
     )
     assert "train" in done.stdout and "stability" in done.stdout
 
@@ -444,13 +519,20 @@ def test_npz_dataset_with_k_splits_runs_every_split(tmp_path):
     masks = {"train_masks": [], "val_masks": [], "test_masks": []}
     for _ in range(3):
         order = rng.permutation(60)
-        for key, part in zip(masks, (order[:30], order[30:45], order[45:]), strict=True):
+        for key, part in zip(
+            masks, (order[:30], order[30:45], order[45:]), strict=True
+        ):
             m = np.zeros(60, bool)
             m[part] = True
             masks[key].append(m)
     path = tmp_path / "mine.npz"
-    np.savez(path, x=ds.x.numpy(), y=ds.y.numpy(), edges=ds.graph.edge_index.numpy().T,
-             **{k: np.stack(v) for k, v in masks.items()})
+    np.savez(
+        path,
+        x=ds.x.numpy(),
+        y=ds.y.numpy(),
+        edges=ds.graph.edge_index.numpy().T,
+        **{k: np.stack(v) for k, v in masks.items()},
+    )
     summary = run(tiny(dataset=str(path), epochs=3), tmp_path / "r", plots=False)
     assert summary["protocol"] == "file-splits"
     assert [r["split"] for r in summary["results"]] == [0, 1, 2]
