@@ -53,6 +53,24 @@ def _kv(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def _schedule(text: str) -> dict[str, Any]:
+    if text == "cosine":
+        return {"kind": "cosine"}
+    parts = text.split(":")
+    try:
+        if parts[0] == "step" and len(parts) == 3:
+            return {
+                "kind": "step",
+                "step_size": int(parts[1]),
+                "gamma": float(parts[2]),
+            }
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"--scheduler takes 'cosine' or 'step:K:GAMMA' (e.g. step:100:0.5); got {text!r}"
+    )
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options that define a run (shared by train, sweep and tune)."""
     g = p.add_argument_group("what to run")
@@ -135,6 +153,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, help="weight decay")
     g.add_argument("--epochs", type=int, help="maximum epochs")
     g.add_argument(
+        "--scheduler",
+        type=_schedule,
+        help="learning-rate schedule per epoch: cosine, or step:K:GAMMA "
+        "(default constant)",
+    )
+    g.add_argument(
         "--patience",
         type=int,
         help="early stopping: epochs without validation improvement",
@@ -197,6 +221,7 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> RunConfig:
         "lr": args.lr,
         "weight_decay": args.weight_decay,
         "epochs": args.epochs,
+        "scheduler": args.scheduler,
         "patience": args.patience,
         "select": args.select,
         "report_test_max": args.report_test_max,

@@ -78,6 +78,10 @@ class RunConfig:
         lr: Learning rate.
         weight_decay: Weight decay (L2, as in the authors' Adam).
         param_groups: The family's extra group settings (e.g. PDE-GCN ``lr_K``).
+        scheduler: Learning-rate schedule, stepped once per epoch: ``None``
+            (constant, what every paper config here uses), ``{"kind": "step",
+            "step_size": k, "gamma": g}`` or ``{"kind": "cosine"}`` (to 0 at
+            ``epochs``).
         epochs: Maximum number of epochs (optimiser steps).
         patience: Stop after this many epochs without improvement of ``select``
             (``None``: run all epochs).
@@ -118,6 +122,7 @@ class RunConfig:
     lr: float = 0.01
     weight_decay: float = 5e-4
     param_groups: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] | None = None
     epochs: int = 200
     patience: int | None = None
     select: str = "val_acc"
@@ -178,6 +183,7 @@ class RunConfig:
             raise ValueError(
                 f"{where}: `weight_decay` must be a number >= 0; got {wd!r}."
             )
+        _check_scheduler(where, self.scheduler)
         if self.splits is not None:
             if not isinstance(self.splits, list) or not all(
                 isinstance(s, int) and not isinstance(s, bool) and s >= 0
@@ -271,6 +277,27 @@ def load_preset(name: str | Path) -> dict[str, Any]:
     data = json.loads(text)
     data.setdefault("name", Path(str(name)).stem)
     return data
+
+
+def _check_scheduler(where: str, value: Any) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, dict) and (
+        value == {"kind": "cosine"}
+        or (
+            value.get("kind") == "step"
+            and set(value) == {"kind", "step_size", "gamma"}
+            and isinstance(value["step_size"], int)
+            and value["step_size"] > 0
+            and isinstance(value["gamma"], int | float)
+            and 0 < value["gamma"] <= 1
+        )
+    )
+    if not ok:
+        raise ValueError(
+            f"{where}: `scheduler` must be None, {{'kind': 'cosine'}} or {{'kind': "
+            f"'step', 'step_size': k > 0, 'gamma': g in (0, 1]}}; got {value!r}."
+        )
 
 
 def _choice(where: str, key: str, value: Any, options: tuple[str, ...]) -> None:

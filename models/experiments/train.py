@@ -183,6 +183,15 @@ def check_step(cfg: RunConfig, model: GraphPDEModel, ds: GraphDataset) -> None:
     )
 
 
+def _scheduler(cfg: RunConfig, opt: torch.optim.Optimizer) -> Any:
+    s = cfg.scheduler
+    if s is None:
+        return None
+    if s["kind"] == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    return torch.optim.lr_scheduler.StepLR(opt, s["step_size"], gamma=s["gamma"])
+
+
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
@@ -254,6 +263,7 @@ def train_one(
         weight_decay=cfg.weight_decay,
         param_groups=cfg.param_groups,
     )
+    sched = _scheduler(cfg, opt)
     loop: dict[str, Any] = {
         "epoch": 0,
         "history": [],
@@ -268,6 +278,8 @@ def train_one(
         state = load_checkpoint(ckpt)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
         loop = state["loop"]
         best_state = state["best_model"]
         set_rng_state(state["rng"])
@@ -297,6 +309,8 @@ def train_one(
                 break
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             model.eval()
             with torch.no_grad():
                 ev = model(x, graph)
@@ -336,6 +350,7 @@ def train_one(
                 {
                     "model": model.state_dict(),
                     "optimizer": opt.state_dict(),
+                    "scheduler": None if sched is None else sched.state_dict(),
                     "loop": loop,
                     "best_model": best_state,
                     "rng": get_rng_state(),

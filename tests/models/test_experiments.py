@@ -67,6 +67,7 @@ def test_config_round_trips_through_json():
         ({"weight_decay": -1e-3}, r"`weight_decay` must be a number >= 0"),
         ({"splits": [0, -1]}, r"`splits` must be a list of split indices"),
         ({"dataset": ""}, r"`dataset` must be a dataset name or a path"),
+        ({"scheduler": {"kind": "step"}}, r"`scheduler` must be None"),
     ],
 )
 def test_config_rejects_bad_values(kw, match):
@@ -319,14 +320,18 @@ def test_rng_state_round_trip():
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
 
 
-def test_resume_in_process_is_bit_identical(tmp_path):
-    cfg = tiny(model="pde-gcn-h", epochs=12, layers=3, checkpoint_every=4)
+@pytest.mark.parametrize(
+    "scheduler", [None, {"kind": "step", "step_size": 3, "gamma": 0.5}]
+)
+def test_resume_in_process_is_bit_identical(tmp_path, scheduler):
+    cfg = tiny(
+        model="pde-gcn-h", epochs=12, layers=3, checkpoint_every=4, scheduler=scheduler
+    )
     ds = load_dataset(cfg)
     ref = train_one(cfg, ds, split=0, seed=5, run_dir=tmp_path / "ref")
     # Interrupt after 8 epochs: keep the epoch-8 checkpoint, then resume.
-    short = tiny(model="pde-gcn-h", epochs=12, layers=3, checkpoint_every=4)
     part = tmp_path / "part"
-    _train_until(short, ds, part, stop_after=8)
+    _train_until(cfg, ds, part, stop_after=8)
     res = train_one(cfg, ds, split=0, seed=5, run_dir=part, resume=True)
     _assert_same_run(tmp_path / "ref", part, ref, res)
 
