@@ -67,7 +67,8 @@ def _schedule(text: str) -> dict[str, Any]:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"--scheduler takes 'cosine' or 'step:K:GAMMA' (e.g. step:100:0.5); got {text!r}"
+        "--scheduler takes 'cosine' or 'step:K:GAMMA' (e.g. step:100:0.5); got "
+        f"{text!r}"
     )
 
 
