@@ -353,10 +353,8 @@ def measure_memory(impl: str, layers: int) -> float | None:
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def part_a(data, quick: bool) -> tuple[str, dict]:
+def part_a(data, depths, repeats: int) -> tuple[str, dict]:
     """Epoch time and peak memory per depth; returns (markdown, raw numbers)."""
-    depths = QUICK_DEPTHS if quick else DEPTHS
-    repeats = 3 if quick else 5
     names = ("ours", "ours + Checkpoint()", "authors' loop")
     rows, raw = [], {}
     for layers in depths:
@@ -648,9 +646,22 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few depths and epochs")
     parser.add_argument("--parts", default="A,B", help="A, B or A,B (default)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--depths", default=None, help="part A depths, e.g. 2,64 (default: all)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="part A repeats (default 5; 3 quick)"
+    )
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--grand-child", default=None, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+        # Children (memory, GRAND-nl) inherit the thread count.
+        os.environ["OMP_NUM_THREADS"] = str(opts.threads)
     if opts.memory_child:
         impl, layers = opts.memory_child.split("|")
         memory_child(impl, int(layers))
@@ -667,7 +678,13 @@ def main(argv: list[str] | None = None) -> str:
     t0 = time.perf_counter()
     sections, raw = [], {"machine": machine(), "quick": opts.quick}
     if "A" in parts:
-        text, raw["A"] = part_a(data, opts.quick)
+        depths = (
+            tuple(int(d) for d in opts.depths.split(","))
+            if opts.depths
+            else (QUICK_DEPTHS if opts.quick else DEPTHS)
+        )
+        repeats = opts.repeats or (3 if opts.quick else 5)
+        text, raw["A"] = part_a(data, depths, repeats)
         print(text, flush=True)
         sections.append(text)
     if "B" in parts:
