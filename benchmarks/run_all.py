@@ -1,4 +1,4 @@
-"""Run every benchmark in sequence: operators, block CG, solvers.
+"""Run every benchmark in sequence: operators, block CG, solvers, models, training.
 
 Each benchmark runs in its own Python process (they set global torch state such as
 the default dtype and the thread count, and the solver benchmark measures peak
@@ -24,6 +24,7 @@ BENCHMARKS = (
     "bench_cg.py",
     "bench_solvers.py",
     "bench_models.py",
+    "bench_training.py",
 )
 
 
