@@ -779,6 +779,19 @@ def tune(
             f"got {str(out_preset)!r}. Pass another --out-preset or remove it."
         )
     explicit = set(explicit)
+    spec = MODELS[cfg.model]
+    # The generic depth and step options and the family's own arguments name the
+    # same values (build_model applies --layers/--dt over model_args), and for the
+    # families configured by an end time, T = layers x dt: a flag for one of them
+    # fixes the others, so a sampled value never silently overrides a flag.
+    for generic, arg in (("layers", spec.layers_arg), ("dt", spec.step_arg)):
+        if arg and f"model_args.{arg}" in explicit:
+            explicit.add(generic)
+        if arg and generic in explicit:
+            explicit.add(f"model_args.{arg}")
+    linked = {"layers", "dt", f"model_args.{spec.time_arg}"}
+    if spec.time_arg and explicit & linked:
+        explicit |= linked
     active = [
         p
         for p in space.params
@@ -884,6 +897,9 @@ def tune(
             # goes on (optimize(catch=...)), and the reason is kept.
             first = str(exc).splitlines()[0] if str(exc) else ""
             trial.set_user_attr("error", f"{type(exc).__name__}: {first}")
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "KeyboardInterrupt: the search was stopped")
             raise
         finally:
             trial.set_user_attr("duration_s", time.perf_counter() - t0)
