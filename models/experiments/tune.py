@@ -47,10 +47,11 @@ the flag fixes it.
 
 **Budget**: ``--trials N`` and ``--minutes M``, whichever comes first. The
 minute budget is optuna's ``timeout``: it is checked before each trial starts, so
-a trial that has started finishes. A trial whose step is unstable at
-initialisation (``--allow-unstable`` overrides the check), whose solver gives up,
-or whose training diverges before its first epoch is recorded as failed (with the
-reason) and the search goes on.
+a trial that has started finishes. Trials are not pruned: each runs its epochs
+(or stops by ``patience``), as ``graphpde train`` would. A trial whose step is
+unstable at initialisation (``--allow-unstable`` overrides the check), whose
+solver gives up, or whose training diverges before its first epoch is recorded as
+failed (with the reason) and the search goes on.
 
 **Outputs** (``--study-dir``, default ``runs/tune-<model>-<dataset>-<time>``)::
 
@@ -104,6 +105,8 @@ __all__ = [
     "TuneResult",
     "add_parser",
     "default_space",
+    "explicit_targets",
+    "format_result",
     "load_space",
     "main",
     "tune",
