@@ -81,6 +81,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -679,6 +680,8 @@ def _records(
                 "epochs": t.user_attrs.get("epochs", []),
                 "diverged": t.user_attrs.get("diverged", 0),
                 "error": t.user_attrs.get("error", ""),
+                "warnings": t.user_attrs.get("warnings", 0),
+                "warning": t.user_attrs.get("warning", ""),
             }
         )
     return out
@@ -689,7 +692,8 @@ def _write_tables(study_dir: Path, records: list[dict[str, Any]]) -> None:
     names = sorted({k for r in records for k in r["params"]})
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["trial", "state", "val_acc", "duration_s", *names, "epochs", "error"])
+    head = ["trial", "state", "val_acc", "duration_s", *names, "epochs", "error"]
+    w.writerow([*head, "warnings", "warning"])
     for r in records:
         w.writerow(
             [
@@ -700,6 +704,8 @@ def _write_tables(study_dir: Path, records: list[dict[str, Any]]) -> None:
                 *[r["params"].get(n, "") for n in names],
                 " ".join(str(e) for e in r["epochs"]),
                 r["error"],
+                r["warnings"],
+                r["warning"],
             ]
         )
     text = buf.getvalue()
@@ -876,13 +882,26 @@ def tune(
             tcfg.save(trial_dir / "config.json")
             vals, epochs, diverged = [], [], 0
             for s, k in jobs:
-                r = _train.train_one(
-                    tcfg,
-                    ds_val,
-                    split=s,
-                    seed=tcfg.seed + 1000 * s + k,
-                    run_dir=trial_dir / f"split{s}-seed{k}",
-                )
+                # A trial with an exploding step warns at every epoch: the warnings
+                # are counted into the trial's record instead of flooding the screen.
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    r = _train.train_one(
+                        tcfg,
+                        ds_val,
+                        split=s,
+                        seed=tcfg.seed + 1000 * s + k,
+                        run_dir=trial_dir / f"split{s}-seed{k}",
+                    )
+                if caught:
+                    n = trial.user_attrs.get("warnings", 0)
+                    trial.set_user_attr("warnings", n + len(caught))
+                    if n == 0:
+                        w = caught[0]
+                        first = (str(w.message).splitlines() or [""])[0]
+                        trial.set_user_attr(
+                            "warning", f"{w.category.__name__}: {first}"
+                        )
                 # Trials keep their metrics and results, not their weights: the
                 # preset retrains, and a long search would otherwise fill the disk.
                 for weights in ("checkpoint.pt", "best.pt"):

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import sys
+import warnings
 
 import pytest
 import torch
@@ -24,7 +25,7 @@ from models.experiments.tune import (
     load_space,
     tune,
 )
-from solvers import SolveFailed
+from solvers import SolveFailed, StabilityWarning
 
 DATA = "csbm:num_nodes=60"
 WHY = "graphpde tune needs the optional extra: pip install 'graphpde[tune]'"
@@ -181,6 +182,27 @@ def test_an_interrupted_search_still_writes_its_best_preset(
     assert "KeyboardInterrupt" in result.trials[2]["error"]
     assert load_preset(result.preset)["lr"] == result.best_params["lr"]
     assert read_json(tmp_path / "s" / "study.json")["status"] == "interrupted"
+
+
+def test_warnings_of_a_trial_are_counted_not_shown(optuna, tmp_path, monkeypatch):
+    real = train_mod.train_one
+
+    def warn_twice(cfg, ds, **kw):
+        warnings.warn("max |y| grew from 2 to 1e12", StabilityWarning, stacklevel=2)
+        warnings.warn("max |y| grew from 2 to 1e13", StabilityWarning, stacklevel=2)
+        return real(cfg, ds, **kw)
+
+    monkeypatch.setattr(train_mod, "train_one", warn_twice)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tune(
+            _cfg(seeds=2), "generic", study_dir=tmp_path / "s", trials=1, echo=None
+        )
+    (rec,) = result.trials
+    assert rec["warnings"] == 4
+    assert rec["warning"] == "StabilityWarning: max |y| grew from 2 to 1e12"
+    row = next(csv.DictReader((tmp_path / "s" / "trials.csv").open()))
+    assert row["warnings"] == "4"
 
 
 def test_an_unrelated_error_stops_the_search(optuna, tmp_path, monkeypatch):
