@@ -203,9 +203,33 @@ def _better(select: str, value: float, best: float | None) -> bool:
     return value > best if select == "val_acc" else value < best
 
 
+def _energy_trajectory(model: GraphPDEModel, x: torch.Tensor, graph: Any) -> Any:
+    """Dirichlet energy of the decoder's input along the model's own solve.
+
+    Sheaf models carry stalk-shaped states ``[N d', C]``; they are read as node
+    features ``[N, d' C]`` (the layout of :class:`models.sheaf.FromStalks`). A
+    solver that steps inside torchdiffeq (GRAFF's code grid) cannot record its
+    steps, so the energy is sampled at ``depth + 1`` equally spaced times.
+    """
+    from graphops import dirichlet_energy
+    from solvers.base import AbstractIntervalSolver
+
+    n = graph.num_nodes
+
+    def energy(t: float, h: torch.Tensor, g: Any) -> torch.Tensor:
+        return dirichlet_energy(h if h.shape[0] == n else h.reshape(n, -1), g)
+
+    ts = None
+    inner = getattr(model.solver, "solver", model.solver)
+    if isinstance(inner, AbstractIntervalSolver):
+        k = max(model.depth or 1, 1)
+        ts = torch.linspace(model.t0, model.t1, k + 1, dtype=x.dtype, device=x.device)
+    return model.trajectory(x, graph, fn=energy, ts=ts)
+
+
 def _energy(model: GraphPDEModel, x: torch.Tensor, graph: Any) -> tuple[float, float]:
     with torch.no_grad():
-        sol = model.trajectory(x, graph, fn="energy")
+        sol = _energy_trajectory(model, x, graph)
     ys = sol.ys.reshape(-1)
     return float(ys[0]), float(ys[-1])
 
@@ -510,8 +534,8 @@ def run(
         )
         model.eval()
         with torch.no_grad():
-            sol = model.trajectory(
-                ds.x.to(cfg.device), ds.graph.to(cfg.device), fn="energy"
+            sol = _energy_trajectory(
+                model, ds.x.to(cfg.device), ds.graph.to(cfg.device)
             )
         plotting.energy_curve(
             sol.ts.cpu().numpy(),
