@@ -654,6 +654,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--data-root", help="directory of the raw files (default $GRAPHPDE_DATA)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default torch's); 1 is much faster on a busy "
+        "machine, where several threads spin-wait on each other",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument(
         "--quiet", action="store_true", help="no progress bars and no per-row lines"
@@ -666,13 +672,22 @@ def main(args: argparse.Namespace) -> int:
     """Run ``graphpde reproduce``; exit status 1 if a row failed.
 
     Raises:
-        ValueError: no rows selected, an unknown row, or a bad ``--depth-seeds``.
+        ValueError: no rows selected, an unknown row, or a bad ``--depth-seeds``
+            or ``--threads``.
     """
     if args.depth_seeds is not None and args.depth_seeds < 1:
         raise ValueError(
             f"reproduce: `--depth-seeds` must be a positive int; got "
             f"{args.depth_seeds}."
         )
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(
+                f"reproduce: `--threads` must be a positive int; got {args.threads}."
+            )
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.all:
         rows = list(table_configs())
     else:
