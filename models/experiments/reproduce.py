@@ -93,6 +93,10 @@ DEPTH_MODELS = {
 _R = "REPRODUCTION.md"
 #: Number of splits of each split family, for the cost estimate (no data loaded).
 _SPLITS = {"geom-gcn": 10, "public": 1}
+#: Fixed cost of one right-hand-side evaluation in the cost estimate, in the same
+#: multiply-add units: per-step overheads (dropout, activations, autograd) dominate
+#: small graphs (measured epoch times rank better with it; see NOTES-wt-repro.md).
+_STEP = 5e6
 
 
 # -- which rows ---------------------------------------------------------------------
@@ -159,10 +163,11 @@ def _steps(cfg: RunConfig) -> float:
 def estimated_cost(cfg: RunConfig) -> float:
     """A relative cost, used only to order the rows (cheapest first).
 
-    ``epochs x runs x (N F w + steps (N w^2 + E w))`` with ``N``, ``E``, ``F`` the
-    dataset's published counts (no data is loaded), ``w`` the hidden width and
-    ``steps`` the right-hand-side evaluations per forward pass. Early stopping is
-    ignored (``epochs`` is the maximum).
+    ``epochs x runs x (N F w + steps (N w^2 + 2 E w + c))`` with ``N``, ``E``,
+    ``F`` the dataset's published counts (no data is loaded), ``w`` the hidden
+    width, ``steps`` the right-hand-side evaluations per forward pass and ``c``
+    a fixed per-step overhead. Early stopping is ignored (``epochs`` is the
+    maximum).
     """
     from graphops.datasets._registry import ALIASES, SPECS
 
@@ -183,7 +188,7 @@ def estimated_cost(cfg: RunConfig) -> float:
     width = float(a.get("hidden", 64)) * (
         a.get("d", 1) + bool(a.get("add_lp")) + bool(a.get("add_hp"))
     )
-    per_epoch = n * f * width + _steps(cfg) * (n * width**2 + 2 * e * width)
+    per_epoch = n * f * width + _steps(cfg) * (n * width**2 + 2 * e * width + _STEP)
     return float(cfg.epochs * splits * cfg.seeds * per_epoch)
 
 
