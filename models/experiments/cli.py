@@ -395,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_stability(sub)
     _add_presets(sub)
+    __import__("models.experiments.reproduce", fromlist=["_"]).add_parser(sub)
     __import__("models.experiments.tune", fromlist=["tune"]).add_parser(sub)
     return parser
 

@@ -1,0 +1,355 @@
+"""``graphpde reproduce``: rows, smoke runs, the table, gaps, skips, resume, errors.
+
+Most tests replace the dataset loader by a small csbm graph with the real
+dataset's feature and class counts (no files), so they run the real pipeline
+(``train.run`` on the preset's model) in seconds; one slow test runs two rows
+on the real files when they are present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from graphops.datasets import csbm
+from graphops.datasets._registry import ALIASES, SPECS
+from models.experiments import cli
+from models.experiments import reproduce as rp
+from models.experiments import train as training
+from models.experiments.config import RunConfig, load_preset
+
+ROWS = ["graff-texas", "gcn-cora", "graphcon-cornell"]
+
+
+def _standin_loader(cfg, *, dtype=None):
+    """``load_dataset`` replacement: a 60-node csbm with the dataset's F and C."""
+    key = cfg.dataset.lower()
+    spec = SPECS[ALIASES.get(key, key)]
+    return csbm(
+        60,
+        spec.num_classes,
+        num_features=spec.num_features,
+        seed=1,
+        dtype=getattr(torch, cfg.dtype) if dtype is None else dtype,
+    )
+
+
+@pytest.fixture
+def standin(monkeypatch, tmp_path):
+    """Every dataset is a small stand-in; a data root is set (unused)."""
+    monkeypatch.setattr(training, "load_dataset", _standin_loader)
+    monkeypatch.setenv("GRAPHPDE_DATA", str(tmp_path))
+
+
+def _cfg(name):
+    return RunConfig.from_dict(load_preset(name))
+
+
+def test_rows_are_the_presets_with_a_published_number():
+    rows = rp.table_configs()
+    assert "grand-l-cora" in rows and "gcnii-full-texas" in rows
+    assert "pde-gcn-d-cora-semi" not in rows
+    assert all(cfg.published["value"] is not None for cfg in rows.values())
+
+
+def test_smoke_rows_on_standins(standin, tmp_path):
+    out = tmp_path / "out"
+    res = rp.reproduce(ROWS, out, smoke=True, plots=False)
+    rows = res["rows"]
+    assert res["mode"] == "smoke" and [r["status"] for r in rows] == ["done"] * 3
+    # Cheapest first.
+    costs = [r["cost"] for r in rows]
+    assert costs == sorted(costs) and {r["name"] for r in rows} == set(ROWS)
+    for r in rows:
+        assert r["runs"] == 1 and 0.0 <= r["mean"] <= 100.0
+        # gap = ours - published, in points.
+        assert r["gap"] == pytest.approx(r["mean"] - r["published"]["value"])
+        summary = json.loads((out / r["name"] / "summary.json").read_text())
+        assert summary["results"][0]["epochs"] == rp.SMOKE_EPOCHS
+        assert r["note"] == ""  # smoke rows get no gap reasons
+    saved = json.loads((out / "reproduce.json").read_text())
+    assert [r["name"] for r in saved["rows"]] == [r["name"] for r in rows]
+    md = (out / "reproduce.md").read_text()
+    assert "smoke mode" in md and "| graff-texas | graff | texas |" in md
+
+
+def test_table_format_and_cells():
+    recs = [
+        {
+            "name": "a-cora",
+            "model": "gcn",
+            "dataset": "cora",
+            "status": "done",
+            "protocol": "planetoid-public",
+            "select": "val_loss",
+            "std_kind": "population",
+            "runs": 10,
+            "mean": 80.123,
+            "std": 0.456,
+            "published": {"value": 81.5, "std": None},
+            "gap": -1.377,
+            "wall_s": 150.0,
+            "note": "",
+        },
+        {
+            "name": "b-pubmed",
+            "model": "gcnii",
+            "dataset": "pubmed",
+            "status": "skipped",
+            "reason": "data missing: no allx",
+            "select": "val_loss",
+            "std_kind": "population",
+            "published": {"value": 90.3, "std": 0.4},
+        },
+    ]
+    lines = rp.format_table(recs).strip().splitlines()
+    assert lines[0].startswith("| preset | model | dataset | protocol | runs |")
+    assert all(line.count("|") == 11 for line in lines)
+    assert (
+        "| a-cora | gcn | cora | planetoid-public, val loss, pop. std | 10 | "
+        "80.12 ± 0.46 | 81.50 | -1.38 | 2.5 min |  |" == lines[2]
+    )
+    assert "| skipped | 90.30 ± 0.40 |" in lines[3]
+    assert lines[3].endswith("| data missing: no allx |")
+
+
+def test_gap_note_threshold_and_reasons():
+    pde = _cfg("pde-gcn-d-texas")
+    assert rp.gap_note(pde, -1.5) == "" and rp.gap_note(pde, 1.49) == ""
+    note = rp.gap_note(pde, -4.0, test_max=92.5)
+    assert "test accuracy" in note and "§2.7" in note and "92.50" in note
+    assert "§3.3" in rp.gap_note(_cfg("grand-l-cora"), -2.0)
+    assert "directed" in rp.gap_note(_cfg("graphcon-texas"), 3.0)
+    assert "NF" in rp.gap_note(_cfg("nsd-diag-film"), -9.0)
+    assert "NF" not in rp.gap_note(_cfg("nsd-diag-cornell"), -9.0)
+    assert rp.gap_note(pde, float("nan")) == ""
+
+
+def test_full_mode_notes_carry_the_reason_and_test_max(standin, tmp_path, monkeypatch):
+    cfg = _cfg("pde-gcn-d-texas")
+
+    def fake_run(cfg, out, **kw):
+        return {
+            "protocol": "geom-gcn-10",
+            "protocol_statement": "10 splits",
+            "runs": 10,
+            "test_acc": {"mean": 80.0, "std": 2.0},
+            "val_acc": {"mean": 81.0, "std": 2.0},
+            "test_max": {"mean": 85.0, "std": 1.0},
+            "gap": 80.0 - cfg.published["value"],
+            "energy_t1": 1.0,
+            "diverged": [],
+            "wall_s": 3.0,
+        }
+
+    monkeypatch.setattr(training, "run", fake_run)
+    res = rp.reproduce(["pde-gcn-d-texas"], tmp_path / "o", plots=False)
+    (row,) = res["rows"]
+    assert row["gap"] == pytest.approx(80.0 - cfg.published["value"])
+    assert "§2.7" in row["note"] and "test max 85.00" in row["note"]
+    md = (tmp_path / "o" / "reproduce.md").read_text()
+    assert "full protocols" in md and "test max 85.00" in md
+
+
+def test_rows_without_data_are_skipped_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRAPHPDE_DATA", raising=False)
+    res = rp.reproduce(["gcn-cora"], tmp_path / "a", smoke=True, plots=False)
+    (row,) = res["rows"]
+    assert row["status"] == "skipped" and "no data root" in row["reason"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = rp.reproduce(
+        ["gcn-cora"], tmp_path / "b", smoke=True, data_root=str(empty), plots=False
+    )
+    (row,) = res["rows"]
+    assert row["status"] == "skipped" and row["reason"].startswith("data missing")
+    assert "skipped" in (tmp_path / "b" / "reproduce.md").read_text()
+
+
+def test_a_failing_row_is_reported_and_the_others_run(standin, tmp_path, monkeypatch):
+    real_run = training.run
+
+    def run(cfg, out, **kw):
+        if cfg.model == "gcn":
+            raise RuntimeError("solver gave up\nsecond line")
+        return real_run(cfg, out, **kw)
+
+    monkeypatch.setattr(training, "run", run)
+    res = rp.reproduce(["gcn-cora", "graff-texas"], tmp_path, smoke=True, plots=False)
+    status = {r["name"]: (r["status"], r["reason"]) for r in res["rows"]}
+    assert status["gcn-cora"] == ("failed", "RuntimeError: solver gave up")
+    assert status["graff-texas"][0] == "done"
+
+
+def test_resume_reuses_finished_rows(standin, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    first = rp.reproduce(["gcn-cora"], out, smoke=True, plots=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        rp.reproduce(["gcn-cora"], out, smoke=True, plots=False)
+
+    def no_run(*a, **k):
+        raise AssertionError("a finished row was run again")
+
+    monkeypatch.setattr(training, "run", no_run)
+    again = rp.reproduce(["gcn-cora"], out, smoke=True, resume=True, plots=False)
+    (a,), (b,) = first["rows"], again["rows"]
+    assert b["reused"] is True and a["reused"] is False
+    assert (b["mean"], b["std"], b["wall_s"]) == (a["mean"], a["std"], a["wall_s"])
+
+
+def test_resume_continues_an_unfinished_row(standin, tmp_path):
+    out = tmp_path / "out"
+    rp.reproduce(["gcn-cora"], out, smoke=True, plots=False)
+    (out / "gcn-cora" / "summary.json").unlink()
+    res = rp.reproduce(["gcn-cora"], out, smoke=True, resume=True, plots=False)
+    (row,) = res["rows"]
+    assert row["status"] == "done" and row["reused"] is False
+
+
+def test_depth_configs_and_table():
+    cfgs = rp.depth_configs()
+    assert len(cfgs) == len(rp.DEPTH_MODELS) * 2 * len(rp.DEPTH_LAYERS)
+    c = cfgs["depth-pde-gcn-h-citeseer-L64"]
+    assert (c.model, c.dataset, c.layers, c.published) == (
+        "pde-gcn-h",
+        "citeseer",
+        64,
+        None,
+    )
+    assert c.model_args["h"] == 2.0 and "NF" in c.provenance["layers"]
+    assert rp.depth_configs(layers=(2,), seeds=3)["depth-gcn-cora-L2"].seeds == 3
+    recs = [
+        {
+            "model": "gcn",
+            "dataset": "cora",
+            "layers": n,
+            "status": "done",
+            "mean": 80.0 - n,
+            "std": 1.0,
+            "energy_t1": 10.0 / n,
+            "diverged": [],
+        }
+        for n in (2, 4)
+    ]
+    recs.append({"model": "gcnii", "dataset": "cora", "layers": 4, "status": "failed"})
+    text = rp.format_depth(recs)
+    assert "| model | dataset | L=2 | L=4 |" in text
+    assert "| gcn | cora | 78.0 ± 1.0 | 76.0 ± 1.0 |" in text
+    assert "| gcnii | cora |  | failed |" in text
+    assert "| gcn | cora | 5 | 2.5 |" in text
+
+
+def _small_depth(seeds=None):
+    """GCN and GCNII on the Cora stand-in at 2 and 4 layers."""
+    out = {}
+    for name in ("gcn-cora", "gcnii-cora"):
+        base = RunConfig.from_dict(load_preset(name))
+        for n in (2, 4):
+            out[f"depth-{name}-L{n}"] = dataclasses.replace(
+                base, name=f"depth-{name}-L{n}", layers=n, published=None
+            )
+    return out
+
+
+@pytest.mark.slow
+def test_depth_smoke_on_standins(standin, tmp_path, monkeypatch):
+    monkeypatch.setattr(rp, "depth_configs", _small_depth)
+    res = rp.reproduce([], tmp_path, depth=True, smoke=True, plots=False)
+    assert res["rows"] == [] and len(res["depth"]) == 4
+    assert all(r["status"] == "done" for r in res["depth"])
+    text = (tmp_path / "reproduce.md").read_text()
+    assert "## Depth" in text and "| gcnii | cora |" in text
+
+
+def test_estimated_cost_orders_by_work():
+    cost = {
+        n: rp.estimated_cost(_cfg(n))
+        for n in ("gcn-cora", "gcnii-cora", "graff-texas", "graff-squirrel")
+    }
+    assert cost["graff-texas"] < cost["graff-squirrel"]
+    assert cost["gcn-cora"] < cost["gcnii-cora"]
+    smoke = rp._smoke(_cfg("gcnii-cora"))
+    assert rp.estimated_cost(smoke) < cost["gcnii-cora"]
+
+
+def test_reproduce_api_errors(tmp_path):
+    with pytest.raises(ValueError, match="Did you mean 'graff-texas'"):
+        rp.reproduce(["graff-texs"], tmp_path)
+    with pytest.raises(ValueError, match="nothing to run"):
+        rp.reproduce([], tmp_path)
+
+
+def test_cli_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--rows", "graff-texs", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "Did you mean 'graff-texas'?" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "rows to run must be given" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--depth", "--depth-seeds", "0"])
+    assert exc.value.code == 2
+    assert "`--depth-seeds` must be a positive int" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--all", "--threads", "0"])
+    assert exc.value.code == 2
+    assert "`--threads` must be a positive int" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--all", "--rows", "gcn-cora"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_cli_help_and_run(standin, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["reproduce", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "--smoke" in text and "--resume" in text and "graphpde reproduce" in text
+    out = tmp_path / "o"
+    code = cli.main(
+        ["reproduce", "--rows", "gcn-cora", "--smoke", "--out", str(out), "--no-plots"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0 and "[1/1] gcn-cora:" in printed and "1 done" in printed
+    assert (out / "reproduce.md").exists()
+
+
+def test_cli_exit_status_1_when_a_row_fails(standin, tmp_path, monkeypatch, capsys):
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(training, "run", boom)
+    code = cli.main(
+        [
+            "reproduce",
+            "--rows",
+            "gcn-cora",
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1 and "failed: gcn-cora: RuntimeError: boom" in captured.err
+    assert "[1/1]" not in captured.out
+
+
+@pytest.mark.slow
+def test_smoke_on_real_data(shared_data, tmp_path):
+    res = rp.reproduce(
+        ["graff-texas", "gcn-cora"],
+        tmp_path,
+        smoke=True,
+        data_root=str(shared_data),
+        plots=False,
+    )
+    rows = {r["name"]: r for r in res["rows"]}
+    assert all(r["status"] == "done" for r in rows.values())
+    assert rows["graff-texas"]["protocol"] == "geom-gcn-10"
+    assert rows["gcn-cora"]["protocol"] == "planetoid-public"
