@@ -194,6 +194,17 @@ class RunConfig:
                     f"{self.splits!r}. Pass e.g. --splits 0,1,2."
                 )
 
+    #: Fields that document a run without changing its result.
+    DOCUMENTARY = ("name", "description", "provenance", "published", "deviations")
+
+    def run_fields(self) -> dict[str, Any]:
+        """The fields that determine the result (all but :attr:`DOCUMENTARY`).
+
+        Resuming compares these: a preset whose provenance text was corrected
+        still resumes (and reuses) the runs made with it.
+        """
+        return {k: v for k, v in self.to_dict().items() if k not in self.DOCUMENTARY}
+
     # -- JSON ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-serialisable dict."""

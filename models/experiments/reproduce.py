@@ -335,7 +335,8 @@ def _run_row(
 ) -> None:
     done = folder / "summary.json"
     if resume and done.exists() and (folder / "config.json").exists():
-        if read_json(folder / "config.json") == cfg.to_dict():
+        saved = RunConfig.from_dict(read_json(folder / "config.json"))
+        if saved.run_fields() == cfg.run_fields():
             _fill(rec, cfg, read_json(done))
             rec["reused"] = True
             return

@@ -480,9 +480,10 @@ def run(
             "already. Pass --resume to continue it, or another --out."
         )
     if resume and cfg_path.exists():
-        saved = read_json(cfg_path)
-        if saved != cfg.to_dict():
-            diff = sorted(k for k in saved if saved.get(k) != cfg.to_dict().get(k))
+        saved = RunConfig.from_dict(read_json(cfg_path)).run_fields()
+        if saved != cfg.run_fields():
+            new = cfg.run_fields()
+            diff = sorted(k for k in saved if saved.get(k) != new.get(k))
             raise ValueError(
                 f"run: with --resume the configuration must match the folder's "
                 f"config.json; got differences in {diff}. Resume with the same "

@@ -542,3 +542,13 @@ def test_npz_dataset_with_k_splits_runs_every_split(tmp_path):
     assert summary["protocol"] == "file-splits"
     assert [r["split"] for r in summary["results"]] == [0, 1, 2]
     assert "the 3 split(s) of" in summary["protocol_statement"]
+
+
+def test_resume_ignores_documentary_fields(tmp_path):
+    cfg = tiny(epochs=3, provenance={"lr": "old text"})
+    first = run(cfg, tmp_path, plots=False)
+    fixed = tiny(epochs=3, provenance={"lr": "corrected text"}, description="new")
+    again = run(fixed, tmp_path, resume=True, plots=False)
+    assert again["test_acc"] == first["test_acc"]
+    assert read_json(tmp_path / "config.json")["provenance"] == {"lr": "corrected text"}
+    assert cfg.run_fields() == fixed.run_fields()
