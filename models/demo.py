@@ -390,7 +390,7 @@ def _depth_plot(
         xscale="log",
         xlabel="layers (depth)",
         ylabel="test accuracy at best validation epoch (%)",
-        title=f"Accuracy vs depth (one seed, {seed})",
+        title=f"Accuracy vs depth (one seed: {seed})",
     )
     axes[1].set(
         xscale="log",
