@@ -187,6 +187,10 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="epochs between resumable checkpoints (default 10)",
     )
     g.add_argument("--dtype", choices=["float32", "float64"])
+    g.add_argument("--threads", type=int,
+                   help="torch CPU threads (default torch's); 1 is much faster on a "
+                   "busy machine. Float sums may differ in the last bits between "
+                   "thread counts, so resume with the same value")
     g.add_argument("--device", help="torch device, e.g. cpu or cuda")
 
 
@@ -287,7 +291,7 @@ def _train(args: argparse.Namespace) -> int:
                 f"graphpde train: --resume needs a run folder with config.json; got "
                 f"{str(args.out)!r}, which has none. Start it without --resume."
             )
-        own = {"out", "resume", "quiet", "no_plots", "command", "func"}
+        own = {"out", "resume", "quiet", "no_plots", "command", "func", "threads"}
         given = sorted(
             k for k, v in vars(args).items() if k not in own and v not in (None, [])
         )
@@ -413,6 +417,15 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    threads = getattr(args, "threads", None)
+    if threads is not None:
+        if threads < 1:
+            parser.exit(
+                2, f"graphpde: error: `--threads` must be >= 1; got {threads}.\n"
+            )
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, FileNotFoundError, FileExistsError) as exc:

@@ -552,3 +552,10 @@ def test_resume_ignores_documentary_fields(tmp_path):
     assert again["test_acc"] == first["test_acc"]
     assert read_json(tmp_path / "config.json")["provenance"] == {"lr": "corrected text"}
     assert cfg.run_fields() == fixed.run_fields()
+
+
+def test_cli_threads_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--model", "gcn", "--dataset", TINY, "--threads", "0"])
+    assert e.value.code == 2
+    assert "`--threads` must be >= 1; got 0" in capsys.readouterr().err
