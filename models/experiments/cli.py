@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from models.experiments import sweep
 from models.experiments.config import RunConfig, list_presets, load_preset, merge
 from models.experiments.registry import MODELS, OPTIMIZERS, SOLVER_NAMES
 
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_stability(sub)
     _add_presets(sub)
+    sweep.add_parser(sub)
     return parser
 
 
