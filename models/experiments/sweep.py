@@ -526,7 +526,7 @@ def _evaluate(
         with torch.no_grad():
             out = model(x, graph)
         wall = time.perf_counter() - start
-    notes = [str(w.message).split(". ")[0] for w in caught]
+    notes = [_short(str(w.message)) for w in caught]
     nfe = int(getattr(model.last_stats, "num_rhs_evals", 0) or 0)
     if not bool(torch.isfinite(out).all()):
         return {
@@ -545,6 +545,11 @@ def _evaluate(
     }
 
 
+def _short(message: str) -> str:
+    """The first clause of a warning or note, for a table cell."""
+    return message.split(". ")[0].split(" (")[0].split("; ")[0].strip()
+
+
 def _stability(model: GraphPDEModel, ds: Any, cfg: RunConfig) -> dict[str, Any]:
     """Largest stable step of the model's (current) solver and whether dt fits."""
     x, graph = ds.x.to(cfg.device), ds.graph.to(cfg.device)
@@ -553,7 +558,8 @@ def _stability(model: GraphPDEModel, ds: Any, cfg: RunConfig) -> dict[str, Any]:
         try:
             report = model.stability_report(x, graph, solvers=[_inner(model.solver)])
         except (ValueError, RuntimeError) as exc:
-            return {"dt_max": None, "inside": None, "note": f"no estimate: {exc}"}
+            note = f"no stability estimate: {_short(str(exc).split(': ', 1)[-1])}"
+            return {"dt_max": None, "inside": None, "note": note}
     row = report.rows[0]
     # No limit (unconditionally stable) or an adaptive step: nothing to be inside.
     inside = None if row.dt_max is None else row.inside
@@ -848,7 +854,7 @@ def _format_solver(result: dict[str, Any]) -> str:
     lines = [
         f"# Solver sweep: trained {result['model']} on {result['dataset']}",
         "",
-        f"Run folder {result['run']} ({result['runs']} runs, selected models); "
+        f"Run folder {result['run']} (selected models of {result['runs']} run(s)); "
         f"recorded test accuracy {result['recorded_test_acc']:.2f}. Evaluation "
         "only, nothing retrained. `inside`: the step is within the largest stable "
         "step of the learned right-hand side linearised at the encoded state "
@@ -885,7 +891,11 @@ def _format_solver(result: dict[str, Any]) -> str:
             continue
         dt_max = "no limit" if r["dt_max"] is None else f"{r['dt_max']:.4g}"
         err = "-" if r["ode_error"] is None else f"{r['ode_error']:.2g}"
-        note = "; ".join(x for x in [r["stability_note"], *r["warnings"]] if x)
+        # A "no stable step" note repeats what dt_max = 0 says; warnings stay.
+        note = "; ".join(
+            r["warnings"] or ([r["stability_note"]] if r["inside"] is not False else [])
+        )
+
         lines.append(
             f"| {label} | {dt} | {_fmt_acc(r['test_acc'])} | "
             f"{_fmt_acc(r['val_acc'])} | {r['nfe']:g} | {1000 * r['wall_s']:.1f} | "
