@@ -550,20 +550,54 @@ def _short(message: str) -> str:
     return message.split(". ")[0].split(" (")[0].split("; ")[0].strip()
 
 
-def _stability(model: GraphPDEModel, ds: Any, cfg: RunConfig) -> dict[str, Any]:
-    """Largest stable step of the model's (current) solver and whether dt fits."""
+def _stable_steps(
+    model: GraphPDEModel, ds: Any, cfg: RunConfig, entries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Largest stable step of every candidate solver for one trained model.
+
+    One :meth:`~models.model.GraphPDEModel.stability_report` per trained model:
+    the linearisation (the dominant Jacobian eigenvalue of the learned right-hand
+    side at the encoded state) does not depend on the solver, so it is estimated
+    once and each solver's bound read from its row. Keys are solver reprs (the
+    inner solver of a step dropout), values ``(dt_max, note)``; ``"error"`` holds
+    why there is no estimate.
+    """
     x, graph = ds.x.to(cfg.device), ds.graph.to(cfg.device)
+    candidates, seen = [_inner(model.solver)], {repr(_inner(model.solver))}
+    for entry in entries:
+        if entry.get("own"):
+            continue
+        solver = make_solver(entry["solver"], where=_WHERE)
+        if repr(solver) not in seen and accepts(solver, model.term):
+            seen.add(repr(solver))
+            candidates.append(solver)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            report = model.stability_report(x, graph, solvers=[_inner(model.solver)])
+            report = model.stability_report(x, graph, solvers=candidates)
         except (ValueError, RuntimeError) as exc:
-            note = f"no stability estimate: {_short(str(exc).split(': ', 1)[-1])}"
-            return {"dt_max": None, "inside": None, "note": note}
-    row = report.rows[0]
-    # No limit (unconditionally stable) or an adaptive step: nothing to be inside.
-    inside = None if row.dt_max is None else row.inside
-    return {"dt_max": row.dt_max, "inside": inside, "note": row.note}
+            return {"error": _short(str(exc).split(": ", 1)[-1])}
+    steps: dict[str, Any] = {row.solver: (row.dt_max, row.note) for row in report.rows}
+    if not report.converged:
+        steps["warning"] = "the eigenvalue estimate did not converge"
+    return steps
+
+
+def _stability(model: GraphPDEModel, steps: dict[str, Any]) -> dict[str, Any]:
+    """The stable-step verdict of a (solver-swapped) model from its bounds."""
+    if "error" in steps:
+        note = f"no stability estimate: {steps['error']}"
+        return {"dt_max": None, "inside": None, "note": note}
+    dt_max, note = steps[repr(_inner(model.solver))]
+    if steps.get("warning"):
+        note = "; ".join(x for x in (note, steps["warning"]) if x)
+    # The effective fixed step, as stability_report reads it ((t1 - t0) / depth);
+    # no verdict for an adaptive step or an unconditionally stable solver.
+    depth = model.depth
+    if depth is None or dt_max is None:
+        return {"dt_max": dt_max, "inside": None, "note": note}
+    dt = (model.t1 - model.t0) / depth
+    return {"dt_max": dt_max, "inside": dt <= dt_max, "note": note}
 
 
 def _own_entry(model: GraphPDEModel) -> dict[str, Any]:
@@ -646,6 +680,7 @@ def solver_sweep(
         )
     rows: list[dict[str, Any]] = []
     entries = [own, *_entries(base_dt)]
+    steps = [_stable_steps(model, ds, cfg, entries) for model, _ in trained]
     # Logits of every evaluated row, to measure each one's distance from the
     # tight-tolerance Dopri5 solution (the learned ODE's flow, to ~1e-6).
     logits: dict[int, list[torch.Tensor]] = {}
@@ -682,7 +717,7 @@ def solver_sweep(
                 and math.isclose(entry["dt"], own["dt"])
             )
         evals, failure = [], None
-        for m, (_, result) in zip(swapped, trained, strict=True):
+        for idx, (m, (_, result)) in enumerate(zip(swapped, trained, strict=True)):
             try:
                 ev = _evaluate(m, ds, result, cfg)
             except (RuntimeError, ValueError, FloatingPointError) as exc:
@@ -690,7 +725,7 @@ def solver_sweep(
             if "failed" in ev:
                 failure = failure or ev["failed"]
                 continue
-            ev.update(_stability(m, ds, cfg))
+            ev.update(_stability(m, steps[idx]))
             evals.append(ev)
         if failure is not None:
             row.update(
