@@ -368,3 +368,24 @@ def test_help_documents_the_three_sweeps(capsys):
     text = capsys.readouterr().out
     for word in ("--param layers", "--param dt", "--param solver", "--t-end", "--run"):
         assert word in text
+
+
+def test_solver_sweep_states_a_missing_or_rough_stability_estimate(
+    trained, tmp_path, monkeypatch
+):
+    real = sweep._stable_steps
+
+    def rough(model, ds, cfg, entries):
+        steps = real(model, ds, cfg, entries)
+        steps["warning"] = "the eigenvalue estimate did not converge"
+        return steps
+
+    monkeypatch.setattr(sweep, "_stable_steps", rough)
+    result = sweep.solver_sweep(trained["gcn"], tmp_path / "a", plots=False)
+    assert "did not converge for 1/1 run(s)" in result["notes"][0]
+    assert "did not converge for 1/1" in (tmp_path / "a" / "sweep.md").read_text()
+    monkeypatch.setattr(sweep, "_stable_steps", lambda *a: {"error": "jvp failed"})
+    result = sweep.solver_sweep(trained["gcn"], tmp_path / "b", plots=False)
+    row = _row(result, "rk4 dt")
+    assert row["inside"] is None and row["dt_max"] is None
+    assert row["stability_note"] == "no stability estimate: jvp failed"
