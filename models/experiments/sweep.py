@@ -890,6 +890,11 @@ def format_sweep(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _label(row: dict[str, Any]) -> str:
+    own = row.get("own") and not row["label"].startswith("own:")
+    return row["label"] + (" (own)" if own else "")
+
+
 def _format_solver(result: dict[str, Any]) -> str:
     lines = [
         f"# Solver sweep: trained {result['model']} on {result['dataset']}",
@@ -910,7 +915,7 @@ def _format_solver(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        label = r["label"] + (" (own)" if r.get("own") else "")
+        label = _label(r)
         if r.get("dt") is not None:
             dt = f"{r['dt']:.4g}"
         elif r.get("rtol") is not None:
@@ -1022,10 +1027,10 @@ def _plot_solver(result: dict[str, Any], path: Path) -> None:
     plt = _pyplot()
     rows = [r for r in result["rows"] if r["status"] != "skipped"]
     colour = {True: "C2", False: "C3", None: "0.6"}
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(rows) + 1.6))
     labels, values, colours = [], [], []
     for r in rows:
-        labels.append(r["label"] + (" (own)" if r.get("own") else ""))
+        labels.append(_label(r))
         if r["status"] == "failed":
             values.append(0.0)
             colours.append("white")
@@ -1050,7 +1055,8 @@ def _plot_solver(result: dict[str, Any], path: Path) -> None:
             plt.Line2D([], [], color="k", ls="--", label="recorded (training)"),
         ],
         fontsize=7,
-        loc="lower right",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
     )
     ax.set_title(f"trained {result['model']} on {result['dataset']}: solver swap")
     fig.tight_layout()
