@@ -396,11 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.required = True
+    # Imported here: the subcommand modules import this module's helpers.
+    from models.experiments import reproduce, sweep, tune
+
     _add_train(sub)
+    sweep.add_parser(sub)
     _add_stability(sub)
+    reproduce.add_parser(sub)
+    tune.add_parser(sub)
     _add_presets(sub)
-    __import__("models.experiments.reproduce", fromlist=["_"]).add_parser(sub)
-    __import__("models.experiments.tune", fromlist=["tune"]).add_parser(sub)
     return parser
 
 

@@ -366,7 +366,8 @@ def _first_order_dt(
     if mag == 0.0:
         return None
     has_region = isinstance(desc, OneStep | Multistep)
-    if mu.real <= 0.0 and abs(mu.imag) > 1e-6 * mag and has_region:
+    # A real part at round-off level (+-1e-8 |mu|) is an oscillation, not growth.
+    if mu.real <= 1e-8 * mag and abs(mu.imag) > 1e-6 * mag and has_region:
         b = _ray_stability_bound(solver, mu / mag, where="recommend_dt")
         return None if math.isinf(b) else b / mag
     # real (or growing) dominant mode: the negative-real-axis bound applies

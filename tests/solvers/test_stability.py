@@ -788,3 +788,21 @@ def test_window_and_grid_types():
         stability_region(RK4(), n=2.5)
     with pytest.raises(TypeError, match="check_stability: `dt` must be a real number"):
         check_stability(RK4(), "0.1", 8.0)
+
+
+@pytest.mark.parametrize("real", [3.9e-13, 0.0, -4e-10])
+def test_round_off_real_part_is_an_oscillation(real):
+    # A Jacobian estimate of an undamped oscillator lands at +-round-off off the
+    # imaginary axis; Euler and Heun must stay "unstable for every dt" either way
+    # (the real-axis bound 2/|mu| would wrongly call dt = 2 stable).
+    from solvers.stability.jacobian import stable_step
+
+    mu = complex(real, 0.5645)
+    eig = DominantEigenvalue(mu, abs(mu), mu.real, mu.imag, 0.0, 10, True)
+    term = ODETerm(lambda t, y, args: -y)
+    y = torch.zeros(4, dtype=torch.float64)
+    for solver in (Euler(), Heun()):
+        with pytest.raises(ValueError, match="unstable for every dt"):
+            stable_step(term, solver, y, eigenvalue=eig)
+    rk4 = stable_step(term, RK4(), y, eigenvalue=eig)
+    assert rk4 == pytest.approx(imag_axis_bound(RK4()) / abs(mu), rel=1e-3)
