@@ -29,6 +29,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ class RunResult:
         energy_t1: Dirichlet energy at ``t1`` (depth as time: after the last step).
         nfe: Right-hand-side evaluations of the last training forward pass.
         wall_s: Wall time of the run in seconds (not resumed time).
+        warnings: Warnings raised while training (since the last resume).
+        first_warning: The first of them (empty if none).
     """
 
     split: int
@@ -110,6 +113,8 @@ class RunResult:
     energy_t1: float
     nfe: int
     wall_s: float
+    warnings: int = 0
+    first_warning: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict."""
@@ -316,71 +321,87 @@ def train_one(
         file=sys.stderr,
     )
     epoch = loop["epoch"]
-    while epoch < cfg.epochs and loop["stopped"] == "epochs":
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        try:
-            out = model(x, graph)
-            nfe = int(getattr(model.last_stats, "num_rhs_evals", 0) or 0)
-            loss = F.cross_entropy(out[train_m], y[train_m])
-            if not bool(torch.isfinite(loss)):
-                loop["stopped"] = (
-                    f"diverged at epoch {epoch}: training loss is "
-                    f"{float(loss.detach())} "
-                    "(the state exploded: lower lr or dt; `graphpde stability` "
-                    "checks the step)"
+    # Warnings raised during training (e.g. a StabilityWarning every epoch of a
+    # growing state, each with a different number in its text) are collected
+    # and reported once per run, with their count, instead of flooding the screen.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        while epoch < cfg.epochs and loop["stopped"] == "epochs":
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            try:
+                out = model(x, graph)
+                nfe = int(getattr(model.last_stats, "num_rhs_evals", 0) or 0)
+                loss = F.cross_entropy(out[train_m], y[train_m])
+                if not bool(torch.isfinite(loss)):
+                    loop["stopped"] = (
+                        f"diverged at epoch {epoch}: training loss is "
+                        f"{float(loss.detach())} "
+                        "(the state exploded: lower lr or dt; `graphpde stability` "
+                        "checks the step)"
+                    )
+                    break
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                model.eval()
+                with torch.no_grad():
+                    ev = model(x, graph)
+            except Exception as exc:
+                exc.add_note(
+                    f"graphpde train: while training {cfg.model} on {ds.name}, split "
+                    f"{split}, seed {seed}, epoch {epoch} ({run_dir})."
                 )
-                break
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            model.eval()
-            with torch.no_grad():
-                ev = model(x, graph)
-        except Exception as exc:
-            exc.add_note(
-                f"graphpde train: while training {cfg.model} on {ds.name}, split "
-                f"{split}, seed {seed}, epoch {epoch} ({run_dir})."
+                raise
+            rec = {
+                "epoch": epoch,
+                "train_loss": float(loss.detach()),
+                "train_acc": _accuracy(ev, y, train_m),
+                "val_loss": float(F.cross_entropy(ev[val_m], y[val_m]))
+                if bool(val_m.any())
+                else float("nan"),
+                "val_acc": _accuracy(ev, y, val_m),
+                "test_acc": _accuracy(ev, y, test_m),
+                "nfe": nfe,
+            }
+            loop["history"].append(rec)
+            value = rec[cfg.select]
+            if _better(cfg.select, value, loop["best"]):
+                loop["best"], loop["best_epoch"], loop["bad"] = value, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                loop["bad"] += 1
+            epoch += 1
+            loop["epoch"] = epoch
+            if cfg.patience is not None and loop["bad"] >= cfg.patience:
+                loop["stopped"] = "patience"
+            bar.update(1)
+            bar.set_postfix(
+                loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.3f}"
             )
-            raise
-        rec = {
-            "epoch": epoch,
-            "train_loss": float(loss.detach()),
-            "train_acc": _accuracy(ev, y, train_m),
-            "val_loss": float(F.cross_entropy(ev[val_m], y[val_m]))
-            if bool(val_m.any())
-            else float("nan"),
-            "val_acc": _accuracy(ev, y, val_m),
-            "test_acc": _accuracy(ev, y, test_m),
-            "nfe": nfe,
-        }
-        loop["history"].append(rec)
-        value = rec[cfg.select]
-        if _better(cfg.select, value, loop["best"]):
-            loop["best"], loop["best_epoch"], loop["bad"] = value, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            loop["bad"] += 1
-        epoch += 1
-        loop["epoch"] = epoch
-        if cfg.patience is not None and loop["bad"] >= cfg.patience:
-            loop["stopped"] = "patience"
-        bar.update(1)
-        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.3f}")
-        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-            save_torch(
-                ckpt,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": None if sched is None else sched.state_dict(),
-                    "loop": loop,
-                    "best_model": best_state,
-                    "rng": get_rng_state(),
-                },
-            )
+            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+                save_torch(
+                    ckpt,
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": None if sched is None else sched.state_dict(),
+                        "loop": loop,
+                        "best_model": best_state,
+                        "rng": get_rng_state(),
+                    },
+                )
     bar.close()
+    if caught:
+        first = caught[0]
+        warnings.warn_explicit(
+            f"{len(caught)} warning(s) while training {cfg.model} on {ds.name} "
+            f"(split {split}, seed {seed}); the first: {first.message}",
+            first.category,
+            first.filename,
+            first.lineno,
+        )
     hist = loop["history"]
     if not hist:
         raise RuntimeError(
@@ -407,6 +428,8 @@ def train_one(
         energy_t1=e1,
         nfe=hist[-1]["nfe"],
         wall_s=time.perf_counter() - start_time,
+        warnings=len(caught),
+        first_warning=str(caught[0].message) if caught else "",
     )
     write_json(run_dir / "result.json", result.to_dict())
     return result

@@ -559,3 +559,15 @@ def test_cli_threads_must_be_positive(capsys):
         main(["train", "--model", "gcn", "--dataset", TINY, "--threads", "0"])
     assert e.value.code == 2
     assert "`--threads` must be >= 1; got 0" in capsys.readouterr().err
+
+
+def test_training_warnings_are_reported_once_with_a_count(tmp_path):
+    from solvers import StabilityWarning
+
+    cfg = tiny(model="pde-gcn-d", layers=2, dt=400.0, allow_unstable=True, epochs=4)
+    with pytest.warns(StabilityWarning) as record:
+        res = train_one(cfg, load_dataset(cfg), split=0, seed=0, run_dir=tmp_path)
+    assert len(record) == 1
+    assert res.warnings >= 4
+    assert f"{res.warnings} warning(s) while training" in str(record[0].message)
+    assert "beyond its stability limit" in res.first_warning
