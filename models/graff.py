@@ -65,6 +65,12 @@ ReLU, Dropout(``dropout``), Linear. There is no dropout inside the flow.
   ``11b4bcb`` instead: W trained for DD and frozen for D, :math:`\Omega` diagonal
   and trained, the source on, the encoder MLP on for D. ``omega="zero"``,
   ``source=False`` and ``train_w`` reproduce the released flags.
+* *Features.* The code trains on raw features for every dataset: its loader
+  passes ``T.NormalizeFeatures()`` to WebKB, WikipediaNetwork and Actor as a PyG
+  ``transform``, but the driver reads ``dataset.data``, which a PyG transform
+  never touches (it runs in ``Dataset.__getitem__`` only). The GRAFF presets
+  therefore set ``normalize_features=False``; with row-normalised 0/1 rows the
+  tuned weight decay keeps the encoder at the majority class.
 * *Self-loops.* The paper's :math:`\bar A` has self-loops; the code adds them only
   for Chameleon and Squirrel (spec 1.3). ``self_loops=True`` uses
   :math:`\tilde D^{-1/2}(A + I)\tilde D^{-1/2}` (``Adjacency(graph, "gcn")``),
