@@ -332,14 +332,28 @@ def _run_row(
     resume: bool,
     progress: bool,
     plots: bool,
+    table_only: bool = False,
 ) -> None:
     done = folder / "summary.json"
-    if resume and done.exists() and (folder / "config.json").exists():
+    if (resume or table_only) and done.exists() and (folder / "config.json").exists():
         saved = RunConfig.from_dict(read_json(folder / "config.json"))
         if saved.run_fields() == cfg.run_fields():
             _fill(rec, cfg, read_json(done))
             rec["reused"] = True
             return
+    if table_only:
+        finished = len(list(folder.glob("runs/*/result.json")))
+        started = (folder / "config.json").exists()
+        rec.update(
+            status="not run",
+            reason=(
+                f"interrupted: {finished} run(s) finished; `graphpde reproduce "
+                f"--rows {name} --resume` continues it"
+                if started
+                else "not run yet"
+            ),
+        )
+        return
     missing = _data_missing(cfg)
     if missing is not None:
         rec.update(status="skipped", reason=f"data missing: {missing}")
@@ -500,6 +514,7 @@ def reproduce(
     progress: bool = False,
     plots: bool = True,
     echo: Any = None,
+    table_only: bool = False,
 ) -> dict[str, Any]:
     """Run the selected rows (and the depth table) and write the tables.
 
@@ -515,6 +530,9 @@ def reproduce(
         progress: tqdm bars.
         plots: Write each run folder's PNG plots.
         echo: ``echo(line)`` after each row (``None``: silent).
+        table_only: Train nothing: tabulate the finished rows found in ``out``
+            and list the others as not run (with how many runs an interrupted
+            row has finished).
 
     Returns:
         ``{"mode", "rows", "depth", "wall_s"}`` (also ``out/reproduce.json``;
@@ -546,7 +564,7 @@ def reproduce(
         if data_root is not None:
             cfg = dataclasses.replace(cfg, data_root=str(data_root))
         prepared.append((name, cfg, folder, kind))
-    if not resume:
+    if not resume and not table_only:
         used = [n for n, _, f, _ in prepared if (f / "config.json").exists()]
         if used:
             raise FileExistsError(
@@ -562,7 +580,16 @@ def reproduce(
     result: dict[str, Any] = {}
     for i, (name, cfg, folder, kind) in enumerate(prepared):
         rec = _record(name, cfg, kind)
-        _run_row(name, cfg, folder, rec, resume=resume, progress=progress, plots=plots)
+        _run_row(
+            name,
+            cfg,
+            folder,
+            rec,
+            resume=resume,
+            progress=progress,
+            plots=plots,
+            table_only=table_only,
+        )
         if rec["status"] == "done" and not smoke and rec.get("gap") is not None:
             tm = (rec.get("test_max") or {}).get("mean")
             notes = [gap_note(cfg, rec["gap"], tm)]
@@ -658,6 +685,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="reuse finished rows and continue unfinished ones",
     )
     p.add_argument(
+        "--table-only",
+        action="store_true",
+        help="train nothing: tabulate the finished rows in --out and list the "
+        "others as not run (interrupted rows with their finished run count)",
+    )
+    p.add_argument(
         "--data-root", help="directory of the raw files (default $GRAPHPDE_DATA)"
     )
     p.add_argument(
@@ -716,12 +749,15 @@ def main(args: argparse.Namespace) -> int:
         progress=progress,
         plots=not args.no_plots,
         echo=None if args.quiet else print,
+        table_only=args.table_only,
     )
     records = result["rows"] + result["depth"]
-    counts = {s: sum(r["status"] == s for r in records) for s in ("done", "skipped")}
+    kinds = ("done", "skipped", "not run")
+    counts = {s: sum(r["status"] == s for r in records) for s in kinds}
     failed = [r for r in records if r["status"] == "failed"]
     print(
         f"reproduce: {counts['done']} done, {counts['skipped']} skipped, "
+        f"{counts['not run']} not run, "
         f"{len(failed)} failed in {_fmt_wall(result['wall_s'])}; table: "
         f"{out / 'reproduce.md'}"
     )

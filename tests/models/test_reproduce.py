@@ -353,3 +353,25 @@ def test_smoke_on_real_data(shared_data, tmp_path):
     assert all(r["status"] == "done" for r in rows.values())
     assert rows["graff-texas"]["protocol"] == "geom-gcn-10"
     assert rows["gcn-cora"]["protocol"] == "planetoid-public"
+
+
+def test_table_only_trains_nothing_and_lists_unfinished_rows(tmp_path, monkeypatch):
+    from models.experiments import reproduce as rep
+    from models.experiments import train as training
+
+    def no_training(*a, **k):
+        raise AssertionError("--table-only must not train")
+
+    monkeypatch.setattr(training, "run", no_training)
+    started = tmp_path / "graff-texas"
+    (started / "runs" / "split0-seed0").mkdir(parents=True)
+    (started / "runs" / "split0-seed0" / "result.json").write_text("{}")
+    (started / "config.json").write_text("{}")
+    result = rep.reproduce(
+        ["graff-texas", "graff-cornell"], tmp_path, table_only=True, plots=False
+    )
+    by = {r["name"]: r for r in result["rows"]}
+    assert by["graff-texas"]["status"] == "not run"
+    assert "interrupted: 1 run(s) finished" in by["graff-texas"]["reason"]
+    assert by["graff-cornell"]["reason"] == "not run yet"
+    assert "not run" in (tmp_path / "reproduce.md").read_text()
