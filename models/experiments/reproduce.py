@@ -711,22 +711,14 @@ def main(args: argparse.Namespace) -> int:
     """Run ``graphpde reproduce``; exit status 1 if a row failed.
 
     Raises:
-        ValueError: no rows selected, an unknown row, or a bad ``--depth-seeds``
-            or ``--threads``.
+        ValueError: no rows selected, an unknown row, or a bad ``--depth-seeds``.
     """
     if args.depth_seeds is not None and args.depth_seeds < 1:
         raise ValueError(
             f"reproduce: `--depth-seeds` must be a positive int; got "
             f"{args.depth_seeds}."
         )
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(
-                f"reproduce: `--threads` must be a positive int; got {args.threads}."
-            )
-        import torch
-
-        torch.set_num_threads(args.threads)
+    # --threads is checked and applied by the CLI's main (every command has it).
     if args.all:
         rows = list(table_configs())
     else:

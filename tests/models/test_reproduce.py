@@ -298,7 +298,7 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["reproduce", "--all", "--threads", "0"])
     assert exc.value.code == 2
-    assert "`--threads` must be a positive int" in capsys.readouterr().err
+    assert "`--threads` must be >= 1; got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "--all", "--rows", "gcn-cora"])
     assert "not allowed with" in capsys.readouterr().err
