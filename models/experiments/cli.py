@@ -336,21 +336,12 @@ def _stability(args: argparse.Namespace) -> int:
     import torch
 
     from models.experiments.data import load_dataset
-    from models.experiments.runfolder import load_checkpoint, read_json
-    from models.experiments.train import build_model
+    from models.experiments.train import build_model, load_trained
 
     if args.run is not None:
-        cfg = RunConfig.from_dict(read_json(args.run / "config.json"))
-        ds = load_dataset(cfg)
-        model = build_model(cfg, ds)
-        best = sorted((args.run / "runs").glob("*/best.pt"))
-        if not best:
-            raise SystemExit(
-                f"graphpde stability: `--run` must be a finished run folder; got "
-                f"{str(args.run)!r} with no runs/*/best.pt."
-            )
-        model.load_state_dict(load_checkpoint(best[0]))
-        what = f"trained model of {best[0].parent}"
+        cfg, ds, trained = load_trained(args.run, where="stability")
+        model = trained[0][0]
+        what = f"trained model of run {trained[0][1]['split']}/{trained[0][1]['seed']}"
     else:
         cfg = config_from_args(args)
         ds = load_dataset(cfg)

@@ -40,6 +40,7 @@ __all__ = [
     "load_dataset",
     "model_args_with_preprocessing",
     "protocol_of",
+    "run_jobs",
 ]
 
 CSBM_DEFAULTS: dict[str, Any] = {
@@ -193,6 +194,18 @@ def protocol_of(cfg: RunConfig, ds: GraphDataset) -> tuple[str, str]:
             "comparison."
         )
     return name, text
+
+
+def run_jobs(cfg: RunConfig, ds: GraphDataset) -> list[tuple[int, int, int]]:
+    """The runs of the protocol: ``(split, k, seed)`` for every split and seed.
+
+    Run ``k`` of split ``i`` uses ``seed = cfg.seed + 1000 * i + k``.
+    """
+    return [
+        (s, k, cfg.seed + 1000 * s + k)
+        for s in _split_ids(cfg, ds)
+        for k in range(cfg.seeds)
+    ]
 
 
 def _split_ids(cfg: RunConfig, ds: GraphDataset) -> list[int]:

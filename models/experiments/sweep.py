@@ -61,7 +61,7 @@ from models.experiments.registry import (
     resolve,
     set_solver,
 )
-from models.experiments.runfolder import load_checkpoint, read_json, write_json
+from models.experiments.runfolder import read_json, write_json
 from models.graphcon import StepDropout
 from models.model import GraphPDEModel, accepts
 from solvers import (
@@ -486,34 +486,6 @@ def _inner(solver: AbstractSolver) -> AbstractSolver:
     return solver.solver if isinstance(solver, StepDropout) else solver
 
 
-def _load_trained(run: Path) -> tuple[RunConfig, Any, list[tuple[Any, dict]]]:
-    """The run folder's config, dataset and (selected model, result) of each run."""
-    run = Path(run)
-    cfg_path = run / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(
-            f"{_WHERE}: `--run` must be a run folder of `graphpde train` (with "
-            f"config.json); got {str(run)!r}, which has none."
-        )
-    cfg = RunConfig.from_dict(read_json(cfg_path), where=_WHERE)
-    done = sorted((run / "runs").glob("*/result.json"))
-    if not done:
-        raise FileNotFoundError(
-            f"{_WHERE}: `--run` must be a finished run folder (runs/*/result.json "
-            f"and best.pt); got {str(run)!r} with no finished run. Finish it with "
-            "`graphpde train --out RUN --resume`."
-        )
-    ds = load_dataset(cfg)
-    trained = []
-    for path in done:
-        result = read_json(path)
-        model = train.build_model(cfg, ds)
-        model.load_state_dict(load_checkpoint(path.parent / "best.pt"))
-        model.eval()
-        trained.append((model, result))
-    return cfg, ds, trained
-
-
 def _evaluate(
     model: GraphPDEModel, ds: Any, result: dict, cfg: RunConfig
 ) -> dict[str, Any]:
@@ -657,7 +629,7 @@ def solver_sweep(
         )
     if dt is not None:
         dt = _positive_float("--dt", dt)
-    cfg, ds, trained = _load_trained(run)
+    cfg, ds, trained = train.load_trained(run, where=_WHERE)
     first = trained[0][0]
     recorded = float(np.mean([r["test_acc"] for _, r in trained])) * 100.0
     own = _own_entry(first)

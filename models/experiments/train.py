@@ -44,6 +44,7 @@ from models.experiments.data import (
     load_dataset,
     model_args_with_preprocessing,
     protocol_of,
+    run_jobs,
 )
 from models.experiments.registry import (
     MODELS,
@@ -67,6 +68,7 @@ __all__ = [
     "UnstableStepError",
     "build_model",
     "check_step",
+    "load_trained",
     "run",
     "summarise",
     "train_one",
@@ -435,6 +437,43 @@ def train_one(
     return result
 
 
+def load_trained(
+    run: Path, *, where: str = "load_trained"
+) -> tuple[RunConfig, GraphDataset, list[tuple[GraphPDEModel, dict[str, Any]]]]:
+    """A finished run folder's config, dataset and (selected model, result) per run.
+
+    Each model is rebuilt from ``config.json`` with its run's ``best.pt`` loaded,
+    in evaluation mode.
+
+    Raises:
+        FileNotFoundError: ``run`` has no ``config.json`` or no finished run.
+    """
+    run = Path(run)
+    cfg_path = run / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(
+            f"{where}: `--run` must be a run folder of `graphpde train` (with "
+            f"config.json); got {str(run)!r}, which has none."
+        )
+    cfg = RunConfig.from_dict(read_json(cfg_path), where=where)
+    done = sorted((run / "runs").glob("*/result.json"))
+    if not done:
+        raise FileNotFoundError(
+            f"{where}: `--run` must be a finished run folder (runs/*/result.json "
+            f"and best.pt); got {str(run)!r} with no finished run. Finish it with "
+            "`graphpde train --out RUN --resume`."
+        )
+    ds = load_dataset(cfg)
+    trained = []
+    for path in done:
+        result = read_json(path)
+        model = build_model(cfg, ds)
+        model.load_state_dict(load_checkpoint(path.parent / "best.pt"))
+        model.eval()
+        trained.append((model, result))
+    return cfg, ds, trained
+
+
 def summarise(cfg: RunConfig, results: list[RunResult]) -> dict[str, Any]:
     """Mean and standard deviation (as ``cfg.std`` says) of the runs, in percent."""
 
@@ -519,14 +558,12 @@ def run(
     build_model(cfg, ds)
     cfg.save(cfg_path)
     protocol, statement = protocol_of(cfg, ds)
-    from models.experiments.data import _split_ids
-
-    jobs = [(s, k) for s in _split_ids(cfg, ds) for k in range(cfg.seeds)]
+    jobs = run_jobs(cfg, ds)
     results: list[RunResult] = []
     bar = tqdm(
         jobs, desc=f"{cfg.model} on {ds.name}", disable=not progress, file=sys.stderr
     )
-    for s, k in bar:
+    for s, k, seed in bar:
         run_dir = out / "runs" / f"split{s}-seed{k}"
         done = run_dir / "result.json"
         if resume and done.exists():
@@ -536,7 +573,7 @@ def run(
             cfg,
             ds,
             split=s,
-            seed=cfg.seed + 1000 * s + k,
+            seed=seed,
             run_dir=run_dir,
             resume=resume,
             progress=progress,
@@ -561,12 +598,12 @@ def run(
         plotting.learning_curves(
             [
                 read_json(out / "runs" / f"split{s}-seed{k}" / "metrics.json")
-                for s, k in jobs
+                for s, k, _ in jobs
             ],
             out / "learning_curves.png",
             title=f"{cfg.model} on {ds.name}",
         )
-        s, k = jobs[0]
+        s, k, _ = jobs[0]
         model = build_model(cfg, ds)
         model.load_state_dict(
             load_checkpoint(out / "runs" / f"split{s}-seed{k}" / "best.pt")

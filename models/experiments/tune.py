@@ -93,7 +93,7 @@ import torch
 from graphops._checks import describe
 from models.experiments import train as _train
 from models.experiments.config import RunConfig
-from models.experiments.data import _split_ids, load_dataset
+from models.experiments.data import load_dataset, run_jobs
 from models.experiments.registry import MODELS, resolve
 from models.experiments.runfolder import atomic_write, write_json
 from solvers import SolveFailed
@@ -820,8 +820,8 @@ def tune(
         _set(base, key, value)
     base_cfg = RunConfig.from_dict(base, where=where)
     ds = load_dataset(base_cfg)
-    jobs = [(s, k) for s in _split_ids(base_cfg, ds) for k in range(base_cfg.seeds)]
-    for s, _ in jobs:
+    jobs = run_jobs(base_cfg, ds)
+    for s, _, _ in jobs:
         if not bool(ds.split(s)[1].any()):
             raise ValueError(
                 f"{where}: every split must have validation nodes (the search "
@@ -881,7 +881,7 @@ def tune(
             trial_dir = study_dir / "trials" / f"trial-{trial.number:04d}"
             tcfg.save(trial_dir / "config.json")
             vals, epochs, diverged = [], [], 0
-            for s, k in jobs:
+            for s, k, seed in jobs:
                 # A trial with an exploding step warns at every epoch: the warnings
                 # are counted into the trial's record instead of flooding the screen.
                 with warnings.catch_warnings(record=True) as caught:
@@ -890,7 +890,7 @@ def tune(
                         tcfg,
                         ds_val,
                         split=s,
-                        seed=tcfg.seed + 1000 * s + k,
+                        seed=seed,
                         run_dir=trial_dir / f"split{s}-seed{k}",
                     )
                 if caught:
