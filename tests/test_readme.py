@@ -30,7 +30,11 @@ def test_block_finder():
 
 @pytest.mark.slow
 def test_readme_python_blocks_run(tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip(
+        "matplotlib",
+        reason="the plots need matplotlib: pip install 'graphpde[demo]' "
+        "(make test installs it)",
+    )
     import matplotlib
 
     matplotlib.use("Agg")

@@ -177,7 +177,11 @@ def test_cli_rejects_bad_options(tmp_path, capsys, argv, message):
 
 @pytest.mark.slow
 def test_cli_quick_runs_every_part(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip(
+        "matplotlib",
+        reason="the plots need matplotlib: pip install 'graphpde[demo]' "
+        "(make test installs it)",
+    )
     threads = torch.get_num_threads()
     demo.main(["--quick", "--quiet", "--out", str(tmp_path)])
     assert torch.get_num_threads() == threads
