@@ -231,6 +231,12 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
         else:
             why = f"published variant and depth not stated ({_R} §2.8)"
         why += "; V2 source, variant unknown (§2.8)"
+        if model == "pde-gcn-h":
+            why += (
+                "; the H presets run the D driver's end time T = layers*h (H values "
+                "NF), long for an undamped wave: on Cornell accuracy falls with T "
+                "(benchmarks/pde_gcn_h_finding.md)"
+            )
     elif model.startswith("grand"):
         why = (
             "the released config is BLEND-era tuning, not proven to be Table 1's "
