@@ -231,10 +231,11 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
         else:
             why = f"published variant and depth not stated ({_R} §2.8)"
         why += "; V2 source, variant unknown (§2.8)"
-        if model == "pde-gcn-h":
+        if cfg.split == "geom-gcn":
             why += (
-                "; the H presets run the D driver's end time T = layers*h (H values "
-                "NF), long for an undamped wave: on Cornell accuracy falls with T "
+                "; the presets run the only fixed driver's settings (CiteSeer, "
+                "variant D, end time T = layers*h = 8; per-dataset and H/M values "
+                "NF): on Cornell accuracy falls with T "
                 "(benchmarks/pde_gcn_h_finding.md)"
             )
     elif model.startswith("grand"):
