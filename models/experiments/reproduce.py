@@ -232,10 +232,12 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
             why = f"published variant and depth not stated ({_R} §2.8)"
         why += "; V2 source, variant unknown (§2.8)"
         if cfg.split == "geom-gcn":
+            # The end time is the preset's own, not a copy of the driver's value.
+            t_end = cfg.model_args["layers"] * cfg.model_args["h"]
             why += (
                 "; the presets run the only fixed driver's settings (CiteSeer, "
-                "variant D, end time T = layers*h = 8; per-dataset and H/M values "
-                "NF): on Cornell accuracy falls with T "
+                f"variant D, end time T = layers*h = {t_end:g}; per-dataset and H/M "
+                "values NF): on Cornell accuracy falls with T "
                 "(benchmarks/pde_gcn_h_finding.md)"
             )
     elif model.startswith("grand"):
