@@ -55,6 +55,12 @@ Devices: where the graph lives and what moves with what
 import importlib
 from typing import Any
 
+from graphops.curvature import (
+    CurvatureSummary,
+    balanced_forman_curvature,
+    curvature_summary,
+    forman_curvature,
+)
 from graphops.energy import dirichlet_energy, edge_homophily, mean_average_distance
 from graphops.graph import Graph
 from graphops.linalg import CG, CGResult, cg_solve
@@ -75,6 +81,7 @@ __all__ = [
     "Adjacency",
     "CG",
     "CGResult",
+    "CurvatureSummary",
     "Divergence",
     "EdgeToNodeMean",
     "Gradient",
@@ -83,10 +90,13 @@ __all__ = [
     "Laplacian",
     "NodeToEdgeMean",
     "SheafLaplacian",
+    "balanced_forman_curvature",
     "cg_solve",
+    "curvature_summary",
     "datasets",
     "dirichlet_energy",
     "edge_homophily",
+    "forman_curvature",
     "get_backend",
     "lam_max",
     "laplacian_eigenvectors",

@@ -48,7 +48,7 @@ def _check_graph(where: str, graph: object) -> Graph:
 
 
 def _structure(graph: Graph):
-    """``(A, i, j, deg)``: 0/1 CSR adjacency (int64, sorted), edges ``i < j``, degrees."""
+    """``(A, i, j, deg)``: 0/1 CSR adjacency (int64), edges ``i < j``, degrees."""
     import scipy.sparse as sp
 
     n, m = graph.num_nodes, graph.num_edges
@@ -66,7 +66,7 @@ def _structure(graph: Graph):
 
 
 def _lookup(mat, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``mat[rows[k], cols[k]]`` for a canonical CSR matrix, 0 where nothing is stored."""
+    """``mat[rows[k], cols[k]]`` of a sparse matrix, 0 where nothing is stored."""
     mat = mat.tocsr()
     mat.sum_duplicates()
     mat.sort_indices()
@@ -85,7 +85,7 @@ def _lookup(mat, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _triangles(a, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """``#triangles(i, j) = (A^2)_{ij}`` on each edge (the ``A \\circ A^2`` entries)."""
+    """``#triangles(i, j) = (A^2)_{ij}`` on each edge (the entries of ``A o A^2``)."""
     return _lookup(a @ a, i, j)
 
 
@@ -202,7 +202,7 @@ def _four_cycles(a, src: np.ndarray, dst: np.ndarray):
         cum, np.arange(1, int(cum[-1] // _WORK_PER_CHUNK) + 1) * _WORK_PER_CHUNK
     )
     splits = np.unique(np.concatenate([[0], cuts, [ne]]))
-    for start, stop in zip(splits[:-1].tolist(), splits[1:].tolist()):
+    for start, stop in zip(splits[:-1].tolist(), splits[1:].tolist(), strict=True):
         s, d = src[start:stop], dst[start:stop]
         rows = np.arange(stop - start)
         eye_s = sp.csr_matrix(
@@ -395,7 +395,7 @@ def curvature_summary(
         min=float(c[k]),
         mean=float(c.mean()),
         max=float(c.max()),
-        quantiles={q: float(v) for q, v in zip(qs, qv)},
+        quantiles={q: float(v) for q, v in zip(qs, qv, strict=True)},
         fraction_negative=float((c < 0).double().mean()),
         argmin=(int(graph.edge_index[0, k]), int(graph.edge_index[1, k])),
     )
