@@ -73,6 +73,7 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.resistance import effective_resistance
 from graphops.sheaf import SheafLaplacian
 from graphops.spectral import lam_max, laplacian_eigenvectors
 from graphops.spmm import get_backend, set_backend, use_backend
@@ -96,6 +97,7 @@ __all__ = [
     "datasets",
     "dirichlet_energy",
     "edge_homophily",
+    "effective_resistance",
     "forman_curvature",
     "get_backend",
     "lam_max",
