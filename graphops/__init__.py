@@ -61,8 +61,14 @@ from graphops.curvature import (
     curvature_summary,
     forman_curvature,
 )
-from graphops.energy import dirichlet_energy, edge_homophily, mean_average_distance
+from graphops.energy import dirichlet_energy, mean_average_distance
 from graphops.graph import Graph
+from graphops.homophily import (
+    adjusted_homophily,
+    class_insensitive_homophily,
+    edge_homophily,
+    node_homophily,
+)
 from graphops.linalg import CG, CGResult, cg_solve
 from graphops.operators import (
     Adjacency,
@@ -91,8 +97,10 @@ __all__ = [
     "Laplacian",
     "NodeToEdgeMean",
     "SheafLaplacian",
+    "adjusted_homophily",
     "balanced_forman_curvature",
     "cg_solve",
+    "class_insensitive_homophily",
     "curvature_summary",
     "datasets",
     "dirichlet_energy",
@@ -103,6 +111,7 @@ __all__ = [
     "lam_max",
     "laplacian_eigenvectors",
     "mean_average_distance",
+    "node_homophily",
     "set_backend",
     "use_backend",
 ]
