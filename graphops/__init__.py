@@ -80,6 +80,7 @@ from graphops.operators import (
     NodeToEdgeMean,
 )
 from graphops.resistance import effective_resistance
+from graphops.rewiring import SDRFRecord, diffusion_matrix, diffusion_rewire, sdrf
 from graphops.sheaf import SheafLaplacian
 from graphops.spectral import lam_max, laplacian_eigenvectors
 from graphops.spmm import get_backend, set_backend, use_backend
@@ -96,6 +97,7 @@ __all__ = [
     "GraphOperator",
     "Laplacian",
     "NodeToEdgeMean",
+    "SDRFRecord",
     "SheafLaplacian",
     "adjusted_homophily",
     "balanced_forman_curvature",
@@ -103,6 +105,8 @@ __all__ = [
     "class_insensitive_homophily",
     "curvature_summary",
     "datasets",
+    "diffusion_matrix",
+    "diffusion_rewire",
     "dirichlet_energy",
     "edge_homophily",
     "effective_resistance",
@@ -112,6 +116,7 @@ __all__ = [
     "laplacian_eigenvectors",
     "mean_average_distance",
     "node_homophily",
+    "sdrf",
     "set_backend",
     "use_backend",
 ]
