@@ -82,7 +82,7 @@ from graphops.operators import (
 from graphops.resistance import effective_resistance
 from graphops.rewiring import SDRFRecord, diffusion_matrix, diffusion_rewire, sdrf
 from graphops.sheaf import SheafLaplacian
-from graphops.spectral import lam_max, laplacian_eigenvectors
+from graphops.spectral import lam_max, laplacian_eigenvectors, random_walk_encoding
 from graphops.spmm import get_backend, set_backend, use_backend
 
 __all__ = [
@@ -116,6 +116,7 @@ __all__ = [
     "laplacian_eigenvectors",
     "mean_average_distance",
     "node_homophily",
+    "random_walk_encoding",
     "sdrf",
     "set_backend",
     "use_backend",
