@@ -136,6 +136,10 @@ def test_sdrf_stops_when_nothing_changes():
     assert rec.min_curvature.shape == (1,)
     same = sdrf(g, max_iterations=0)
     assert _edge_set(same) == _edge_set(g)
+    empty = Graph(torch.zeros(2, 0, dtype=torch.int64), num_nodes=4)
+    out, rec = sdrf(empty, max_iterations=3, return_record=True)
+    assert out.num_edges == 0 and rec.iterations == 0
+    assert torch.isnan(rec.min_curvature).all()
 
 
 def test_sdrf_errors():
