@@ -256,8 +256,9 @@ def balanced_forman_curvature(graph: Graph) -> Tensor:
     ``K_n``: ``n / (n - 1)``; cycles ``C_3, C_4, C_n (n ≥ 5)``: ``3/2, 1, 0``; the
     interior of a grid: ``0``; a tree edge between nodes of degrees ``d_i, d_j ≥ 2``:
     ``2/d_i + 2/d_j - 2``, so the bridge of a barbell of two ``K_m``: ``4/m - 2``.
-    ``Ric`` lies in ``(-2, 2)`` and is the lower bound of Ollivier's curvature the
-    paper's over-squashing theorem uses: very negative edges are bottlenecks.
+    ``Ric > -2`` always (the degree terms exceed -2, the others are >= 0). The paper
+    shows it bounds Ollivier's curvature from below and states its over-squashing
+    theorem with it: edges of very negative ``Ric`` are the bottlenecks.
 
     The authors' reference code (jctops/understanding-oversquashing) counts
     4-cycles with a dense approximation (paths of length 2 minus adjacency) and
