@@ -40,7 +40,7 @@ Layout of the package (the modules are private; import from ``graphops.datasets`
 ``_dataset`` (:class:`GraphDataset`), ``_planetoid`` and ``_geom_gcn`` (the raw-file
 readers), ``_download`` (HTTP), ``_synthetic`` (the generators), ``_csbm`` and
 ``_arrays`` (:func:`from_arrays`, :func:`load_npz`).
-:func:`edge_homophily` lives in :mod:`graphops.energy` and is re-exported here.
+:func:`edge_homophily` lives in :mod:`graphops.homophily` and is re-exported here.
 
 Every public name is resolved lazily on first access (PEP 562), and ``load`` imports
 a reader or the downloader only when it needs one: ``import graphops`` loads none of
@@ -70,7 +70,7 @@ if TYPE_CHECKING:
         ring_of_cliques,
         small_world_graph,
     )
-    from graphops.energy import edge_homophily
+    from graphops.homophily import edge_homophily
 
 __all__ = [
     "DATASET_NAMES",
@@ -103,7 +103,7 @@ _WHERE: dict[str, str] = {
     "barbell_graph": "graphops.datasets._synthetic",
     "csbm": "graphops.datasets._csbm",
     "cycle_graph": "graphops.datasets._synthetic",
-    "edge_homophily": "graphops.energy",
+    "edge_homophily": "graphops.homophily",
     "from_arrays": "graphops.datasets._arrays",
     "grid_graph": "graphops.datasets._synthetic",
     "karate_club": "graphops.datasets._synthetic",
