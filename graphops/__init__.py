@@ -67,6 +67,7 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.paths import UNREACHABLE, hop_distances, receptive_field_sizes
 from graphops.sheaf import SheafLaplacian
 from graphops.spectral import lam_max, laplacian_eigenvectors
 from graphops.spmm import get_backend, set_backend, use_backend
@@ -83,14 +84,17 @@ __all__ = [
     "Laplacian",
     "NodeToEdgeMean",
     "SheafLaplacian",
+    "UNREACHABLE",
     "cg_solve",
     "datasets",
     "dirichlet_energy",
     "edge_homophily",
     "get_backend",
+    "hop_distances",
     "lam_max",
     "laplacian_eigenvectors",
     "mean_average_distance",
+    "receptive_field_sizes",
     "set_backend",
     "use_backend",
 ]
