@@ -64,10 +64,11 @@ def _check_nodes(where: str, name: str, nodes: object, n: int) -> tuple[Tensor, 
         t = nodes
     elif isinstance(nodes, (int, np.integer)):
         t = torch.as_tensor(int(nodes))
+    elif isinstance(nodes, Sequence) and len(nodes) == 0:
+        t = torch.empty(0, dtype=torch.int64)
     elif isinstance(nodes, Sequence):
         try:
-            t = torch.as_tensor(nodes if len(nodes) else [], dtype=None)
-            t = t if len(nodes) else t.long()
+            t = torch.as_tensor(nodes)
         except (TypeError, ValueError):
             t = None
     else:
