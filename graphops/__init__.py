@@ -79,6 +79,7 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.paths import UNREACHABLE, hop_distances, receptive_field_sizes
 from graphops.resistance import effective_resistance
 from graphops.rewiring import SDRFRecord, diffusion_matrix, diffusion_rewire, sdrf
 from graphops.sheaf import SheafLaplacian
@@ -99,6 +100,7 @@ __all__ = [
     "NodeToEdgeMean",
     "SDRFRecord",
     "SheafLaplacian",
+    "UNREACHABLE",
     "adjusted_homophily",
     "balanced_forman_curvature",
     "cg_solve",
@@ -112,11 +114,13 @@ __all__ = [
     "effective_resistance",
     "forman_curvature",
     "get_backend",
+    "hop_distances",
     "lam_max",
     "laplacian_eigenvectors",
     "mean_average_distance",
     "node_homophily",
     "random_walk_encoding",
+    "receptive_field_sizes",
     "sdrf",
     "set_backend",
     "use_backend",

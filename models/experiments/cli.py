@@ -32,7 +32,10 @@ _EPILOG_DATA = (
     "Datasets: a benchmark name (cora, citeseer, pubmed, chameleon, squirrel, actor/"
     "film, cornell, texas, wisconsin; raw files under --data-root or "
     "$GRAPHPDE_DATA), a path to an .npz file (keys documented in "
-    "graphops.datasets.load_npz), or the built-in csbm[:key=value,...] (no files)."
+    "graphops.datasets.load_npz), or a built-in generator (no files): "
+    "csbm[:key=value,...], neighborsmatch[:depth=4,num_instances=2000,...] "
+    "(Alon & Yahav's tree NeighborsMatch) or ringcliques[:distance=3,...] "
+    "(keys in models.experiments.data)."
 )
 
 
@@ -81,7 +84,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "(`graphpde presets` lists them); flags below override it",
     )
     g.add_argument("--model", help=f"model name: {', '.join(MODELS)}")
-    g.add_argument("--dataset", help="dataset name, .npz path or csbm[:k=v,...]")
+    g.add_argument(
+        "--dataset",
+        help="dataset name, .npz path, or csbm / neighborsmatch / "
+        "ringcliques[:k=v,...]",
+    )
     g.add_argument(
         "--data-root", help="directory of the raw files (default $GRAPHPDE_DATA)"
     )

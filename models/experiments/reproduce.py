@@ -55,6 +55,7 @@ from typing import Any
 
 from models.experiments import train as training
 from models.experiments.config import RunConfig, list_presets, load_preset
+from models.experiments.data import is_builtin_dataset
 from models.experiments.registry import resolve
 from models.experiments.runfolder import read_json, write_json
 
@@ -281,7 +282,7 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
 def _data_missing(cfg: RunConfig) -> str | None:
     """Why the row's data cannot be loaded, or None if it loads."""
     name = cfg.dataset.lower()
-    if name.startswith("csbm") or name.endswith(".npz"):
+    if is_builtin_dataset(name) or name.endswith(".npz"):
         return None
     from graphops.datasets import DATA_ENV_VAR
 
