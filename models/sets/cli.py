@@ -80,7 +80,7 @@ def parse_lengths(text: str, *, grid: int = 6) -> list[int]:
 
     Example:
         >>> parse_lengths("2-100")
-        [2, 4, 9, 22, 46, 100]
+        [2, 4, 10, 21, 46, 100]
         >>> parse_lengths("10,50")
         [10, 50]
     """
