@@ -21,6 +21,7 @@ from models.sets.recurrent import (
     random_permutations,
     random_transpositions,
     sire_penalty,
+    sire_state_penalty,
 )
 from models.sets.tasks import (
     SHAPES,
@@ -69,4 +70,5 @@ __all__ = [
     "sample_surface",
     "set_mask",
     "sire_penalty",
+    "sire_state_penalty",
 ]

@@ -118,6 +118,7 @@ def run_sets(
     lam: float = 1.0,
     transpositions: int = 1,
     local: bool = False,
+    target: str = "output",
     epochs: int = 20,
     num_train: int = 2000,
     num_val: int = 500,
@@ -143,7 +144,7 @@ def run_sets(
         ValueError: unknown task or model, bad options (from the builders).
         FileExistsError: ``out`` already holds a finished run.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from models.experiments.runfolder import save_torch, write_json
 
@@ -179,6 +180,7 @@ def run_sets(
         "lam": lam,
         "transpositions": transpositions,
         "local": local,
+        "target": target,
         "num_test": num_test,
         "noise": noise,
         "swaps": swaps,
@@ -196,6 +198,7 @@ def run_sets(
             lam=lam,
             num_transpositions=transpositions,
             local=local,
+            target=target,
         )
         run_dir = out / name
         history: list[dict[str, float]] = []
@@ -438,6 +441,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--local", action="store_true", help="SIRE swaps neighbouring positions only"
     )
+    g.add_argument(
+        "--target",
+        choices=("output", "state"),
+        default="output",
+        help="SIRE compares the final output (default) or the state right after "
+        "the swapped pair",
+    )
     g = p.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=20)
     g.add_argument("--num-train", type=int, default=2000)
@@ -496,6 +506,7 @@ def main(args: argparse.Namespace) -> int:
         lam=1.0 if args.lam is None else args.lam,
         transpositions=args.transpositions,
         local=args.local,
+        target=args.target,
         epochs=args.epochs,
         num_train=args.num_train,
         num_val=args.num_val,

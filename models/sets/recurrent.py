@@ -28,18 +28,24 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.sets.deepsets import set_mask
 
 __all__ = [
     "CELLS",
+    "TARGETS",
     "RecurrentSetModel",
     "permute_sets",
     "random_permutations",
     "random_transpositions",
     "sire_penalty",
+    "sire_state_penalty",
 ]
+
+#: What :class:`RecurrentSetModel`'s penalty compares: the output after the whole
+#: set, or the recurrent state right after the two swapped elements.
+TARGETS: tuple[str, ...] = ("output", "state")
 
 #: The recurrent cells of :class:`RecurrentSetModel`.
 CELLS: tuple[str, ...] = ("gru", "lstm", "tanh")
@@ -193,6 +199,59 @@ def sire_penalty(
     return diff.pow(2).reshape(diff.shape[0], -1).sum(dim=1).mean()
 
 
+def sire_state_penalty(
+    model: RecurrentSetModel,
+    x: Tensor,
+    lengths: Tensor | None = None,
+    *,
+    num_transpositions: int = 1,
+    local: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    r"""SIRE on the recurrent state: :math:`\|s_j(x) - s_j(\tau_{ij} x)\|^2`, ``i < j``.
+
+    :math:`s_j` is the state after reading positions ``0..j``, i.e. right after
+    both swapped elements. With neighbouring swaps (``local``) this is the
+    commutation of the transition map, :math:`f(f(s, x_a), x_b) = f(f(s, x_b),
+    x_a)`, at a state :math:`s = s_{i-1}` the network reaches on the data.
+    Sets of one element contribute zero.
+
+    Args:
+        model: The recurrent set model (its :meth:`RecurrentSetModel.states`).
+        x: Padded sets ``[B, L, d]``.
+        lengths: ``[B]`` set sizes.
+        num_transpositions: Transpositions sampled per set (>= 1).
+        local: Swap neighbouring positions only.
+        generator: Random source for the transpositions.
+
+    Returns:
+        The squared state difference, summed over the state, averaged over sets
+        and transpositions.
+
+    Raises:
+        ValueError: ``num_transpositions < 1`` or bad ``x``/``lengths``.
+    """
+    if not isinstance(num_transpositions, int) or num_transpositions < 1:
+        raise ValueError(
+            "sire_state_penalty: `num_transpositions` must be an integer >= 1; got "
+            f"{num_transpositions!r}."
+        )
+    n = _lengths(x, lengths, "sire_state_penalty")
+    b, max_len = x.shape[:2]
+    ref = model.states(x, n)
+    total = x.new_zeros(())
+    for _ in range(num_transpositions):
+        idx = random_transpositions(n, max_len, local=local, generator=generator)
+        moved = idx != torch.arange(max_len, device=idx.device)
+        pos = torch.where(moved, torch.arange(max_len, device=idx.device), 0)
+        j = pos.amax(dim=1)  # the later swapped position (0 if none)
+        swapped = model.states(permute_sets(x, idx), n)
+        rows = torch.arange(b, device=x.device)
+        diff = swapped[rows, j] - ref[rows, j]
+        total = total + diff.pow(2).sum(dim=1).mean()
+    return total / num_transpositions
+
+
 class RecurrentSetModel(nn.Module):
     """A recurrent network read over a set, with the SIRE regulariser.
 
@@ -210,9 +269,13 @@ class RecurrentSetModel(nn.Module):
         lam: SIRE weight (>= 0).
         num_transpositions: Transpositions sampled per set in :meth:`penalty`.
         local: Swap neighbouring positions only.
+        target: What the penalty compares: ``"output"`` (:func:`sire_penalty`,
+            the final output) or ``"state"`` (:func:`sire_state_penalty`, the
+            state right after the swapped pair).
 
     Raises:
-        ValueError: unknown ``cell``, negative ``lam``, ``num_transpositions < 1``.
+        ValueError: unknown ``cell`` or ``target``, negative ``lam``,
+            ``num_transpositions < 1``.
 
     Example:
         >>> m = RecurrentSetModel(1, 2, hidden=8, cell="gru", lam=0.5)
@@ -230,6 +293,7 @@ class RecurrentSetModel(nn.Module):
         lam: float = 0.0,
         num_transpositions: int = 1,
         local: bool = False,
+        target: str = "output",
     ) -> None:
         """Build the model (see the class docstring)."""
         super().__init__()
@@ -247,6 +311,11 @@ class RecurrentSetModel(nn.Module):
                 "RecurrentSetModel: `num_transpositions` must be an integer >= 1; "
                 f"got {num_transpositions!r}."
             )
+        if target not in TARGETS:
+            raise ValueError(
+                f"RecurrentSetModel: `target` must be one of {', '.join(TARGETS)}; "
+                f"got {target!r}."
+            )
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM}.get(cell)
         if rnn is None:
             self.rnn: nn.Module = nn.RNN(
@@ -261,6 +330,7 @@ class RecurrentSetModel(nn.Module):
         self.lam = float(lam)
         self.num_transpositions = num_transpositions
         self.local = bool(local)
+        self.target = target
 
     def state(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The final recurrent state after reading each set's real elements."""
@@ -272,6 +342,15 @@ class RecurrentSetModel(nn.Module):
         if self.cell == "lstm":
             h = h[0]
         return h[-1]
+
+    def states(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The state after each real element, ``[B, L, hidden]`` (zeros after)."""
+        n = _lengths(x, lengths, "RecurrentSetModel")
+        packed = pack_padded_sequence(
+            x, n.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.rnn(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """``[B, L, d]`` padded sets (and ``[B]`` lengths) -> ``[B, out]``."""
@@ -285,7 +364,21 @@ class RecurrentSetModel(nn.Module):
         generator: torch.Generator | None = None,
         reference: Tensor | None = None,
     ) -> Tensor:
-        """:func:`sire_penalty` of this model with its own sampling options."""
+        """The SIRE penalty of this model with its own options.
+
+        :func:`sire_penalty` (``target="output"``; ``reference``, the output on
+        ``x``, saves a forward pass) or :func:`sire_state_penalty`
+        (``target="state"``; ``reference`` is ignored).
+        """
+        if self.target == "state":
+            return sire_state_penalty(
+                self,
+                x,
+                lengths,
+                num_transpositions=self.num_transpositions,
+                local=self.local,
+                generator=generator,
+            )
         return sire_penalty(
             self,
             x,

@@ -66,6 +66,7 @@ def build_model(
     lam: float = 1.0,
     num_transpositions: int = 1,
     local: bool = False,
+    target: str = "output",
 ) -> nn.Module:
     """The model ``name`` (one of :data:`MODEL_NAMES`) sized for ``task``.
 
@@ -77,6 +78,7 @@ def build_model(
         lam: SIRE weight of the ``sire-*`` models (> 0).
         num_transpositions: SIRE transpositions per set.
         local: SIRE swaps neighbouring positions only.
+        target: SIRE compares the ``"output"`` or the ``"state"``.
 
     Returns:
         The module (float32, CPU: call ``.to(device, dtype)``).
@@ -110,6 +112,7 @@ def build_model(
         lam=lam if kind == "sire" else 0.0,
         num_transpositions=num_transpositions,
         local=local,
+        target=target,
     )
 
 
@@ -345,7 +348,7 @@ def fit(
         TypeError: ``model`` is not an ``nn.Module`` or ``cfg`` not a
             :class:`FitConfig`.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if not isinstance(model, nn.Module):
         raise TypeError(

@@ -36,6 +36,7 @@ from models.sets import (
     sample_surface,
     set_mask,
     sire_penalty,
+    sire_state_penalty,
 )
 from models.sets.cli import parse_lengths, run_sets, run_table
 from models.sets.tasks import TORUS_R, TORUS_r, load_digits
@@ -168,6 +169,54 @@ def test_sire_penalty_gradient_flows_to_every_parameter():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+def test_sire_state_penalty_matches_a_hand_computation():
+    # one set of length 4, local swaps: recompute s_{i+1}(x) and s_{i+1}(swapped x)
+    # with a hand-unrolled tanh recurrence for the sampled i
+    m = RecurrentSetModel(2, 1, hidden=3, cell="tanh", lam=1.0, target="state",
+                          local=True)
+    x = torch.randn(1, 4, 2)
+    w_ih, w_hh = m.rnn.weight_ih_l0, m.rnn.weight_hh_l0
+    b = m.rnn.bias_ih_l0 + m.rnn.bias_hh_l0
+
+    def run(seq, upto):
+        h = torch.zeros(3)
+        for t in range(upto + 1):
+            h = torch.tanh(w_ih @ seq[t] + w_hh @ h + b)
+        return h
+
+    g = torch.Generator().manual_seed(3)
+    idx = random_transpositions(torch.tensor([4]), 4, local=True, generator=g)
+    i = int((idx[0] != torch.arange(4)).nonzero()[0])
+    swapped = x[0, idx[0]]
+    ref = (run(swapped, i + 1) - run(x[0], i + 1)).pow(2).sum()
+    pen = m.penalty(x, torch.tensor([4]), generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(pen, ref, atol=1e-12)
+
+
+def test_sire_state_penalty_zero_for_equal_elements_and_gradient_flows():
+    m = RecurrentSetModel(1, 1, hidden=4, cell="gru", target="state")
+    same = torch.full((3, 5, 1), 0.7)
+    assert float(sire_state_penalty(m, same, num_transpositions=2).detach()) == 0.0
+    x, n, g = _padded(7, d=1)
+    pen = sire_state_penalty(m, x, n, num_transpositions=2, generator=g)
+    assert float(pen.detach()) > 0
+    pen.backward()
+    assert m.rnn.weight_hh_l0.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="`num_transpositions` must be an integer"):
+        sire_state_penalty(m, x, n, num_transpositions=0)
+
+
+def test_states_are_the_per_step_recurrence():
+    x, n, _ = _padded(8)
+    m = RecurrentSetModel(3, 2, hidden=5, cell="lstm")
+    s = m.states(x, n)
+    for b in range(len(n)):
+        assert torch.allclose(s[b, n[b] - 1], m.state(x, n)[b], atol=1e-12)
+        assert not s[b, n[b] :].any()
+        prefix = m.state(x[b : b + 1, :2], torch.tensor([min(2, int(n[b]))]))
+        assert torch.allclose(s[b, min(2, int(n[b])) - 1], prefix[0], atol=1e-12)
+
+
 def test_sire_penalty_errors():
     x = torch.randn(2, 3, 1)
     with pytest.raises(ValueError, match="`num_transpositions` must be an integer"):
@@ -214,6 +263,8 @@ def test_recurrent_model_errors():
         RecurrentSetModel(1, 1, lam=-1.0)
     with pytest.raises(ValueError, match="`num_transpositions` must be an integer"):
         RecurrentSetModel(1, 1, num_transpositions=0)
+    with pytest.raises(ValueError, match="`target` must be one of output, state"):
+        RecurrentSetModel(1, 1, target="logits")
 
 
 def test_lambda_zero_is_the_plain_rnn():
@@ -374,21 +425,23 @@ def test_permutation_sensitivity_zero_for_invariant_positive_for_rnn():
         permutation_sensitivity(rnn, x, n, num_permutations=0)
 
 
+@pytest.mark.slow
 def test_sire_lowers_permutation_sensitivity_on_sum():
-    # the same GRU, data and seed, trained with lam = 0 and with SIRE
+    # the same GRU, data and seed, trained with lam = 0 and with SIRE (seeds 0-4
+    # gave sensitivity ratios 0.29-0.63 and SIRE MSEs <= 0.05 with these settings)
     task = make_task("sum")
-    cfg = FitConfig(train_lengths=(2, 8), epochs=6, num_train=600, num_val=200)
+    cfg = FitConfig(train_lengths=(2, 8), epochs=15, num_train=500, num_val=200)
     test = task.sample(300, (2, 8), torch.Generator().manual_seed(99))
     sens = {}
-    for lam in (0.0, 30.0):
+    for lam in (0.0, 100.0):
         torch.manual_seed(0)
         m = RecurrentSetModel(1, 1, hidden=16, cell="gru", lam=lam)
         fit(m, task, cfg)
         g = torch.Generator().manual_seed(5)
         sens[lam] = evaluate(m, task, test, num_permutations=4, generator=g)
-    assert sens[30.0]["sensitivity"] < 0.7 * sens[0.0]["sensitivity"]
+    assert sens[100.0]["sensitivity"] < 0.75 * sens[0.0]["sensitivity"]
     # and it still learned the sum: MSE well below the target's variance
-    assert sens[30.0]["mse"] < 0.2 * float(test.y.var())
+    assert sens[100.0]["mse"] < 0.1 * float(test.y.var())
 
 
 def test_fit_selects_on_validation_and_records_history():
