@@ -46,7 +46,7 @@ TABLE: dict[str, dict[str, Any]] = {
         name: {
             "task": name,
             "train_lengths": (2, 10),
-            "test_lengths": [10, 20, 50, 100],
+            "test_lengths": [2, 5, 10, 20, 50, 100],
             "epochs": 40,
             "lam": 1.0 if name == "parity" else 10.0,
         }
