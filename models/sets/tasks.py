@@ -120,7 +120,7 @@ class SetTask:
         generator: torch.Generator,
         *,
         split: str = "train",
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> SetBatch:
         """Draw ``num`` sets with sizes uniform in ``lengths`` (inclusive).
 
@@ -130,7 +130,8 @@ class SetTask:
             generator: Random source (CPU).
             split: Digits only: ``"train"``, ``"val"`` or ``"test"`` images (a
                 fixed 60/20/20 split); the other tasks draw fresh sets.
-            dtype: Floating dtype of ``x`` (and of regression targets).
+            dtype: Floating dtype of ``x`` (and of regression targets); default
+                ``torch.get_default_dtype()``.
 
         Returns:
             The batch.
@@ -139,6 +140,7 @@ class SetTask:
             ValueError: bad ``num`` or ``lengths``.
         """
         lo, hi = _check_lengths(lengths, self.min_length, f"SetTask({self.name})")
+        dtype = dtype or torch.get_default_dtype()
         if not isinstance(num, int) or num < 1:
             raise ValueError(
                 f"SetTask({self.name}).sample: `num` must be an integer >= 1; got "
@@ -354,7 +356,7 @@ def sample_point_clouds(
     generator: torch.Generator,
     noise: float = 0.02,
     scale: tuple[float, float] = (0.7, 1.3),
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     """Labelled point clouds: ``R (s p) + noise``, ``p`` on a canonical surface.
 
@@ -369,7 +371,7 @@ def sample_point_clouds(
         generator: Random source.
         noise: Jitter, relative to the scale.
         scale: Range of the random scale.
-        dtype: Output dtype.
+        dtype: Output dtype (default ``torch.get_default_dtype()``).
 
     Returns:
         ``(x [num, points, 3], labels [num], transform)``; ``transform`` holds
@@ -388,7 +390,8 @@ def sample_point_clouds(
         num, points, 3, generator=generator, dtype=torch.float64
     )
     x = (s[:, None, None] * (pts + jitter)) @ rot.transpose(1, 2)
-    return x.to(dtype), labels, {"scale": s, "rotation": rot}
+    x = x.to(dtype or torch.get_default_dtype())
+    return x, labels, {"scale": s, "rotation": rot}
 
 
 # -- digits -------------------------------------------------------------------------
