@@ -527,3 +527,18 @@ def test_cli_sets_errors(tmp_path):
     with pytest.raises(SystemExit) as exc:
         cli_main(["sets", "--out", str(tmp_path / "c")])
     assert exc.value.code == 2
+
+
+def test_cli_sets_help_and_bad_lengths(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["sets", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--task", "--model", "--train-lengths", "--test-lengths", "--lam",
+                 "--transpositions", "--local", "--target", "--table", "--quiet"):
+        assert flag in text
+    with pytest.raises(SystemExit) as exc:
+        cli_main(["sets", "--task", "sum", "--test-lengths", "100-2",
+                  "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2
+    assert "lengths must be a range LO-HI" in capsys.readouterr().err
