@@ -7,6 +7,7 @@ Subcommands (``graphpde <command> --help`` documents each):
 * ``stability`` - linear stability of a model's right-hand side, every solver;
 * ``reproduce`` - regenerate the published-numbers table from the presets;
 * ``tune`` - validation-only hyperparameter search (optuna), written as a preset;
+* ``sets`` - DeepSets vs a recurrent network vs SIRE on set tasks (models.sets);
 * ``presets`` - list the shipped presets.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
@@ -396,12 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     # Imported here: the subcommand modules import this module's helpers.
     from models.experiments import reproduce, sweep, tune
+    from models.sets import cli as sets_cli
 
     _add_train(sub)
     sweep.add_parser(sub)
     _add_stability(sub)
     reproduce.add_parser(sub)
     tune.add_parser(sub)
+    sets_cli.add_parser(sub)
     _add_presets(sub)
     return parser
 
