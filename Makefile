@@ -22,7 +22,7 @@ $(VENV)/.installed: $(VENV)/.torch setup.cfg setup.py
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed setup.cfg
-	$(PIP) install -c $(CONSTRAINTS) -e ".[test,notebooks,demo,tune]"
+	$(PIP) install -c $(CONSTRAINTS) -e ".[test,notebooks,demo,tune,sets]"
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 

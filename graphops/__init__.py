@@ -55,8 +55,20 @@ Devices: where the graph lives and what moves with what
 import importlib
 from typing import Any
 
-from graphops.energy import dirichlet_energy, edge_homophily, mean_average_distance
+from graphops.curvature import (
+    CurvatureSummary,
+    balanced_forman_curvature,
+    curvature_summary,
+    forman_curvature,
+)
+from graphops.energy import dirichlet_energy, mean_average_distance
 from graphops.graph import Graph
+from graphops.homophily import (
+    adjusted_homophily,
+    class_insensitive_homophily,
+    edge_homophily,
+    node_homophily,
+)
 from graphops.linalg import CG, CGResult, cg_solve
 from graphops.operators import (
     Adjacency,
@@ -67,14 +79,18 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.paths import UNREACHABLE, hop_distances, receptive_field_sizes
+from graphops.resistance import effective_resistance
+from graphops.rewiring import SDRFRecord, diffusion_matrix, diffusion_rewire, sdrf
 from graphops.sheaf import SheafLaplacian
-from graphops.spectral import lam_max, laplacian_eigenvectors
+from graphops.spectral import lam_max, laplacian_eigenvectors, random_walk_encoding
 from graphops.spmm import get_backend, set_backend, use_backend
 
 __all__ = [
     "Adjacency",
     "CG",
     "CGResult",
+    "CurvatureSummary",
     "Divergence",
     "EdgeToNodeMean",
     "Gradient",
@@ -82,15 +98,30 @@ __all__ = [
     "GraphOperator",
     "Laplacian",
     "NodeToEdgeMean",
+    "SDRFRecord",
     "SheafLaplacian",
+    "UNREACHABLE",
+    "adjusted_homophily",
+    "balanced_forman_curvature",
     "cg_solve",
+    "class_insensitive_homophily",
+    "curvature_summary",
     "datasets",
+    "diffusion_matrix",
+    "diffusion_rewire",
     "dirichlet_energy",
     "edge_homophily",
+    "effective_resistance",
+    "forman_curvature",
     "get_backend",
+    "hop_distances",
     "lam_max",
     "laplacian_eigenvectors",
     "mean_average_distance",
+    "node_homophily",
+    "random_walk_encoding",
+    "receptive_field_sizes",
+    "sdrf",
     "set_backend",
     "use_backend",
 ]

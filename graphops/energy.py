@@ -12,9 +12,11 @@ from torch import Tensor
 
 from graphops._checks import describe
 from graphops.graph import Graph
+from graphops.homophily import edge_homophily
 from graphops.operators import _check_normalization
 
-__all__ = ["dirichlet_energy", "mean_average_distance"]
+# edge_homophily lives in graphops.homophily; re-exported here, where it used to be.
+__all__ = ["dirichlet_energy", "edge_homophily", "mean_average_distance"]
 
 _ENERGY_NORMS = (None, "sym", "gcn", "rusch")
 
@@ -193,65 +195,3 @@ def mean_average_distance(
     if not bool(has.any()):
         return x.new_zeros(())
     return (tot[has] / cnt[has]).mean()
-
-
-# Homophily: how often an edge joins two nodes of the same class. It sits with the
-# other graph statistics; `graphops.datasets` re-exports it under its old name.
-__all__ += ["edge_homophily"]
-
-
-def edge_homophily(graph: Graph, y: Tensor) -> float:
-    r"""Fraction of undirected edges whose two end nodes share a label.
-
-    .. math:: h = \frac{1}{M} \sum_{\{i,j\} \in E} [y_i = y_j]
-
-    Each undirected edge counts once and there are no self-loops (the :class:`Graph`
-    convention). PyG's ``homophily(edge_index, y, method="edge")`` on the raw
-    Geom-GCN edge files counts directed pairs, including self-loops and one-way
-    edges, and so gives larger values on some sets (Texas: 0.108 there, 0.061 here).
-
-    Args:
-        graph: The graph.
-        y: Integer labels ``[N]``.
-
-    Returns:
-        ``h`` in ``[0, 1]`` as a Python float.
-
-    Raises:
-        TypeError: ``y`` is not an integer tensor.
-        ValueError: ``y`` has the wrong shape, or the graph has no edges.
-
-    Example:
-        >>> import torch
-        >>> from graphops.datasets import path_graph
-        >>> round(edge_homophily(path_graph(4), torch.tensor([0, 0, 1, 1])), 3)
-        0.667
-    """
-    from graphops._checks import describe
-
-    where = "edge_homophily"
-    if (
-        not isinstance(y, Tensor)
-        or y.is_floating_point()
-        or y.is_complex()
-        or y.dtype == torch.bool
-    ):
-        raise TypeError(
-            f"{where}: `y` must be an integer label tensor [N]; got {describe(y)}. "
-            "Pass class indices, e.g. y.argmax(1) for one-hot labels."
-        )
-    if y.shape != (graph.num_nodes,):
-        raise ValueError(
-            f"{where}: `y` must have shape [N={graph.num_nodes}]; got "
-            f"{tuple(y.shape)}. "
-            "Pass one label per node."
-        )
-    if graph.num_edges == 0:
-        raise ValueError(
-            f"{where}: homophily is undefined on a graph without edges; got "
-            "num_edges=0 "
-            f"(num_nodes={graph.num_nodes}). Check the graph."
-        )
-    i, j = graph.edge_index
-    y = y.to(graph.device)
-    return float((y[i] == y[j]).double().mean())

@@ -1,4 +1,8 @@
-r"""Spectral estimates: the largest eigenvalue (for CFL bounds) and eigenvectors.
+r"""Spectral estimates and positional encodings.
+
+:func:`lam_max` estimates the largest eigenvalue (for CFL bounds);
+:func:`laplacian_eigenvectors` and :func:`random_walk_encoding` give node positional
+and structural encodings.
 
 ``lam_max`` results are memoised in the operator's :attr:`~graphops.operators.
 GraphOperator.cache`, so a solver that checks its step size against the stability
@@ -20,12 +24,13 @@ from graphops._checks import check_int, check_real
 from graphops.graph import Graph
 from graphops.operators import (
     _NORMALIZATIONS,
+    Adjacency,
     GraphOperator,
     Laplacian,
     _check_normalization,
 )
 
-__all__ = ["lam_max", "laplacian_eigenvectors"]
+__all__ = ["lam_max", "laplacian_eigenvectors", "random_walk_encoding"]
 
 _METHODS = ("lanczos", "power", "gershgorin")
 
@@ -197,6 +202,20 @@ def laplacian_eigenvectors(
     Signs are fixed so each vector's largest-magnitude entry is positive (eigenvectors
     are otherwise defined up to sign).
 
+    **Sign-flip (and basis) caveat for positional encodings.** An eigenvector ``v``
+    and ``-v`` are equally valid, and for a repeated eigenvalue (a cycle, a grid,
+    any graph with symmetries) every orthonormal basis of the eigenspace is. The
+    sign rule above is a convention, not a canonical choice: it breaks when the
+    two largest-magnitude entries are (nearly) tied, so a small change of the graph
+    can flip a vector, and the basis of a repeated eigenvalue is whatever the
+    eigensolver returns. A model that reads these vectors as node features can
+    therefore learn an arbitrary sign or rotation and fail to transfer across
+    graphs. Remedies: flip the signs at random in every training step (Dwivedi et
+    al. 2020, "Benchmarking graph neural networks"), use a sign-invariant network
+    ``f(v) + f(-v)`` (SignNet/BasisNet, Lim et al. 2023), or use an encoding with
+    no such ambiguity, such as :func:`random_walk_encoding` (diagonals of
+    random-walk powers; invariant to node relabelling, though less expressive).
+
     Args:
         graph: The graph.
         k: Number of eigenpairs (after dropping the first if ``drop_first``).
@@ -242,3 +261,64 @@ def laplacian_eigenvectors(
     evecs = evecs * np.where(signs == 0, 1.0, signs)
     to = dict(dtype=graph.dtype, device=graph.device)
     return torch.as_tensor(evals.copy(), **to), torch.as_tensor(evecs.copy(), **to)
+
+
+def random_walk_encoding(graph: Graph, k: int, *, block_size: int = 1024) -> Tensor:
+    r"""Random-walk structural encoding: return probabilities of 1..k-step walks.
+
+    With the random-walk matrix ``P = D^{-1} W``, node ``i`` gets
+
+    .. math:: \mathrm{RWSE}(i) = \big(P_{ii}, (P^2)_{ii}, \dots, (P^k)_{ii}\big)
+
+    the probability that a random walk from ``i`` is back at ``i`` after ``s`` steps
+    (Dwivedi, Luu, Laurent, Bengio & Bresson 2022, "Graph neural networks with
+    learnable structural and positional representations"; GraphGPS's RWSE). Unlike
+    Laplacian eigenvectors it has no sign or basis ambiguity (see
+    :func:`laplacian_eigenvectors`). Since ``P = D^{-1/2} S D^{1/2}`` with ``S =
+    D^{-1/2} W D^{-1/2}``, ``(P^s)_{ii} = (S^s)_{ii}``: the diagonals are computed by
+    applying ``S`` (``Adjacency(graph, "sym")``, the one sparse kernel) ``k`` times
+    to blocks of ``block_size`` unit vectors, ``O(k \cdot nnz \cdot N)`` work and
+    ``O(N \cdot block\_size)`` memory, never forming ``P^s``. Weights are used;
+    isolated nodes get zeros.
+
+    Args:
+        graph: The graph.
+        k: Number of walk lengths (``>= 1``).
+        block_size: Unit vectors per block.
+
+    Returns:
+        ``[N, k]`` tensor (column ``s - 1`` holds ``diag(P^s)``) in the graph's
+        dtype and on its device.
+
+    Raises:
+        TypeError: ``graph`` is not a Graph, or ``k``/``block_size`` not ints.
+        ValueError: ``k`` or ``block_size`` below 1.
+
+    Example:
+        >>> from graphops.datasets import cycle_graph
+        >>> rwse = random_walk_encoding(cycle_graph(6), 4)   # 0, 1/2, 0, 3/8
+        >>> [round(v, 6) for v in rwse[0].tolist()]
+        [0.0, 0.5, 0.0, 0.375]
+    """
+    if not isinstance(graph, Graph):
+        raise TypeError(
+            "random_walk_encoding: `graph` must be a graphops.Graph; got "
+            f"{type(graph).__name__}."
+        )
+    k = check_int("random_walk_encoding", "k", k, low=1)
+    block_size = check_int("random_walk_encoding", "block_size", block_size, low=1)
+    n = graph.num_nodes
+    g64 = graph.to(dtype=torch.float64)
+    op = Adjacency(g64, "sym")
+    out = torch.zeros(n, k, dtype=torch.float64, device=graph.device)
+    with torch.no_grad():
+        for c0 in range(0, n, block_size):
+            c1 = min(c0 + block_size, n)
+            rows = torch.arange(c0, c1, device=graph.device)
+            cols = torch.arange(c1 - c0, device=graph.device)
+            x = torch.zeros(n, c1 - c0, dtype=torch.float64, device=graph.device)
+            x[rows, cols] = 1.0
+            for s in range(k):
+                x = op @ x
+                out[c0:c1, s] = x[rows, cols]
+    return out.to(graph.dtype)

@@ -6,7 +6,8 @@ swappable after training. :class:`TimeIndexed` holds per-layer parameters with
 stated semantics when the step changes, :meth:`GraphPDEModel.trajectory` records a
 diagnostic per step, :meth:`GraphPDEModel.stability_report` linearises a trained
 right-hand side, and :func:`check_equivariance` tests any node-level model for
-permutation equivariance.
+permutation equivariance. :mod:`models.diagnostics` measures over-squashing: the
+Jacobian sensitivity ``|dy_i/dx_j|`` of any model as a function of hop distance.
 
 The families, one module each, each with ``from_config(num_features, num_classes,
 ...)`` building the paper's model with the defaults of the reproduction spec:
@@ -21,6 +22,11 @@ The families, one module each, each with ``from_config(num_features, num_classes
 The command-line demo is ``python -m models.demo``.
 """
 
+from models.diagnostics import (
+    SensitivityProfile,
+    jacobian_sensitivity,
+    sensitivity_by_distance,
+)
 from models.gcn import GCNIIArgs, GCNIITerm, GCNTerm, pairnorm
 from models.graff import GRAFFTerm
 from models.grand import GRAND, BLENDEncoder, GRANDArgs, GRANDAttention
@@ -59,6 +65,7 @@ __all__ = [
     "GCNIITerm",
     "GCNTerm",
     "GRAFFTerm",
+    "jacobian_sensitivity",
     "GRAND",
     "GRANDArgs",
     "GRANDAttention",
@@ -74,6 +81,8 @@ __all__ = [
     "StabilityReport",
     "StabilityRow",
     "SheafDiffusionTerm",
+    "SensitivityProfile",
+    "sensitivity_by_distance",
     "SheafLearner",
     "StepDropout",
     "TimeIndexed",

@@ -13,6 +13,10 @@ Three families of graphs live here.
   :func:`barbell_graph`, :func:`random_geometric_graph`, :func:`small_world_graph`,
   :func:`karate_club` and the contextual stochastic block model :func:`csbm`
   (a :class:`GraphDataset` with a homophily knob).
+* Bottleneck tasks (:class:`GraphDataset`\ s of many instances in one
+  block-diagonal graph, masks on the target nodes): :func:`neighbors_match`
+  (Alon & Yahav's tree NeighborsMatch, the tree depth as the problem radius) and
+  :func:`ring_of_cliques_task` (a label carried across the ring's bottleneck edges).
 * Your own graph: :func:`from_arrays` builds a :class:`GraphDataset` from numpy
   arrays, torch tensors or nested lists (features, labels, an edge list ``[2, E]`` or
   ``[E, 2]``, masks ``[N]``, ``[N, K]`` or ``[K, N]``), checking each array and naming
@@ -39,8 +43,9 @@ Layout of the package (the modules are private; import from ``graphops.datasets`
 ``_registry`` (names, published counts, raw-file layout), ``_load`` (:func:`load`),
 ``_dataset`` (:class:`GraphDataset`), ``_planetoid`` and ``_geom_gcn`` (the raw-file
 readers), ``_download`` (HTTP), ``_synthetic`` (the generators), ``_csbm`` and
-``_arrays`` (:func:`from_arrays`, :func:`load_npz`).
-:func:`edge_homophily` lives in :mod:`graphops.energy` and is re-exported here.
+``_arrays`` (:func:`from_arrays`, :func:`load_npz`) and ``_bottleneck``
+(the bottleneck tasks).
+:func:`edge_homophily` lives in :mod:`graphops.homophily` and is re-exported here.
 
 Every public name is resolved lazily on first access (PEP 562), and ``load`` imports
 a reader or the downloader only when it needs one: ``import graphops`` loads none of
@@ -55,6 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from graphops.datasets._arrays import from_arrays, load_npz
+    from graphops.datasets._bottleneck import neighbors_match, ring_of_cliques_task
     from graphops.datasets._csbm import csbm
     from graphops.datasets._dataset import GraphDataset
     from graphops.datasets._download import DownloadError
@@ -70,7 +76,7 @@ if TYPE_CHECKING:
         ring_of_cliques,
         small_world_graph,
     )
-    from graphops.energy import edge_homophily
+    from graphops.homophily import edge_homophily
 
 __all__ = [
     "DATASET_NAMES",
@@ -87,9 +93,11 @@ __all__ = [
     "karate_club",
     "load",
     "load_npz",
+    "neighbors_match",
     "path_graph",
     "random_geometric_graph",
     "ring_of_cliques",
+    "ring_of_cliques_task",
     "small_world_graph",
 ]
 
@@ -103,12 +111,14 @@ _WHERE: dict[str, str] = {
     "barbell_graph": "graphops.datasets._synthetic",
     "csbm": "graphops.datasets._csbm",
     "cycle_graph": "graphops.datasets._synthetic",
-    "edge_homophily": "graphops.energy",
+    "edge_homophily": "graphops.homophily",
     "from_arrays": "graphops.datasets._arrays",
     "grid_graph": "graphops.datasets._synthetic",
     "karate_club": "graphops.datasets._synthetic",
     "load": "graphops.datasets._load",
     "load_npz": "graphops.datasets._arrays",
+    "neighbors_match": "graphops.datasets._bottleneck",
+    "ring_of_cliques_task": "graphops.datasets._bottleneck",
     "path_graph": "graphops.datasets._synthetic",
     "random_geometric_graph": "graphops.datasets._synthetic",
     "ring_of_cliques": "graphops.datasets._synthetic",

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 from graphops._checks import check_int, describe
-from graphops.energy import edge_homophily
 from graphops.graph import Graph
+from graphops.homophily import edge_homophily
 
 __all__ = ["GraphDataset"]
 

@@ -7,6 +7,7 @@ Subcommands (``graphpde <command> --help`` documents each):
 * ``stability`` - linear stability of a model's right-hand side, every solver;
 * ``reproduce`` - regenerate the published-numbers table from the presets;
 * ``tune`` - validation-only hyperparameter search (optuna), written as a preset;
+* ``sets`` - DeepSets vs a recurrent network vs SIRE on set tasks (models.sets);
 * ``presets`` - list the shipped presets.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
@@ -32,7 +33,10 @@ _EPILOG_DATA = (
     "Datasets: a benchmark name (cora, citeseer, pubmed, chameleon, squirrel, actor/"
     "film, cornell, texas, wisconsin; raw files under --data-root or "
     "$GRAPHPDE_DATA), a path to an .npz file (keys documented in "
-    "graphops.datasets.load_npz), or the built-in csbm[:key=value,...] (no files)."
+    "graphops.datasets.load_npz), or a built-in generator (no files): "
+    "csbm[:key=value,...], neighborsmatch[:depth=4,num_instances=2000,...] "
+    "(Alon & Yahav's tree NeighborsMatch) or ringcliques[:distance=3,...] "
+    "(keys in models.experiments.data)."
 )
 
 
@@ -81,7 +85,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         "(`graphpde presets` lists them); flags below override it",
     )
     g.add_argument("--model", help=f"model name: {', '.join(MODELS)}")
-    g.add_argument("--dataset", help="dataset name, .npz path or csbm[:k=v,...]")
+    g.add_argument(
+        "--dataset",
+        help="dataset name, .npz path, or csbm / neighborsmatch / "
+        "ringcliques[:k=v,...]",
+    )
     g.add_argument(
         "--data-root", help="directory of the raw files (default $GRAPHPDE_DATA)"
     )
@@ -389,12 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     # Imported here: the subcommand modules import this module's helpers.
     from models.experiments import reproduce, sweep, tune
+    from models.sets import cli as sets_cli
 
     _add_train(sub)
     sweep.add_parser(sub)
     _add_stability(sub)
     reproduce.add_parser(sub)
     tune.add_parser(sub)
+    sets_cli.add_parser(sub)
     _add_presets(sub)
     return parser
 

@@ -56,8 +56,10 @@ class RunConfig:
 
     Attributes:
         model: A name of :data:`~models.experiments.registry.MODELS`.
-        dataset: A dataset name (``graphops.datasets.load``), ``"csbm"`` (built
-            in, no files) or a path to an ``.npz`` file.
+        dataset: A dataset name (``graphops.datasets.load``), a built-in
+            generator spec (``"csbm"``, ``"neighborsmatch:depth=4"``,
+            ``"ringcliques:distance=3"``; no files, see
+            :mod:`models.experiments.data`) or a path to an ``.npz`` file.
         name: A label for the run (the preset name, if any).
         model_args: Keyword arguments of the family's ``from_config``.
         data_root: Directory of the raw files (``None``: ``$GRAPHPDE_DATA``).

@@ -6,10 +6,24 @@ r"""Datasets for runs: loading by name, file or built-in generator, and preproce
   files under ``data_root`` or ``$GRAPHPDE_DATA`` by :func:`graphops.datasets.load`;
 * a path to an ``.npz`` file: :func:`graphops.datasets.load_npz` (bring your own
   graph; the accepted keys are documented there);
-* ``csbm`` or ``csbm:key=value,...``: the contextual stochastic block model
-  :func:`graphops.datasets.csbm` built in memory (no files), e.g.
-  ``csbm:num_nodes=400,homophily=0.3``. Defaults: 600 nodes, 3 classes,
-  homophily 0.8, 16 features, mean degree 6, seed 0.
+* a built-in generator, ``name`` or ``name:key=value,...`` (built in memory, no
+  files; keys and defaults in :data:`BUILTIN_DATASETS`, ``true``/``false`` for
+  booleans):
+
+  - ``csbm``: the contextual stochastic block model :func:`graphops.datasets.csbm`,
+    e.g. ``csbm:num_nodes=400,homophily=0.3``. Defaults: 600 nodes, 3 classes,
+    homophily 0.8, 16 features, mean degree 6, seed 0.
+  - ``neighborsmatch``: Alon & Yahav's tree NeighborsMatch
+    :func:`graphops.datasets.neighbors_match`, e.g.
+    ``neighborsmatch:depth=4,num_instances=2000``. Defaults: depth 3, 1000
+    trees, seed 0. Masks hold the roots only; the paper's measure is the
+    *training* accuracy (``train_acc`` in ``metrics.json``).
+  - ``ringcliques``: a label carried across a ring of cliques,
+    :func:`graphops.datasets.ring_of_cliques_task`, e.g.
+    ``ringcliques:num_cliques=8,distance=4``. Defaults: 6 cliques of 5 nodes,
+    distance 3 cliques (7 hops), 5 classes, 200 rings, distractors on, seed 0.
+
+  Each of them has a single split (protocol ``single``).
 
 Preprocessing options the papers differ on (REPRODUCTION.md §1.3):
 
@@ -27,6 +41,8 @@ Preprocessing options the papers differ on (REPRODUCTION.md §1.3):
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -36,7 +52,10 @@ from models.experiments.config import RunConfig
 from models.experiments.registry import MODELS
 
 __all__ = [
+    "BUILTIN_DATASETS",
     "CSBM_DEFAULTS",
+    "BuiltinDataset",
+    "is_builtin_dataset",
     "load_dataset",
     "model_args_with_preprocessing",
     "protocol_of",
@@ -60,34 +79,119 @@ _SELF_LOOP_ARGS = {
 }
 
 
-def _parse_csbm(where: str, text: str) -> dict[str, Any]:
-    args = dict(CSBM_DEFAULTS)
-    _, _, rest = text.partition(":")
+@dataclass(frozen=True)
+class BuiltinDataset:
+    """A generator usable as ``name:key=value,...`` in ``dataset``.
+
+    Attributes:
+        build: ``build(args, dtype) -> GraphDataset`` from the parsed keys.
+        defaults: Every accepted key with its default (its type casts the text).
+        example: A spec shown in error messages.
+    """
+
+    build: Callable[[dict[str, Any], torch.dtype], GraphDataset]
+    defaults: dict[str, Any]
+    example: str
+
+
+def _build_csbm(args: dict[str, Any], dtype: torch.dtype) -> GraphDataset:
+    import graphops.datasets as gd
+
+    args = dict(args)
+    n, c = args.pop("num_nodes"), args.pop("num_classes")
+    return gd.csbm(n, c, **args, dtype=dtype)
+
+
+def _build_neighborsmatch(args: dict[str, Any], dtype: torch.dtype) -> GraphDataset:
+    import graphops.datasets as gd
+
+    return gd.neighbors_match(**args, dtype=dtype)
+
+
+def _build_ringcliques(args: dict[str, Any], dtype: torch.dtype) -> GraphDataset:
+    import graphops.datasets as gd
+
+    return gd.ring_of_cliques_task(**args, dtype=dtype)
+
+
+#: Built-in generators by spec name (see the module docstring).
+BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
+    "csbm": BuiltinDataset(
+        _build_csbm, CSBM_DEFAULTS, "csbm:num_nodes=400,homophily=0.3"
+    ),
+    "neighborsmatch": BuiltinDataset(
+        _build_neighborsmatch,
+        {"depth": 3, "num_instances": 1000, "seed": 0},
+        "neighborsmatch:depth=4,num_instances=2000",
+    ),
+    "ringcliques": BuiltinDataset(
+        _build_ringcliques,
+        {
+            "num_cliques": 6,
+            "clique_size": 5,
+            "distance": 3,
+            "num_classes": 5,
+            "num_instances": 200,
+            "distractors": True,
+            "seed": 0,
+        },
+        "ringcliques:num_cliques=8,distance=4",
+    ),
+}
+
+
+def is_builtin_dataset(name: str) -> bool:
+    """Whether ``name`` is a built-in generator spec (``name`` or ``name:...``)."""
+    return name.partition(":")[0].strip().lower() in BUILTIN_DATASETS
+
+
+def _cast(where: str, name: str, key: str, default: Any, value: str) -> Any:
+    text = value.strip()
+    if isinstance(default, bool):
+        low = text.lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise ValueError(
+            f"{where}: {name} `{key}` must be true or false; got {value!r}."
+        )
+    cast = type(default)
+    try:
+        return cast(text)
+    except ValueError:
+        raise ValueError(
+            f"{where}: {name} `{key}` must be a {cast.__name__}; got {value!r}."
+        ) from None
+
+
+def _parse_builtin(where: str, text: str) -> tuple[BuiltinDataset, dict[str, Any]]:
+    """The generator of spec ``text`` and its arguments (defaults filled in)."""
+    head, _, rest = text.partition(":")
+    name = head.strip().lower()
+    spec = BUILTIN_DATASETS[name]
+    args = dict(spec.defaults)
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
         key = key.strip()
-        if not eq or key not in CSBM_DEFAULTS:
+        if not eq or key not in spec.defaults:
             raise ValueError(
-                f"{where}: `dataset` 'csbm:...' takes key=value pairs with keys "
-                f"{sorted(CSBM_DEFAULTS)}; got {item!r}. Example: "
-                "csbm:num_nodes=400,homophily=0.3."
+                f"{where}: `dataset` '{name}:...' takes key=value pairs with keys "
+                f"{sorted(spec.defaults)}; got {item!r}. Example: {spec.example}."
             )
-        cast = type(CSBM_DEFAULTS[key])
-        try:
-            args[key] = cast(value)
-        except ValueError:
-            raise ValueError(
-                f"{where}: csbm `{key}` must be a {cast.__name__}; got {value!r}."
-            ) from None
-    return args
+        args[key] = _cast(where, name, key, spec.defaults[key], value)
+    return spec, args
+
 
 
 def load_dataset(cfg: RunConfig, *, dtype: torch.dtype | None = None) -> GraphDataset:
     """The dataset of ``cfg``, preprocessed (features row-normalised if asked).
 
     Raises:
-        ValueError: ``edges="directed"``, a bad ``csbm:`` spec, or any error of the
-            loaders (unknown name with a suggestion, missing files with the path).
+        ValueError: ``edges="directed"``, a bad built-in spec (``csbm:``,
+            ``neighborsmatch:``, ``ringcliques:``), or any error of the loaders or
+            generators (unknown name with a suggestion, missing files with the
+            path, an argument out of range).
     """
     import graphops.datasets as gd
 
@@ -105,10 +209,9 @@ def load_dataset(cfg: RunConfig, *, dtype: torch.dtype | None = None) -> GraphDa
     name = cfg.dataset
     if name.lower().endswith(".npz"):
         ds = gd.load_npz(name, dtype=dtype)
-    elif name.lower() == "csbm" or name.lower().startswith("csbm:"):
-        args = _parse_csbm(where, name)
-        n, c = args.pop("num_nodes"), args.pop("num_classes")
-        ds = gd.csbm(n, c, **args, dtype=dtype)
+    elif is_builtin_dataset(name):
+        spec, args = _parse_builtin(where, name)
+        ds = spec.build(args, dtype)
     else:
         root = cfg.data_root or os.environ.get(gd.DATA_ENV_VAR)
         ds = gd.load(name, root, split=cfg.split, dtype=dtype)

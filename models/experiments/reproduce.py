@@ -55,6 +55,7 @@ from typing import Any
 
 from models.experiments import train as training
 from models.experiments.config import RunConfig, list_presets, load_preset
+from models.experiments.data import is_builtin_dataset
 from models.experiments.registry import resolve
 from models.experiments.runfolder import read_json, write_json
 
@@ -231,6 +232,15 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
         else:
             why = f"published variant and depth not stated ({_R} §2.8)"
         why += "; V2 source, variant unknown (§2.8)"
+        if cfg.split == "geom-gcn":
+            # The end time is the preset's own, not a copy of the driver's value.
+            t_end = cfg.model_args["layers"] * cfg.model_args["h"]
+            why += (
+                "; the presets run the only fixed driver's settings (CiteSeer, "
+                f"variant D, end time T = layers*h = {t_end:g}; per-dataset and H/M "
+                "values NF): on Cornell accuracy falls with T "
+                "(benchmarks/pde_gcn_h_finding.md)"
+            )
     elif model.startswith("grand"):
         why = (
             "the released config is BLEND-era tuning, not proven to be Table 1's "
@@ -272,7 +282,7 @@ def gap_note(cfg: RunConfig, gap: float, test_max: float | None = None) -> str:
 def _data_missing(cfg: RunConfig) -> str | None:
     """Why the row's data cannot be loaded, or None if it loads."""
     name = cfg.dataset.lower()
-    if name.startswith("csbm") or name.endswith(".npz"):
+    if is_builtin_dataset(name) or name.endswith(".npz"):
         return None
     from graphops.datasets import DATA_ENV_VAR
 

@@ -27,7 +27,8 @@ from dataset_helpers import DATA, relpaths
 REPO = Path(__file__).resolve().parents[2]
 
 # The public names of graphops.datasets before it became a package (its __all__),
-# plus from_arrays and load_npz (issue 9, bring your own graph).
+# plus from_arrays and load_npz (issue 9, bring your own graph) and the bottleneck
+# tasks neighbors_match and ring_of_cliques_task (issue 11).
 PUBLIC_NAMES = {
     "DATASET_NAMES",
     "DATA_ENV_VAR",
@@ -41,6 +42,8 @@ PUBLIC_NAMES = {
     "from_arrays",
     "grid_graph",
     "karate_club",
+    "neighbors_match",
+    "ring_of_cliques_task",
     "load",
     "load_npz",
     "path_graph",

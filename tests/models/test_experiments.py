@@ -571,3 +571,65 @@ def test_training_warnings_are_reported_once_with_a_count(tmp_path):
     assert res.warnings >= 4
     assert f"{res.warnings} warning(s) while training" in str(record[0].message)
     assert "beyond its stability limit" in res.first_warning
+
+
+# -- built-in generator specs (csbm, neighborsmatch, ringcliques) --------------------
+def test_builtin_specs_build_the_generators_datasets():
+    from graphops.datasets import csbm, neighbors_match, ring_of_cliques_task
+
+    ds = load_dataset(tiny(dataset="neighborsmatch:depth=2,num_instances=30,seed=4"))
+    ref = neighbors_match(2, 30, seed=4)
+    assert torch.equal(ds.x, ref.x) and torch.equal(ds.y, ref.y)
+    assert torch.equal(ds.train_mask, ref.train_mask)
+    ds = load_dataset(
+        tiny(dataset="ringcliques:num_cliques=4,distance=1,distractors=false")
+    )
+    ref = ring_of_cliques_task(4, 5, 1, num_instances=200, distractors=False)
+    assert torch.equal(ds.x, ref.x) and torch.equal(ds.y, ref.y)
+    ds = load_dataset(tiny(dataset="NeighborsMatch"))  # defaults, any case
+    assert ds.num_nodes == 1000 * 15
+    ds = load_dataset(tiny(dataset="csbm:num_nodes=50, homophily=0.3"))
+    ref = csbm(50, 3, homophily=0.3, num_features=16, mean_degree=6.0)
+    assert torch.equal(ds.x, ref.x)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("neighborsmatch:radius=3", r"'neighborsmatch:\.\.\.' takes key=value pairs"),
+        ("neighborsmatch:depth", r"takes key=value pairs with keys \['depth'"),
+        ("neighborsmatch:depth=2.5", r"neighborsmatch `depth` must be a int"),
+        ("ringcliques:distractors=maybe", r"`distractors` must be true or false"),
+        ("ringcliques:distance=9", r"`distance` must be an int in \[1, 3\]"),
+        ("csbm:homophily=high", r"csbm `homophily` must be a float"),
+        ("neighborsmatch:depth=11", r"`depth` must be an int in \[1, 10\]"),
+    ],
+)
+def test_builtin_specs_reject_bad_keys_and_values(spec, match):
+    with pytest.raises(ValueError, match=match):
+        load_dataset(tiny(dataset=spec))
+
+
+def test_cli_trains_on_neighborsmatch_with_a_single_split(tmp_path, capsys):
+    out = tmp_path / "nm"
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "neighborsmatch:depth=2,num_instances=40",
+            "--model",
+            "gcn",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+            "--no-plots",
+        ]
+    )
+    assert code == 0
+    assert "Test accuracy" in capsys.readouterr().out
+    summary = read_json(out / "summary.json")
+    assert summary["protocol"] == "single" and summary["runs"] == 1
+    hist = read_json(out / "runs" / "split0-seed0" / "metrics.json")
+    assert len(hist) == 2 and 0.0 <= hist[-1]["train_acc"] <= 100.0

@@ -121,6 +121,8 @@ def test_gap_note_threshold_and_reasons():
     assert rp.gap_note(pde, -1.5) == "" and rp.gap_note(pde, 1.49) == ""
     note = rp.gap_note(pde, -4.0, test_max=92.5)
     assert "test accuracy" in note and "§2.7" in note and "92.50" in note
+    assert "end time" in note
+    assert "end time" in rp.gap_note(_cfg("pde-gcn-h-cornell"), -30.0)
     assert "§3.3" in rp.gap_note(_cfg("grand-l-cora"), -2.0)
     assert "directed" in rp.gap_note(_cfg("graphcon-texas"), 3.0)
     assert "NF" in rp.gap_note(_cfg("nsd-diag-film"), -9.0)
