@@ -22,7 +22,9 @@ def _expand(entries: list[Any], docs_dir: str) -> list[Any]:
                     f"mkdocs nav: the pattern {entry!r} matches no file under "
                     f"{docs_dir!r}."
                 )
-            out.extend(os.path.relpath(m, docs_dir).replace(os.sep, "/") for m in matches)
+            out.extend(
+                os.path.relpath(m, docs_dir).replace(os.sep, "/") for m in matches
+            )
         elif isinstance(entry, dict):
             out.append(
                 {
