@@ -13,8 +13,13 @@ import pytest
 import torch
 
 from graphops import Graph
-from graphops.datasets import grid_graph
-from graphops.plotting import draw_graph, plot_signal_snapshots, spectral_layout
+from graphops.datasets import grid_graph, ring_of_cliques
+from graphops.plotting import (
+    draw_graph,
+    plot_signal_snapshots,
+    spectral_layout,
+    spring_layout,
+)
 
 from conftest import make_path_graph, make_random_graph
 
@@ -58,6 +63,36 @@ def test_spectral_layout_errors():
         spectral_layout(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"spectral_layout: .*at least 3 nodes.*got 2"):
         spectral_layout(make_path_graph(2))
+
+
+def test_spring_layout_clusters_communities_and_separates_isolated_nodes():
+    g = ring_of_cliques(4, 6)  # 4 cliques of 6, joined in a ring
+    # add two isolated nodes: a disconnected graph (spectral layouts degenerate there)
+    g = Graph(g.edge_index, num_nodes=g.num_nodes + 2, directed="symmetrize")
+    pos = spring_layout(g)
+    assert pos.shape == (26, 2) and pos.dtype == g.dtype
+    assert float(pos.abs().max()) == pytest.approx(1.0)
+    np.testing.assert_allclose(pos.mean(0).numpy(), 0.0, atol=1e-12)
+    p = pos.numpy()
+    dist = np.linalg.norm(p[:, None] - p[None], axis=-1)
+    clique = np.repeat(np.arange(4), 6)
+    same = clique[:, None] == clique[None, :]
+    off = ~np.eye(24, dtype=bool)
+    inner, outer = dist[:24, :24][same & off].mean(), dist[:24, :24][~same].mean()
+    assert inner < 0.5 * outer
+    # every node has its own place (the isolated ones included)
+    assert dist[off.nonzero()].min() > 1e-3 and np.min(dist[24:, :24]) > 1e-3
+    np.testing.assert_array_equal(spring_layout(g).numpy(), p)  # deterministic
+    assert not np.array_equal(spring_layout(g, seed=1).numpy(), p)
+
+
+def test_spring_layout_small_and_bad_input():
+    single = Graph(torch.zeros(2, 0, dtype=torch.long), 1)
+    assert torch.equal(spring_layout(single), torch.zeros(1, 2))
+    with pytest.raises(ValueError, match=r"spring_layout: `iterations` must be an int"):
+        spring_layout(make_path_graph(3), iterations=0)
+    with pytest.raises(TypeError, match=r"spring_layout: `graph` must be a graphops"):
+        spring_layout("path")
 
 
 def test_draw_graph_nodes_and_edges_match_the_inputs():
@@ -150,6 +185,18 @@ def test_plot_signal_snapshots_rows_share_a_symmetric_scale():
             np.testing.assert_allclose(nodes.get_array(), traj[c].numpy())
 
 
+def test_plot_signal_snapshots_panel_scale():
+    g, pos = grid_graph(3, 3, return_pos=True)
+    traj = torch.stack([torch.linspace(-1.0, 1.0, 9), 0.01 * torch.linspace(0, 1, 9)])
+    fig = plot_signal_snapshots(g, pos, {"x": traj}, [0.0, 1.0], scale="panel")
+    assert len(fig.axes) == 2  # no colorbar: every panel has its own scale
+    for ax, values in zip(fig.axes, traj, strict=True):
+        m = float(values.abs().max())
+        norm = _by_gid(ax, "nodes").norm
+        assert (norm.vmin, norm.vmax) == pytest.approx((-m, m))
+        assert ax.get_xlabel() == f"max |x| = {m:.3g}"
+
+
 @pytest.mark.parametrize(
     ("signals", "times", "error", "match"),
     [
@@ -158,9 +205,11 @@ def test_plot_signal_snapshots_rows_share_a_symmetric_scale():
         ({}, [0.0], ValueError, r"must not be empty; got 0 signal"),
         ({"a": torch.zeros(0, 16)}, [], ValueError, r"must not be empty"),
         ([torch.zeros(1, 16)], [0.0], TypeError, r"`signals` must be a mapping"),
+        ({"a": torch.zeros(1, 16)}, [0.0], ValueError, r"`scale` must be 'row' or"),
     ],
 )
 def test_plot_signal_snapshots_errors(signals, times, error, match):
     g, pos = grid_graph(4, 4, return_pos=True)
+    scale = "column" if "scale" in match else "row"
     with pytest.raises(error, match=rf"plot_signal_snapshots: .*{match}"):
-        plot_signal_snapshots(g, pos, signals, times)
+        plot_signal_snapshots(g, pos, signals, times, scale=scale)
