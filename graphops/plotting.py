@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from graphops._checks import check_int, describe
+from graphops._checks import check_int, check_real, describe
 from graphops.graph import Graph
 from graphops.spectral import laplacian_eigenvectors
 
@@ -101,12 +101,16 @@ def spectral_layout(graph: Graph) -> Tensor:
     return vecs / scale
 
 
-def spring_layout(graph: Graph, *, iterations: int = 100, seed: int = 0) -> Tensor:
+def spring_layout(
+    graph: Graph, *, iterations: int = 100, seed: int = 0, gravity: float = 1.0
+) -> Tensor:
     r"""Force-directed node positions ``[N, 2]`` in ``[-1, 1]`` (Fruchterman-Reingold).
 
     Every pair of nodes repels with force ``k^2 / d`` and every edge attracts its
     end points with force ``w_e d^2 / k`` (``d`` their distance, ``k = 1/sqrt(N)``
-    the ideal edge length, ``w_e`` the edge weight). Each iteration moves every
+    the ideal edge length, ``w_e`` the edge weight); a weak pull ``gravity * r``
+    towards the centroid (``r`` the distance to it) keeps isolated nodes and small
+    components from drifting off and squeezing the rest. Each iteration moves every
     node along its net force by at most a temperature that starts at 0.1 and
     cools linearly to zero; the nodes start at seeded uniform random positions in
     the unit square. The result is centred and scaled so that the largest
@@ -119,6 +123,8 @@ def spring_layout(graph: Graph, *, iterations: int = 100, seed: int = 0) -> Tens
         graph: The graph.
         iterations: Number of iterations, ``>= 1``.
         seed: Seed of the initial positions.
+        gravity: Strength of the pull towards the centroid, ``>= 0`` (0: plain
+            Fruchterman-Reingold).
 
     Returns:
         Positions ``[N, 2]`` in the graph's dtype (zeros for a single node).
@@ -126,7 +132,7 @@ def spring_layout(graph: Graph, *, iterations: int = 100, seed: int = 0) -> Tens
     Raises:
         TypeError: ``graph`` is not a :class:`~graphops.Graph`, or ``iterations``
             or ``seed`` is not an int.
-        ValueError: ``iterations < 1``.
+        ValueError: ``iterations < 1`` or a negative or non-finite ``gravity``.
 
     Example:
         >>> pos = spring_layout(graph, iterations=50)
@@ -141,6 +147,7 @@ def spring_layout(graph: Graph, *, iterations: int = 100, seed: int = 0) -> Tens
     graph = _check_graph(where, graph)
     iterations = check_int(where, "iterations", iterations, low=1)
     seed = check_int(where, "seed", seed, low=0)
+    gravity = check_real(where, "gravity", gravity, low=0.0)
     n = graph.num_nodes
     rng = np.random.default_rng(seed)
     pos = rng.random((n, 2))
@@ -156,6 +163,7 @@ def spring_layout(graph: Graph, *, iterations: int = 100, seed: int = 0) -> Tens
         dist = np.maximum(np.linalg.norm(diff, axis=-1), 1e-3)
         # along diff / d: repulsion k^2 / d minus attraction w d^2 / k
         disp = np.einsum("ijc,ij->ic", diff, k * k / dist**2 - adj * dist / k)
+        disp -= gravity * (pos - pos.mean(axis=0))
         length = np.maximum(np.linalg.norm(disp, axis=-1), 1e-12)
         pos += disp * (np.minimum(length, temperature) / length)[:, None]
         temperature -= cooling

@@ -80,8 +80,10 @@ def test_spring_layout_clusters_communities_and_separates_isolated_nodes():
     off = ~np.eye(24, dtype=bool)
     inner, outer = dist[:24, :24][same & off].mean(), dist[:24, :24][~same].mean()
     assert inner < 0.5 * outer
-    # every node has its own place (the isolated ones included)
+    # every node has its own place (the isolated ones included), and the isolated
+    # nodes do not squeeze the connected part into a corner
     assert dist[off.nonzero()].min() > 1e-3 and np.min(dist[24:, :24]) > 1e-3
+    assert np.abs(p[:24]).max() > 0.45
     np.testing.assert_array_equal(spring_layout(g).numpy(), p)  # deterministic
     assert not np.array_equal(spring_layout(g, seed=1).numpy(), p)
 
@@ -91,6 +93,8 @@ def test_spring_layout_small_and_bad_input():
     assert torch.equal(spring_layout(single), torch.zeros(1, 2))
     with pytest.raises(ValueError, match=r"spring_layout: `iterations` must be an int"):
         spring_layout(make_path_graph(3), iterations=0)
+    with pytest.raises(ValueError, match=r"spring_layout: `gravity` must be a finite"):
+        spring_layout(make_path_graph(3), gravity=-1.0)
     with pytest.raises(TypeError, match=r"spring_layout: `graph` must be a graphops"):
         spring_layout("path")
 
