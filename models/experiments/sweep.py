@@ -1010,7 +1010,7 @@ def _plot_cells(result: dict[str, Any], path: Path) -> None:
     )
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
@@ -1055,7 +1055,7 @@ def _plot_solver(result: dict[str, Any], path: Path) -> None:
     )
     ax.set_title(f"trained {result['model']} on {result['dataset']}: solver swap")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
