@@ -2,9 +2,10 @@
 
 Runs on built-in synthetic data (no download) and writes PNG plots to ``--out``:
 
-1. **Over-smoothing is diffusion.** Repeated normalised-Laplacian diffusion
-   ``x <- x - h L_sym x`` (a GCN-like layer without weights) on a contextual SBM
-   drives the Dirichlet energy and the mean average distance of the features to
+1. **Over-smoothing is diffusion.** Repeated explicit Euler steps of heat flow
+   with the GCN Laplacian, ``x <- x - h L_gcn x`` (``h = 1`` is exactly the
+   propagation ``A_gcn x`` of a GCN layer without weights), on a contextual SBM
+   drive the Dirichlet energy and the mean average distance of the features to
    zero: depth acts as time. Table + ``oversmoothing.png``.
 2. **Depth study of trained networks.** A GCN (explicit Euler of a diffusion,
    step 1) and a PDE-GCN_H (leapfrog of a wave equation) trained at 2, 4, 8, 16
@@ -16,8 +17,10 @@ Runs on built-in synthetic data (no download) and writes PNG plots to ``--out``:
 3. **Swapping the solver is one line.** Heat flow ``y' = -L y`` on a ring of
    cliques, integrated by every solver, compared with the exact solution from an
    eigendecomposition: error, steps, RHS evaluations, linear iterations, time and
-   the CFL bound each was run under. Table + ``stability_regions.png`` (stability
-   regions with the graph's scaled spectrum overlaid).
+   the CFL bound each was run under, and why Heun can be less accurate than Euler
+   near the stability limit. Table + ``stability_regions.png`` (each method's
+   stability region with the graph's spectrum scaled by the step(s) that method
+   actually ran with).
 
 ``--quick`` runs a tiny configuration (a smoke test, not a result).
 """
@@ -25,10 +28,13 @@ Runs on built-in synthetic data (no download) and writes PNG plots to ``--out``:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -52,65 +58,106 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+#: Resolution of the demo's PNG files (dots per inch).
+DPI = 150
+#: Font sizes of the demo's plots (matplotlib rc parameters).
+PLOT_STYLE: dict[str, float] = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 10,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+}
+
+
+def _pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (ImportError without matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+#: The layers of the over-smoothing table and plot markers.
+_LAYERS_SHOWN = (0, 1, 2, 4, 8, 16, 32, 64)
+#: The steps of part 1: h = 1 is exactly a GCN layer's propagation.
+_OVERSMOOTHING_STEPS = {"h = 0.5": 0.5, "h = 1 (GCN layer: A_gcn x)": 1.0}
+
+
 def oversmoothing(out: Path, *, layers: int = 64, seed: int = 0) -> str:
-    """Part 1: energy and MAD of features under repeated diffusion steps."""
+    """Part 1: energy and MAD of features under repeated GCN diffusion steps.
+
+    ``x_(k+1) = x_k - h L_gcn x_k`` with ``L_gcn = I - A_gcn`` and ``A_gcn =
+    D~^(-1/2) (A + I) D~^(-1/2)``: explicit Euler of heat flow with the GCN
+    Laplacian; ``h = 1`` gives ``A_gcn x_k``, the propagation of a GCN layer. The
+    energy is ``tr(x^T L_gcn x)`` (``dirichlet_energy(..., normalization="gcn")``),
+    which is zero exactly on the steady state of this flow.
+    """
     data = csbm(
         600, num_classes=3, homophily=0.8, num_features=16, mean_degree=6.0, seed=seed
     )
-    g, x0 = data.graph, data.x.to(torch.float64)
-    L = Laplacian(g.to(dtype=torch.float64), "sym")
+    g, x0 = data.graph.to(dtype=torch.float64), data.x.to(torch.float64)
+    L = Laplacian(g, "gcn")
     lam = lam_max(L)
-    steps = {"h = 0.5": 0.5, "h = 1.0 (GCN-like)": 1.0}
     curves: dict[str, list[tuple[int, float, float]]] = {}
-    for label, h in steps.items():
+    for label, h in _OVERSMOOTHING_STEPS.items():
         x, rows = x0.clone(), []
         for k in range(layers + 1):
-            if k in (0, 1, 2, 4, 8, 16, 32, 64) or k == layers:
+            if k in _LAYERS_SHOWN or k == layers:
                 rows.append(
                     (
                         k,
-                        float(dirichlet_energy(x, g, normalization="sym")),
+                        float(dirichlet_energy(x, g, normalization="gcn")),
                         float(mean_average_distance(x)),
                     )
                 )
             x = x - h * (L @ x)
         curves[label] = rows
-    h_rows = [[str(k), f"{e:.3e}", f"{m:.3f}"] for k, e, m in curves["h = 0.5"]]
+    half, gcn = curves.values()
+    rows = [
+        [str(k), f"{e1:.3e}", f"{m1:.3f}", f"{e2:.3e}", f"{m2:.3f}"]
+        for (k, e1, m1), (_, e2, m2) in zip(half, gcn, strict=True)
+    ]
     text = (
-        f"Over-smoothing on a contextual SBM: {data.graph.num_nodes} nodes, "
-        f"{data.graph.num_edges} edges, 3 classes, lam_max(L_sym) = {lam:.3f}\n"
-        "x_(k+1) = x_k - h L_sym x_k with h = 0.5 (explicit Euler of heat flow, "
-        "stable for h < 2/lam_max)\n\n"
-        + _table(["layer k", "Dirichlet energy (sym)", "MAD"], h_rows)
+        f"Over-smoothing on a contextual SBM: {g.num_nodes} nodes, "
+        f"{g.num_edges} edges, 3 classes, lam_max(L_gcn) = {lam:.3f}\n"
+        "x_(k+1) = x_k - h L_gcn x_k, L_gcn = I - A_gcn (explicit Euler of heat "
+        "flow, stable for h < 2/lam_max); h = 1 is x_(k+1) = A_gcn x_k, the "
+        "propagation of a GCN layer without weights. Energy tr(x^T L_gcn x).\n\n"
+        + _table(
+            ["layer k", "energy h=0.5", "MAD h=0.5", "energy h=1 (GCN)", "MAD h=1"],
+            rows,
+        )
     )
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        for label, rows in curves.items():
-            ks = [r[0] for r in rows]
-            axes[0].semilogy(ks, [max(r[1], 1e-300) for r in rows], "o-", label=label)
-            axes[1].plot(ks, [r[2] for r in rows], "o-", label=label)
-        axes[0].set(
-            xlabel="layer (= time / h)",
-            ylabel="Dirichlet energy tr(xᵀ L_sym x)",
-            title="Energy decays: over-smoothing",
-        )
-        axes[1].set(
-            xlabel="layer",
-            ylabel="mean average distance (MAD)",
-            title="Features become indistinguishable",
-        )
-        for ax in axes:
-            ax.legend()
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = out / "oversmoothing.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        plt = _pyplot()
+        with plt.rc_context(PLOT_STYLE):
+            fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
+            for label, rows in curves.items():
+                ks = [r[0] for r in rows]
+                energy = [max(r[1], 1e-300) for r in rows]
+                axes[0].semilogy(ks, energy, "o-", label=label)
+                axes[1].plot(ks, [r[2] for r in rows], "o-", label=label)
+            axes[0].set(
+                xlabel="layer k (time = k h)",
+                ylabel="Dirichlet energy tr(xᵀ L_gcn x)",
+                title="Energy decays: over-smoothing",
+            )
+            axes[1].set(
+                xlabel="layer k",
+                ylabel="mean average distance (MAD)",
+                title="Features become indistinguishable",
+            )
+            for ax in axes:
+                ax.legend()
+                ax.grid(alpha=0.3)
+            fig.tight_layout()
+            path = out / "oversmoothing.png"
+            fig.savefig(path, dpi=DPI)
+            plt.close(fig)
         text += f"\n\nPlot: {path}"
     except ImportError:
         text += "\n\n(matplotlib not installed: no plot; `pip install graphpde[demo]`)"
@@ -381,12 +428,21 @@ def _depth_plot(
     seed: int,
 ) -> Path:
     """``depth.png``: test accuracy and final energy against depth (log scales)."""
-    import matplotlib
+    plt = _pyplot()
+    with plt.rc_context(PLOT_STYLE):
+        return _draw_depth_plot(plt, path, depths, results, chance, seed=seed)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+def _draw_depth_plot(
+    plt,
+    path: Path,
+    depths: list[int],
+    results: dict[str, list[RunResult]],
+    chance: float,
+    *,
+    seed: int,
+) -> Path:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     for model, label in DEPTH_MODELS.items():
         rs = results[model]
         axes[0].plot(depths, [100 * r.test_acc for r in rs], "o-", label=label)
@@ -411,18 +467,34 @@ def _depth_plot(
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
-def solver_comparison(out: Path) -> str:
-    """Part 2: every solver on heat flow with the exact solution."""
+#: Solver runs of part 3 and the stability panel each is drawn in.
+_PANELS = (
+    "explicit Runge-Kutta",
+    "Adams-Bashforth 3",
+    "adaptive Dopri5",
+    "implicit (CG)",
+)
+
+
+def solver_runs() -> dict[str, Any]:
+    """Part 3's computations: heat flow on a ring of cliques under every solver.
+
+    Returns:
+        ``{"graph", "evals", "evecs", "lam", "t1", "dt", "exact", "runs"}`` with
+        ``runs`` a list of dicts (``name``, ``solver``, ``panel``, ``steps``: the
+        step sizes the solver actually took, ``adaptive``, ``sol``, ``diff``: the
+        error ``y(t1) - exact`` ``[N, F]``, ``error``: its max, ``wall_s``,
+        ``bound``).
+    """
     from solvers import (
         CG,
         RK4,
         AdamsBashforth,
-        ConstantStep,
         CrankNicolson,
         Dopri5,
         Euler,
@@ -430,10 +502,10 @@ def solver_comparison(out: Path) -> str:
         ImplicitEuler,
         LinearTerm,
         PIController,
+        SaveAt,
         TorchDiffEq,
         solve,
     )
-    from solvers.stability import plot_stability_regions
 
     g = ring_of_cliques(8, 6)
     L = Laplacian(g)
@@ -445,43 +517,204 @@ def solver_comparison(out: Path) -> str:
     exact = evecs @ (torch.exp(-evals * t1).unsqueeze(1) * (evecs.T @ y0))
     term = LinearTerm(L)
     dt = 0.9 * 2.0 / lam  # 90% of the explicit Euler limit
-    runs = [
-        ("Euler", Euler(), dict(dt0=dt)),
-        ("Heun", Heun(), dict(dt0=dt)),
-        ("RK4", RK4(), dict(dt0=dt)),
-        ("AdamsBashforth(3)", AdamsBashforth(order=3), dict(dt0=0.5 / lam)),
-        ("Dopri5 + PI", Dopri5(), dict(controller=PIController(rtol=1e-6, atol=1e-8))),
-        ("ImplicitEuler + CG", ImplicitEuler(CG(rtol=1e-10)), dict(dt0=0.05)),
-        ("CrankNicolson + CG", CrankNicolson(CG(rtol=1e-10)), dict(dt0=0.05)),
+    rk, ab, ad, im = _PANELS
+    specs = [
+        ("Euler", Euler(), rk, dict(dt0=dt)),
+        ("Heun", Heun(), rk, dict(dt0=dt)),
+        ("RK4", RK4(), rk, dict(dt0=dt)),
+        ("Euler (dt/2)", Euler(), rk, dict(dt0=dt / 2)),
+        ("Heun (dt/2)", Heun(), rk, dict(dt0=dt / 2)),
+        ("RK4 (dt/2)", RK4(), rk, dict(dt0=dt / 2)),
+        ("AdamsBashforth(3)", AdamsBashforth(order=3), ab, dict(dt0=0.5 / lam)),
+        (
+            "Dopri5 + PI",
+            Dopri5(),
+            ad,
+            dict(controller=PIController(rtol=1e-6, atol=1e-8)),
+        ),
+        ("ImplicitEuler + CG", ImplicitEuler(CG(rtol=1e-10)), im, dict(dt0=0.05)),
+        ("CrankNicolson + CG", CrankNicolson(CG(rtol=1e-10)), im, dict(dt0=0.05)),
         (
             "TorchDiffEq(dopri5)",
             TorchDiffEq(method="dopri5", rtol=1e-6, atol=1e-8),
+            None,
             dict(),
         ),
     ]
-    rows = []
-    for name, solver, kw in runs:
-        t0 = time.perf_counter()
+    runs = []
+    for name, solver, panel, kw in specs:
+        adaptive = "dt0" not in kw
+        if adaptive and panel is not None:
+            # record every accepted step, to draw the steps Dopri5 really took
+            kw = dict(kw, saveat=SaveAt(steps=True))
+        start = time.perf_counter()
         sol = solve(term, solver, y0=y0, t1=t1, **kw)
-        wall = time.perf_counter() - t0
-        err = float((sol.ys[-1] - exact).abs().max())
-        bound = solver.max_stable_dt(lam)
-        ctrl = kw.get("controller", ConstantStep())
-        dt_used = (
-            "adaptive"
-            if not isinstance(ctrl, ConstantStep) or "dt0" not in kw
-            else f"{sol.stats.dt:.4f}"
+        wall = time.perf_counter() - start
+        if not adaptive:
+            steps = [float(sol.stats.dt)]
+        elif panel is not None:
+            sizes = torch.diff(sol.ts)
+            steps = [float(sizes.min()), float(sizes.max())]
+        else:
+            steps = []
+        diff = sol.ys[-1] - exact
+        runs.append(
+            {
+                "name": name,
+                "solver": solver,
+                "panel": panel,
+                "adaptive": adaptive,
+                "steps": steps,
+                "sol": sol,
+                "diff": diff,
+                "error": float(diff.abs().max()),
+                "wall_s": wall,
+                "bound": solver.max_stable_dt(lam),
+            }
         )
+    return {
+        "graph": g,
+        "evals": evals,
+        "evecs": evecs,
+        "lam": lam,
+        "t1": t1,
+        "dt": dt,
+        "exact": exact,
+        "runs": runs,
+    }
+
+
+def heun_note(result: dict[str, Any], *, smooth_below: float = 1.0) -> str:
+    """Why Heun's error compares with Euler's as it does, from the measured runs.
+
+    Near the stability limit the error of both methods is the stiffest modes'
+    error, not the truncation error their order describes: per step, Euler
+    multiplies the top mode by ``R(z) = 1 + z`` and Heun by ``1 + z + z^2/2``
+    (``z = -dt lam_max``), against ``e^z`` for the exact flow. The note states
+    those factors, both errors split into their parts on the smooth eigenmodes
+    (the orthogonal projection onto the eigenvectors with ``lam_i <
+    smooth_below``) and on the rest (max over nodes and features of each part),
+    and the comparison at half the step.
+
+    Args:
+        result: :func:`solver_runs`'s result.
+        smooth_below: Eigenvalue threshold of the "smooth" modes.
+
+    Returns:
+        The sentences (each comparison word computed from the numbers).
+    """
+    runs = {r["name"]: r for r in result["runs"]}
+    evals, evecs, lam = result["evals"], result["evecs"], result["lam"]
+    smooth = evecs[:, evals < smooth_below]
+    # projections are basis-free (eigenvalues of the ring of cliques repeat)
+    to_smooth = smooth @ smooth.T
+
+    def split(r: dict[str, Any]) -> tuple[float, float]:
+        part = to_smooth @ r["diff"]
+        return float(part.abs().max()), float((r["diff"] - part).abs().max())
+
+    def cmp(a: float, b: float) -> str:
+        return "exceeds" if a > b else "is below"
+
+    eu, he = runs["Euler"], runs["Heun"]
+    dt = eu["steps"][0]
+    z = -dt * lam
+    (eu_s, eu_x), (he_s, he_x) = split(eu), split(he)
+    eu2, he2 = runs["Euler (dt/2)"], runs["Heun (dt/2)"]
+    z2 = -eu2["steps"][0] * lam
+    return (
+        f"Heun's error ({he['error']:.2e}) {cmp(he['error'], eu['error'])} "
+        f"Euler's ({eu['error']:.2e}) at dt = {dt:.4f}: the step is near the "
+        f"stability limit, and there the error is the stiff modes' error, not the "
+        f"truncation error that the order describes (order is about small |z|). "
+        f"For the top mode z = -dt lam_max = {z:.3f}: per step Euler multiplies it "
+        f"by 1 + z = {1 + z:+.3f}, Heun by 1 + z + z^2/2 = {1 + z + z * z / 2:+.3f}, "
+        f"the exact flow by e^z = {math.exp(z):.3f}. The error's part on the "
+        f"smooth eigenmodes (lam_i < {smooth_below:g}): Heun {he_s:.1e} vs Euler "
+        f"{eu_s:.1e}; on the other modes: Heun {he_x:.1e} vs Euler {eu_x:.1e} "
+        f"(max over nodes and features). At dt/2 = {eu2['steps'][0]:.4f} "
+        f"(z = {z2:.3f}) Heun's error ({he2['error']:.2e}) "
+        f"{cmp(he2['error'], eu2['error'])} Euler's ({eu2['error']:.2e})."
+    )
+
+
+def stability_figure(result: dict[str, Any]) -> Any:
+    """Each method's stability region with the spectrum at the steps it ran with.
+
+    One panel per group of :data:`_PANELS`; a method run at several steps (the
+    ``dt/2`` rows, the smallest and largest step Dopri5's controller accepted)
+    gets one set of points per step, ``z_i = -dt lam_i``
+    (:func:`solvers.stability.plot_stability_regions`).
+
+    Args:
+        result: :func:`solver_runs`'s result.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    from solvers.stability import plot_stability_regions
+
+    windows = {
+        _PANELS[0]: ((-4.5, 1.0), (-3.5, 3.5)),
+        _PANELS[1]: ((-1.2, 0.4), (-0.9, 0.9)),
+        _PANELS[2]: ((-4.5, 1.0), (-3.5, 3.5)),
+        _PANELS[3]: ((-4.5, 1.0), (-3.5, 3.5)),
+    }
+    fig = Figure(figsize=(12, 10.5))
+    axes = fig.subplots(2, 2).ravel()
+    for ax, panel in zip(axes, _PANELS, strict=True):
+        runs = [r for r in result["runs"] if r["panel"] == panel]
+        solvers, steps = [], []
+        for r in runs:
+            if repr(r["solver"]) not in map(repr, solvers):
+                solvers.append(r["solver"])
+            steps += [s for s in r["steps"] if all(abs(s - t) > 1e-12 for t in steps)]
+        if runs[0]["adaptive"]:
+            title = f"{panel}: accepted steps {steps[0]:.3g} to {steps[-1]:.3g}"
+        else:
+            title = f"{panel}: dt = " + ", ".join(f"{s:.4g}" for s in steps)
+        (re, im) = windows[panel]
+        plot_stability_regions(
+            solvers,
+            lam=result["evals"],
+            dt=steps,
+            ax=ax,
+            re=re,
+            im=im,
+            n=300,
+            title=title,
+        )
+    fig.suptitle(
+        "Stability regions |R(z)| <= 1 and the spectrum z = -dt λ_i of the ring of "
+        "cliques, at the step(s) each method ran with"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def solver_comparison(out: Path) -> str:
+    """Part 3: every solver on heat flow with the exact solution."""
+    result = solver_runs()
+    g, lam, t1 = result["graph"], result["lam"], result["t1"]
+    rows = []
+    for r in result["runs"]:
+        sol, bound = r["sol"], r["bound"]
+        if r["adaptive"]:
+            dt_used = "adaptive"
+        else:
+            dt_used = f"{r['steps'][0]:.4f}"
         rows.append(
             [
-                name,
+                r["name"],
                 dt_used,
                 "none (A-stable)" if bound is None else f"{bound:.4f}",
-                f"{err:.2e}",
+                f"{r['error']:.2e}",
                 str(sol.stats.num_steps),
                 str(sol.stats.num_rhs_evals),
                 str(sol.stats.num_linear_iters),
-                f"{wall * 1e3:.1f} ms",
+                f"{r['wall_s'] * 1e3:.1f} ms",
             ]
         )
     text = (
@@ -501,24 +734,19 @@ def solver_comparison(out: Path) -> str:
             ],
             rows,
         )
+        + "\n\n"
+        + textwrap.fill(heun_note(result), width=88)
     )
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig = plot_stability_regions(
-            [Euler(), Heun(), RK4(), Dopri5(), AdamsBashforth(order=3)],
-            lam=evals.numpy(),
-            dt=dt,
-        )
-        path = out / "stability_regions.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        plt = _pyplot()
+        with plt.rc_context(PLOT_STYLE):
+            fig = stability_figure(result)
+            path = out / "stability_regions.png"
+            fig.savefig(path, dpi=DPI)
         text += (
-            f"\n\nPlot: {path} (regions |R(z)| <= 1 and the spectrum "
-            f"z = -dt * lam_i for dt = {dt:.4f})"
+            f"\n\nPlot: {path} (each method's region |R(z)| <= 1 and the spectrum "
+            "z = -dt lam_i at the step(s) that method ran with; TorchDiffEq(dopri5) "
+            "is not drawn: it is the same method as Dopri5)"
         )
     except ImportError:
         text += "\n\n(matplotlib not installed: no plot)"

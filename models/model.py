@@ -58,7 +58,7 @@ from solvers import (
     SymplecticEuler,
     solve,
 )
-from solvers.controllers import AbstractFixedStepController, AbstractStepController
+from solvers.controllers import AbstractStepController
 from solvers.stability import jacobian_eigenvalue, stable_step
 from solvers.stability.jacobian import DominantEigenvalue
 from solvers.terms import LinearTerm, SecondOrderTerm, Term
@@ -364,10 +364,29 @@ class GraphPDEModel(nn.Module):
 
     @property
     def depth(self) -> int | None:
-        """Number of steps of a fixed-step solve (``None`` when adaptive)."""
+        """Number of steps of a fixed-step solve (``None`` when adaptive).
+
+        The solve lands a step on every jump of the right-hand side (the layer
+        boundaries of per-layer weights), so a step ``dt0`` larger than a layer's
+        width ``h`` still takes one step per layer: the count is that of the grid
+        :func:`solvers.solve` runs, not ``(t1 - t0) / dt0``.
+        """
+        grid = self._step_grid()
+        return None if grid is None else grid[0]
+
+    def _step_grid(self) -> tuple[int, float] | None:
+        """``(number of steps, largest step)`` of the fixed-step solve, or ``None``.
+
+        The grid :func:`solvers.solve` runs: ``ConstantStep`` splits every
+        interval between consecutive stops (the term's jump times and ``t1``)
+        into equal steps of at most ``dt0``.
+        """
         if not isinstance(self.controller, ConstantStep) or self.dt0 is None:
             return None
-        return max(1, math.ceil((self.t1 - self.t0) / self.dt0 - 1e-9))
+        jumps = {float(v) for v in self.term.jump_times(self.t0, self.t1)}
+        stops = sorted(v for v in jumps if self.t0 < v < self.t1) + [self.t1]
+        times, dt = self.controller.grid(self.t0, stops, self.dt0)
+        return sum(len(ts) - 1 for ts in times), dt
 
     def initial_state(self, x: Tensor, graph: Graph) -> tuple[Any, Any]:
         """``(y0, args)``: the encoded initial state and the term's ``args``."""
@@ -527,11 +546,9 @@ class GraphPDEModel(nn.Module):
         )
 
     def _fixed_dt(self) -> float | None:
-        if not isinstance(self.controller, AbstractFixedStepController):
-            return None
-        if self.dt0 is None:
-            return None
-        return (self.t1 - self.t0) / self.depth
+        """The largest step the fixed-step solve takes (``None`` when adaptive)."""
+        grid = self._step_grid()
+        return None if grid is None else grid[1]
 
     def _stability_row(
         self,

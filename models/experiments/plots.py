@@ -76,7 +76,7 @@ def learning_curves(
         )
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
@@ -99,5 +99,5 @@ def energy_curve(
         ax.set_yscale("log")
     ax.set(xlabel="integration time t (depth)", ylabel="Dirichlet energy", title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)

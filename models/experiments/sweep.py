@@ -561,12 +561,12 @@ def _stability(model: GraphPDEModel, steps: dict[str, Any]) -> dict[str, Any]:
         note = f"no stability estimate: {steps['error']}"
         return {"dt_max": None, "inside": None, "note": note}
     dt_max, note = steps[repr(_inner(model.solver))]
-    # The effective fixed step, as stability_report reads it ((t1 - t0) / depth);
-    # no verdict for an adaptive step or an unconditionally stable solver.
-    depth = model.depth
-    if depth is None or dt_max is None:
+    # The step the solve actually takes, as stability_report reads it (the
+    # largest step of the fixed grid, which lands on every layer boundary); no
+    # verdict for an adaptive step or an unconditionally stable solver.
+    dt = model._fixed_dt()
+    if dt is None or dt_max is None:
         return {"dt_max": dt_max, "inside": None, "note": note}
-    dt = (model.t1 - model.t0) / depth
     return {"dt_max": dt_max, "inside": dt <= dt_max, "note": note}
 
 
@@ -693,6 +693,9 @@ def solver_sweep(
                 and own["dt"] is not None
                 and math.isclose(entry["dt"], own["dt"])
             )
+        # The step the solve takes: a fixed step lands on every layer boundary, so
+        # a requested step above a per-layer model's width h runs at h.
+        row["dt_taken"] = swapped[0]._fixed_dt()
         evals, failure = [], None
         for idx, (m, (_, result)) in enumerate(zip(swapped, trained, strict=True)):
             try:
@@ -714,6 +717,13 @@ def solver_sweep(
         row.update(_aggregate(evals, cfg.std))
         logits[len(rows)] = [ev["logits"] for ev in evals]
         rows.append(row)
+    if any(_clipped(r) for r in rows):
+        notes.append(
+            "The right-hand side jumps at layer boundaries (per-layer weights), and "
+            "a fixed-step solve lands a step on each, so a requested step above the "
+            "layer width runs at that width: the dt column shows requested -> taken, "
+            "and such a row repeats the row of the step it actually took."
+        )
     ref = next(
         (logits.get(i) for i, r in enumerate(rows) if r["label"] == _REFERENCE), None
     )
@@ -739,6 +749,17 @@ def solver_sweep(
     }
     _write(out, result, plots)
     return result
+
+
+def _clipped(row: dict[str, Any]) -> bool:
+    """Whether the solve took a smaller step than the row requested."""
+    dt, taken = row.get("dt"), row.get("dt_taken")
+    return (
+        dt is not None
+        and taken is not None
+        and taken < dt
+        and not math.isclose(taken, dt, rel_tol=1e-9)
+    )
 
 
 def _aggregate(evals: list[dict[str, Any]], std_kind: str) -> dict[str, Any]:
@@ -888,7 +909,9 @@ def _format_solver(result: dict[str, Any]) -> str:
     ]
     for r in result["rows"]:
         label = _label(r)
-        if r.get("dt") is not None:
+        if _clipped(r):
+            dt = f"{r['dt']:.4g} -> {r['dt_taken']:.4g}"
+        elif r.get("dt") is not None:
             dt = f"{r['dt']:.4g}"
         elif r.get("rtol") is not None:
             dt = f"adaptive (rtol {r['rtol']:g}, atol {r['atol']:g})"
@@ -987,7 +1010,7 @@ def _plot_cells(result: dict[str, Any], path: Path) -> None:
     )
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
@@ -1032,7 +1055,7 @@ def _plot_solver(result: dict[str, Any], path: Path) -> None:
     )
     ax.set_title(f"trained {result['model']} on {result['dataset']}: solver swap")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 

@@ -309,7 +309,7 @@ def plot_length_curves(summary: dict[str, Any], path: Path) -> None:
     ax_s.set(ylabel="mean |f(x) - f(pi x)|", title="permutation sensitivity")
     ax_m.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 

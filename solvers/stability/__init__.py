@@ -15,7 +15,8 @@ package is split by job:
 * :mod:`~solvers.stability.plotting` -- :func:`plot_stability_regions` (matplotlib
   is imported when it is called);
 * :mod:`~solvers.stability.jacobian` -- :func:`jacobian_eigenvalue`,
-  :func:`jacobian_lam_max` and :func:`recommend_dt` for learned, nonlinear terms.
+  :func:`jacobian_lam_max`, :func:`jacobian_spectrum` (Ritz values of the outer
+  spectrum) and :func:`recommend_dt` for learned, nonlinear terms.
 
 Conventions
 ===========
@@ -67,8 +68,10 @@ from solvers.stability.analysis import (
 from solvers.stability.cfl import CFLRow, cfl_table, check_stability
 from solvers.stability.jacobian import (
     DominantEigenvalue,
+    RitzValues,
     jacobian_eigenvalue,
     jacobian_lam_max,
+    jacobian_spectrum,
     recommend_dt,
     stable_step,
 )
@@ -82,12 +85,14 @@ __all__ = [
     "NotAnalysed",
     "OneStep",
     "Oscillator",
+    "RitzValues",
     "Unconditional",
     "cfl_table",
     "check_stability",
     "imag_axis_bound",
     "jacobian_eigenvalue",
     "jacobian_lam_max",
+    "jacobian_spectrum",
     "max_stable_dt",
     "plot_stability_regions",
     "recommend_dt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ def plot_stability_regions(
     solvers: Any,
     *,
     lam: Any = None,
-    dt: float | None = None,
+    dt: float | Sequence[float] | None = None,
     ax: Any = None,
     re: tuple[float, float] = (-5.0, 1.0),
     im: tuple[float, float] = (-4.0, 4.0),
@@ -51,7 +52,12 @@ def plot_stability_regions(
     second-order methods are drawn as their imaginary-axis segment. With ``lam`` and
     ``dt`` the scaled spectrum is overlaid as points: ``z_i = -dt lambda_i`` for
     ``equation="heat"`` (``y' = -L y``), ``z = +-i dt sqrt(lambda_i)`` for ``"wave"``
-    (``x'' = -L x``). A point outside a region means that mode grows with that method.
+    (``x'' = -L x``), and ``z_i = dt mu_i`` for ``"jacobian"``, where ``lam`` holds
+    (complex) eigenvalues ``mu_i`` of the Jacobian of a right-hand side ``y' = f(y)``
+    (e.g. :func:`~solvers.stability.jacobian_spectrum` of a learned one). A point
+    outside a region means that mode grows with that method. ``dt`` may be a list
+    of steps: one set of points per step (a method run at several steps, or
+    methods run at different ones), each with its own marker and legend entry.
 
     matplotlib is imported lazily. Without ``ax`` a standalone
     :class:`matplotlib.figure.Figure` is created (no pyplot state; works with the Agg
@@ -60,20 +66,24 @@ def plot_stability_regions(
     Args:
         solvers: A solver value or a list of them.
         lam: Optional eigenvalues (array/tensor), e.g. the graph Laplacian's spectrum.
-        dt: Step size used to scale ``lam`` (required with ``lam``).
+        dt: Step size used to scale ``lam`` (required with ``lam``), or a list of
+            step sizes.
         ax: Optional matplotlib ``Axes`` to draw into.
         re: ``Re z`` window.
         im: ``Im z`` window.
         n: Grid points per axis.
-        equation: ``"heat"`` or ``"wave"``: how ``lam`` maps into the ``z`` plane.
+        equation: ``"heat"``, ``"wave"`` or ``"jacobian"``: how ``lam`` maps into
+            the ``z`` plane.
         title: Axes title (default: ``"Stability regions"`` and the ``dt``).
 
     Returns:
         The matplotlib ``Figure``.
 
     Raises:
-        ValueError: for ``lam`` without ``dt``, a bad ``dt``/``equation``/window, or an
-            empty solver list.
+        ValueError: for ``lam`` without ``dt``, a bad ``dt``/``equation``/window, an
+            empty solver list or an empty list of steps, or complex ``lam`` for
+            ``"heat"``/``"wave"`` (Laplacian eigenvalues are real; use
+            ``"jacobian"`` for complex ones).
         TypeError: if a solver has no region in the ``z`` plane (a damped
             oscillator, an unanalysed method) or ``dt`` is not a number.
 
@@ -88,24 +98,45 @@ def plot_stability_regions(
         raise ValueError(
             "plot_stability_regions: `solvers` is empty; pass at least one solver."
         )
-    if equation not in ("heat", "wave"):
+    if equation not in ("heat", "wave", "jacobian"):
         raise ValueError(
-            f"{where}: `equation` must be 'heat' or 'wave'; got {equation!r}."
+            f"{where}: `equation` must be 'heat', 'wave' or 'jacobian'; got "
+            f"{equation!r}."
         )
-    points = None
+    steps: list[float] = []
+    if dt is not None:
+        many = isinstance(dt, list | tuple | np.ndarray)
+        if many and len(dt) == 0:
+            raise ValueError(
+                f"{where}: `dt` must be a step or a non-empty list of steps; got an "
+                "empty list. Pass dt=0.1 or dt=[0.1, 0.2]."
+            )
+        steps = [
+            check_real(where, "dt", d, low=0.0, low_open=True)
+            for d in (dt if many else [dt])
+        ]
+    point_sets = []
     if lam is not None:
         if dt is None:
             raise ValueError(
                 f"{where}: `lam` was given without `dt`; pass dt=... to place the "
                 "scaled spectrum -dt·λ_i in the z plane."
             )
-        dt = check_real(where, "dt", dt, low=0.0, low_open=True)
         eig = _as_eigenvalues(lam)
-        if equation == "heat":
-            points = -dt * eig.astype(np.complex128)
-        else:
-            w = dt * np.sqrt(np.asarray(eig, dtype=np.complex128))
-            points = np.concatenate([1j * w, -1j * w])
+        if equation != "jacobian" and np.iscomplexobj(eig) and np.any(eig.imag):
+            raise ValueError(
+                f"{where}: `lam` must be real for equation={equation!r} (eigenvalues "
+                "of a symmetric Laplacian); got complex values. Pass "
+                "equation='jacobian' to place dt·μ_i for Jacobian eigenvalues μ_i."
+            )
+        for d in steps:
+            if equation == "heat":
+                point_sets.append(-d * eig.real.astype(np.complex128))
+            elif equation == "wave":
+                w = d * np.sqrt(np.asarray(eig.real, dtype=np.complex128))
+                point_sets.append(np.concatenate([1j * w, -1j * w]))
+            else:
+                point_sets.append(d * eig.astype(np.complex128))
     window_re, window_im = (
         _check_window(where, "re", re),
         _check_window(where, "im", im),
@@ -136,15 +167,18 @@ def plot_stability_regions(
         handles.append(Line2D([], [], color=color, lw=2, label=label))
     ax.axhline(0.0, color="0.6", lw=0.6, zorder=0)
     ax.axvline(0.0, color="0.6", lw=0.6, zorder=0)
-    if points is not None:
+    label = {"heat": "−dt·λ_i", "wave": "±i dt·√λ_i", "jacobian": "dt·μ_i"}[equation]
+    markers = [("x", "k"), ("+", "C3"), ("1", "0.35"), ("2", "C4")]
+    for i, (d, points) in enumerate(zip(steps, point_sets, strict=False)):
+        marker, color = markers[i % len(markers)]
         sc = ax.scatter(
             points.real,
             points.imag,
-            s=14,
-            color="k",
+            s=14 if len(steps) == 1 else 22,
+            color=color,
             zorder=5,
-            marker="x",
-            label=("−dt·λ_i" if equation == "heat" else "±i dt·√λ_i"),
+            marker=marker,
+            label=label if len(steps) == 1 else f"{label}, dt = {_num(d)}",
         )
         sc.set_gid("spectrum")
         handles.append(sc)
@@ -153,10 +187,10 @@ def plot_stability_regions(
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("Re z")
     ax.set_ylabel("Im z")
-    ax.set_title(
-        title
-        if title is not None
-        else "Stability regions" + (f" (dt={_num(dt)})" if dt is not None else "")
-    )
+    if title is None:
+        title = "Stability regions"
+        if len(steps) == 1:
+            title += f" (dt={_num(steps[0])})"
+    ax.set_title(title)
     ax.legend(handles=handles, loc="upper left", fontsize="small")
     return fig

@@ -200,3 +200,103 @@ def test_cli_quick_runs_every_part(tmp_path, capsys):
         "pde-gcn-h-L2",
         "pde-gcn-h-L4",
     ]
+
+
+# -- part 1: the GCN operator ------------------------------------------------------
+def test_oversmoothing_h1_column_is_gcn_propagation(tmp_path):
+    from graphops.datasets import csbm
+
+    text = demo.oversmoothing(tmp_path, layers=4)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("layer k"))
+    rows = [line.split() for line in lines[start + 2 : start + 6]]
+    assert [int(r[0]) for r in rows] == [0, 1, 2, 4]
+    # independent reference: dense A_gcn = D~^-1/2 (A + I) D~^-1/2, x_k = A_gcn^k x_0
+    data = csbm(600, num_classes=3, homophily=0.8, num_features=16, mean_degree=6.0)
+    g = data.graph.to(dtype=torch.float64)
+    a = g.to_dense() + torch.eye(g.num_nodes)
+    s = a.sum(1).rsqrt()
+    a_gcn = s[:, None] * a * s[None, :]
+    l_gcn = torch.eye(g.num_nodes) - a_gcn
+    x = data.x.to(torch.float64)
+    for row, k in zip(rows, (0, 1, 2, 4), strict=True):
+        xk = torch.linalg.matrix_power(a_gcn, k) @ x
+        energy = float(torch.trace(xk.T @ l_gcn @ xk))
+        assert float(row[3]) == pytest.approx(energy, rel=1e-3)  # printed to 4 digits
+        half = torch.linalg.matrix_power(torch.eye(g.num_nodes) - 0.5 * l_gcn, k) @ x
+        assert float(row[1]) == pytest.approx(
+            float(torch.trace(half.T @ l_gcn @ half)), rel=1e-3
+        )
+
+
+# -- part 3: solvers, the Heun note and the stability panels -----------------------
+@pytest.fixture(scope="module")
+def solver_result():
+    return demo.solver_runs()
+
+
+def test_solver_runs_record_the_steps_taken(solver_result):
+    runs = {r["name"]: r for r in solver_result["runs"]}
+    for r in runs.values():
+        if not r["adaptive"]:
+            assert r["steps"] == [r["sol"].stats.dt]
+            n = r["sol"].stats.num_steps
+            assert r["steps"][0] * n == pytest.approx(solver_result["t1"])
+    assert runs["Euler (dt/2)"]["steps"][0] == pytest.approx(
+        runs["Euler"]["steps"][0] / 2, rel=0.2
+    )
+    lo, hi = runs["Dopri5 + PI"]["steps"]
+    sizes = torch.diff(runs["Dopri5 + PI"]["sol"].ts)
+    assert (lo, hi) == (float(sizes.min()), float(sizes.max())) and lo < hi
+    assert sizes.sum() == pytest.approx(solver_result["t1"])
+
+
+def test_heun_note_is_computed_from_the_runs(solver_result):
+    import numpy as np
+
+    runs = {r["name"]: r for r in solver_result["runs"]}
+    note = demo.heun_note(solver_result)
+    eu, he = runs["Euler"], runs["Heun"]
+    word = "exceeds" if he["error"] > eu["error"] else "is below"
+    assert note.startswith(f"Heun's error ({he['error']:.2e}) {word} Euler's")
+    z = -eu["steps"][0] * solver_result["lam"]
+    assert f"1 + z = {1 + z:+.3f}" in note
+    assert f"1 + z + z^2/2 = {1 + z + z * z / 2:+.3f}" in note
+    # the split into smooth / other eigenmodes, recomputed with numpy's eigh
+    lap = demo.Laplacian(solver_result["graph"]).to_dense().double().numpy()
+    w, v = np.linalg.eigh(lap)
+    proj = v[:, w < 1.0] @ v[:, w < 1.0].T
+    exact = solver_result["exact"].double().numpy()
+    for name, r in (("Euler", eu), ("Heun", he)):
+        err = r["sol"].ys[-1].double().numpy() - exact
+        assert f"{name} {np.abs(proj @ err).max():.1e}" in note
+        assert f"{name} {np.abs(err - proj @ err).max():.1e}" in note
+    eu2, he2 = runs["Euler (dt/2)"], runs["Heun (dt/2)"]
+    word2 = "exceeds" if he2["error"] > eu2["error"] else "is below"
+    assert f"Heun's error ({he2['error']:.2e}) {word2} Euler's" in note
+
+
+def test_stability_figure_draws_each_method_at_its_own_steps(solver_result):
+    import numpy as np
+
+    pytest.importorskip(
+        "matplotlib",
+        reason="the plots need matplotlib: pip install 'graphpde[demo]' "
+        "(make test installs it)",
+    )
+    fig = demo.stability_figure(solver_result)
+    evals = solver_result["evals"].double().numpy()
+    assert len(fig.axes) == 4
+    for ax, panel in zip(fig.axes, demo._PANELS, strict=True):
+        drawn = []
+        for sc in (c for c in ax.collections if c.get_gid() == "spectrum"):
+            off = sc.get_offsets()
+            dt = -off[-1, 0] / evals[-1]
+            np.testing.assert_allclose(off[:, 0], -dt * evals, rtol=1e-6, atol=1e-9)
+            drawn.append(dt)
+        runs = [r for r in solver_result["runs"] if r["panel"] == panel]
+        wanted = sorted({s for r in runs for s in r["steps"]})
+        np.testing.assert_allclose(sorted(drawn), wanted, rtol=1e-6)
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        names = {type(r["solver"]).__name__ for r in runs}
+        assert all(any(n in entry for entry in legend) for n in names)

@@ -387,6 +387,24 @@ def test_trajectory_records_energy_and_mad_per_layer(grid_graph):
         model.trajectory(x, grid_graph, fn="entropy")
 
 
+@pytest.mark.parametrize(
+    ("dt0", "steps", "dt"), [(1.0, 3, 1.0), (2.0, 3, 1.0), (0.4, 9, 1.0 / 3)]
+)
+def test_depth_and_step_count_the_grid_solve_runs(dt0, steps, dt):
+    # GCN with 3 layers of width h = 1: the solve lands on every layer boundary,
+    # so a step of 2 still takes one step per layer and 0.4 takes 3 per layer.
+    graph = make_grid_graph(3, 3)
+    model = gcn_family.from_config(3, 2, hidden=4, layers=3).eval()
+    model.dt0 = dt0
+    x = torch.randn(graph.num_nodes, 3)
+    with torch.no_grad():
+        model(x, graph)
+    assert model.last_stats.num_steps == steps  # what solve() actually ran
+    assert model.depth == steps
+    assert model.last_stats.dt == pytest.approx(dt)
+    assert model.stability_report(x, graph).dt == pytest.approx(dt)
+
+
 def test_stability_report_matches_a_dense_jacobian():
     graph = make_grid_graph(3, 3)
     model = gcn_family.from_config(3, 2, hidden=4, layers=3).eval()

@@ -238,7 +238,17 @@ def test_solver_sweep_first_order_model_skips_leapfrogs(trained, tmp_path):
     # GCN's own solver is Euler with h = 1: that row is marked as the model's own.
     assert _row(result, "euler dt")["own"] is True
     assert _row(result, "euler dt")["test_acc"] == result["rows"][0]["test_acc"]
-    assert _row(result, "rk4 2dt")["dt"] == 2.0
+    # GCN has per-layer weights (h = 1): the solve lands on every layer boundary,
+    # so the requested 2dt runs at dt and repeats that row exactly.
+    twice, once = _row(result, "rk4 2dt"), _row(result, "rk4 dt")
+    assert twice["dt"] == 2.0 and twice["dt_taken"] == 1.0
+    assert twice["nfe"] == once["nfe"] == 4 * 2
+    assert twice["test_acc"] == once["test_acc"]
+    assert twice["ode_error"] == once["ode_error"]
+    assert twice["inside"] == once["inside"]
+    assert _row(result, "rk4 dt/2")["dt_taken"] == 0.5
+    assert any("lands a step on each" in n for n in result["notes"])
+    assert "| rk4 2dt | 2 -> 1 |" in sweep.format_sweep(result)
 
 
 def test_solver_sweep_reports_failures(trained, tmp_path, monkeypatch):

@@ -37,6 +37,7 @@ from solvers.stability import (  # noqa: E402
     imag_axis_bound,
     jacobian_eigenvalue,
     jacobian_lam_max,
+    jacobian_spectrum,
     max_stable_dt,
     plot_stability_regions,
     recommend_dt,
@@ -311,6 +312,24 @@ def test_plot_stability_regions_wave_and_given_axes(tmp_path):
     assert (tmp_path / "regions.png").stat().st_size > 0
 
 
+def test_plot_stability_regions_jacobian_eigenvalues_and_several_steps():
+    mu = np.array([-2.0 + 1.0j, -0.5 - 3.0j, -1.0])
+    fig = plot_stability_regions(
+        [Euler(), RK4()], lam=mu, dt=[0.5, 0.25], equation="jacobian", n=40
+    )
+    (ax,) = fig.axes
+    sets = [c for c in ax.collections if c.get_gid() == "spectrum"]
+    assert len(sets) == 2
+    for sc, dt in zip(sets, (0.5, 0.25), strict=True):
+        off = sc.get_offsets()
+        np.testing.assert_allclose(off[:, 0] + 1j * off[:, 1], dt * mu)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["Euler", "RK4", "dt·μ_i, dt = 0.5", "dt·μ_i, dt = 0.25"]
+    assert ax.get_title() == "Stability regions"
+    one = plot_stability_regions(Euler(), lam=[1.0, 2.0], dt=[0.3], n=20)
+    assert one.axes[0].get_title() == "Stability regions (dt=0.3)"
+
+
 @pytest.mark.parametrize(
     ("solvers", "kwargs", "match"),
     [
@@ -321,7 +340,18 @@ def test_plot_stability_regions_wave_and_given_axes(tmp_path):
             r"`dt` must be a finite real number in \(0",
         ),
         ([RK4()], {"lam": [float("nan")], "dt": 0.1}, "`lam` must be a finite array"),
-        ([RK4()], {"equation": "diffusion"}, "`equation` must be 'heat' or 'wave'"),
+        (
+            [RK4()],
+            {"equation": "diffusion"},
+            "`equation` must be 'heat', 'wave' or 'jacobian'",
+        ),
+        ([RK4()], {"lam": [1.0], "dt": []}, "`dt` must be a step or a non-empty list"),
+        ([RK4()], {"lam": [1.0], "dt": [0.1, -1.0]}, r"`dt` must be a finite real"),
+        (
+            [RK4()],
+            {"lam": np.array([1.0 + 1j]), "dt": 0.1},
+            r"`lam` must be real for equation='heat'.*equation='jacobian'",
+        ),
         ([], {}, "`solvers` is empty"),
     ],
 )
@@ -544,6 +574,71 @@ def test_jacobian_lam_max_warns_when_not_converged(random_graph):
 def test_jacobian_eigenvalue_errors(term, y, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         jacobian_eigenvalue(term, y, **kwargs)
+
+
+def test_jacobian_spectrum_of_a_laplacian_is_its_distinct_eigenvalues():
+    g = make_grid_graph(4, 5)
+    L = Laplacian(g)
+    exact = np.linalg.eigvalsh(-L.to_dense().numpy())
+    distinct = exact[np.r_[True, np.diff(exact) > 1e-9]]
+    res = jacobian_spectrum(LinearTerm(L), torch.randn(g.num_nodes, 1), k=50)
+    # a Krylov space from one vector sees each distinct eigenvalue once, and stops
+    assert res.iterations == distinct.size
+    np.testing.assert_allclose(np.sort(res.values.real), distinct, atol=1e-9)
+    np.testing.assert_allclose(res.values.imag, 0.0, atol=1e-9)
+    assert np.all(res.residuals < 1e-8)
+    assert np.all(np.diff(np.abs(res.values)) <= 0)  # largest modulus first
+
+
+def test_jacobian_spectrum_non_symmetric_equals_numpy_eig():
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(9, 9, generator=gen)
+    res = jacobian_spectrum(ODETerm(lambda t, y, args: a @ y), torch.ones(9, 1), k=9)
+    exact = np.linalg.eigvals(a.numpy())
+    assert res.iterations == 9 and np.any(np.abs(exact.imag) > 0.1)  # complex pairs
+    for value in exact:
+        assert np.min(np.abs(res.values - value)) < 1e-8 * np.abs(exact).max()
+
+
+def test_jacobian_spectrum_outer_values_converge_first():
+    g = make_grid_graph(12, 12)
+    L = Laplacian(g)
+    top = np.linalg.eigvalsh(L.to_dense().numpy())[-1]
+    res = jacobian_spectrum(LinearTerm(L), torch.randn(g.num_nodes, 2), k=40)
+    assert res.iterations == 40 and res.values.shape == (40,)
+    assert res.values[0].real == pytest.approx(-top, rel=1e-8)
+    assert res.residuals[0] < 1e-6 < res.residuals.max()  # interior not converged
+
+
+def test_jacobian_spectrum_of_the_wave_system():
+    g = make_grid_graph(3, 3)
+    L = Laplacian(g)
+    x = torch.randn(g.num_nodes, 1)
+    res = jacobian_spectrum(SecondOrderTerm(operator=L), (x, torch.zeros_like(x)))
+    lam = np.linalg.eigvalsh(L.to_dense().numpy())
+    # (x, v)' = (v, -L x): eigenvalues +-i sqrt(lambda)
+    want = np.concatenate([1j * np.sqrt(np.abs(lam)), -1j * np.sqrt(np.abs(lam))])
+    for value in res.values:
+        assert np.min(np.abs(want - value)) < 1e-7
+    assert np.max(np.abs(res.values.real)) < 1e-7
+
+
+@pytest.mark.parametrize(
+    ("term", "kwargs", "exc", "match"),
+    [
+        ("f", {}, TypeError, "jacobian_spectrum: `term` must be a Term or a callable"),
+        (ODETerm(lambda t, y, a: -y), {"k": 0}, ValueError, "`k` must be an int >= 1"),
+        (
+            ODETerm(lambda t, y, a: -3 * y.detach()),
+            {},
+            ValueError,
+            "jacobian_spectrum: the Jacobian-vector products do not see",
+        ),
+    ],
+)
+def test_jacobian_spectrum_errors(term, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        jacobian_spectrum(term, torch.ones(3, 1), **kwargs)
 
 
 # ---------------------------------------------------------------------------------
