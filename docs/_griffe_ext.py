@@ -1,4 +1,4 @@
-"""Griffe extension: turn the reST bits of the project's docstrings into Markdown.
+r"""Griffe extension: turn the reST bits of the project's docstrings into Markdown.
 
 The docstrings are Google style (ruff's ``D`` rules) but keep a few reStructuredText
 habits that griffe's Google parser does not know, and that Markdown misreads:
@@ -7,12 +7,14 @@ habits that griffe's Google parser does not know, and that Markdown misreads:
   under it are read as prose, and an output line such as ``[0.5, 0.25]`` becomes a
   broken Markdown reference link. It is renamed ``Examples:``, which griffe parses
   into highlighted code.
-* ``.. math::`` directives (one line, or an indented block) become fenced ``tex``
-  code blocks: the site is built and read offline, with no MathJax from a CDN, so
-  formulas are shown as their LaTeX source.
-* Inline roles (``:func:`~pkg.f```, ``:class:`X```, ``:math:`x^2```, ...) become
-  inline code with the short name, and `` `text <url>`_ `` links become Markdown
-  links.
+* ``.. math::`` directives (one line, or an indented block) and ``:math:`` roles
+  become MathML, converted at build time by ``latex2mathml`` (part of the ``docs``
+  extra): browsers render MathML natively, so the site needs no MathJax from a CDN
+  and reads offline. A formula the converter cannot take whole (it leaves a
+  ``\command`` in its output, or raises) is shown as its LaTeX source instead: a
+  fenced ``tex`` block, or inline code.
+* The other inline roles (``:func:`~pkg.f```, ``:class:`X```, ...) become inline
+  code with the short name, and `` `text <url>`_ `` links become Markdown links.
 
 Only the text handed to the docstring parser changes; the sources are untouched.
 Registered in ``mkdocs.yml`` under the python handler's ``extensions``.
@@ -36,10 +38,32 @@ _ROLE = re.compile(
 _LINK = re.compile(r"`([^`<]+?)\s*<([^`>]+)>`_{1,2}")
 
 
+_LEFTOVER = re.compile(r"\\[A-Za-z]+")
+
+
+def mathml(latex: str, *, display: bool) -> str | None:
+    """``latex`` as one line of MathML, or ``None`` where it cannot be converted.
+
+    ``None`` when ``latex2mathml`` is absent, raises, or leaves a LaTeX command
+    in its output (it passes unknown commands through as text).
+    """
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:
+        return None
+    try:
+        out = convert(latex, display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - any converter failure falls back to code
+        return None
+    if _LEFTOVER.search(out):
+        return None
+    return out.replace("\n", "")
+
+
 def _role(match: re.Match[str]) -> str:
     role, text = match.group(1), match.group(2).strip()
     if role == "math":
-        return f"`{text}`"
+        return mathml(text, display=False) or f"`{text}`"
     titled = re.fullmatch(r"(.+?)\s*<(.+)>", text)
     if titled:
         return f"`{titled.group(1)}`"
@@ -81,9 +105,18 @@ def _math_blocks(lines: list[str]) -> list[str]:
         text += [ln.rstrip() for ln in rest.splitlines()] if rest else []
         if out and out[-1].strip():
             out.append("")
-        out.append(f"{pad}```tex")
-        out.extend(f"{pad}{ln}" if ln else "" for ln in text)
-        out.append(f"{pad}```")
+        # Blank lines separate equations (as in reST); each is one <math>, and
+        # the whole block is shown as source if any one cannot be converted.
+        equations = [" ".join(p.split("\n")) for p in "\n".join(text).split("\n\n")]
+        html = [mathml(eq, display=True) for eq in equations if eq.strip()]
+        if html and all(h is not None for h in html):
+            for k, h in enumerate(html):
+                out.extend([""] if k else [])
+                out.append(f"{pad}{h}")
+        else:
+            out.append(f"{pad}```tex")
+            out.extend(f"{pad}{ln}" if ln else "" for ln in text)
+            out.append(f"{pad}```")
         out.append("")
     return out
 
@@ -95,18 +128,19 @@ def rst_to_markdown(text: str) -> str:
         text: A cleaned docstring (as griffe stores it).
 
     Returns:
-        The same docstring, ``Example:`` renamed ``Examples:``, ``.. math::``
-        blocks fenced as ``tex`` code, roles and reST links in Markdown.
+        The same docstring, ``Example:`` renamed ``Examples:``, math as MathML
+        (or LaTeX source where it cannot be converted), roles and reST links in
+        Markdown.
 
     Examples:
-        >>> rst_to_markdown("See :func:`~solvers.solve` and :math:`x^2`.")
-        'See `solve` and `x^2`.'
-        >>> doc = "Text:\n\n.. math:: y = x\n\nExample:\n    f(1)"
+        >>> rst_to_markdown("See :func:`~solvers.solve` and :math:`x^2`.")[:30]
+        'See `solve` and <math xmlns="h'
+        >>> doc = "Text:\n\n.. math:: \\frobnicate{y}\n\nExample:\n    f(1)"
         >>> print(rst_to_markdown(doc))
         Text:
         <BLANKLINE>
         ```tex
-        y = x
+        \frobnicate{y}
         ```
         <BLANKLINE>
         Examples:

@@ -136,10 +136,15 @@ def test_reference_pages_render_docstrings(site):
     text = (site / "reference" / "solvers" / "index.html").read_text(encoding="utf-8")
     assert 'id="solvers.get_solver"' in text
     gcn = (site / "reference" / "models" / "gcn" / "index.html").read_text("utf-8")
-    # `.. math::` became a code block and `Example:` a parsed examples section.
+    # `.. math::` became MathML and `Example:` a parsed examples section.
     assert ".. math::" not in gcn and ":class:`" not in gcn
-    # ... highlighted as TeX (a control sequence is a keyword token).
-    assert '<span class="k">\\mathrm</span>' in gcn
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">' in gcn
+    # A formula the converter cannot take whole is shown as highlighted TeX
+    # (a control sequence is a keyword token): ConstantStep's \big\lceil.
+    steps = (site / "reference" / "solvers" / "controllers" / "index.html").read_text(
+        "utf-8"
+    )
+    assert '<span class="k">\\big\\lceil</span>' in steps
 
 
 # -- the navigation, without building --------------------------------------------------
@@ -193,9 +198,24 @@ def ext():
     return _load("_griffe_ext")
 
 
-def test_roles_become_inline_code(ext):
+def test_roles_become_inline_code(ext, monkeypatch):
     text = ":func:`~solvers.solve`, :class:`Graph`, :meth:`a.b <x.y>`, :math:`x^2`"
+    monkeypatch.setattr(ext, "mathml", lambda latex, display: None)
     assert ext.rst_to_markdown(text) == "`solve`, `Graph`, `a.b`, `x^2`"
+
+
+def test_math_becomes_mathml(ext):
+    pytest.importorskip("latex2mathml", reason="latex2mathml (docs extra) is absent")
+    out = ext.rst_to_markdown("see :math:`x^2`.")
+    # MathML for x squared: a superscript of identifier x and number 2.
+    assert out.startswith('see <math xmlns="http://www.w3.org/1998/Math/MathML"')
+    assert 'display="inline"' in out and out.endswith("</math>.")
+    assert re.sub(r"</?mrow>", "", out).count("<msup><mi>x</mi><mn>2</mn></msup>") == 1
+    block = ext.rst_to_markdown(".. math:: a = b\n\n    c = d")
+    assert block.count('display="block"') == 2 and "<mi>c</mi>" in block
+    # An unknown command stays LaTeX source: the converter would pass it through.
+    assert ext.mathml(r"\frobnicate{x}", display=True) is None
+    assert ext.rst_to_markdown(":math:`\\frobnicate{x}`") == "`\\frobnicate{x}`"
 
 
 def test_rst_links_become_markdown_links(ext):
@@ -203,7 +223,8 @@ def test_rst_links_become_markdown_links(ext):
     assert ext.rst_to_markdown(text) == "see [torchdiffeq](https://example.org/t)."
 
 
-def test_math_directives_become_fenced_blocks(ext):
+def test_math_directives_become_fenced_blocks(ext, monkeypatch):
+    monkeypatch.setattr(ext, "mathml", lambda latex, display: None)
     text = (
         "Intro:\n"
         "    .. math:: a = b\n"
