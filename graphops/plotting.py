@@ -197,6 +197,8 @@ def draw_graph(
     vmax: float | None = None,
     symmetric: bool = False,
     edge_cmap: str = "viridis",
+    edge_vmin: float | None = None,
+    edge_vmax: float | None = None,
     edge_width: tuple[float, float] = (0.6, 4.0),
     node_size: float = 40.0,
     colorbar: bool = False,
@@ -210,8 +212,11 @@ def draw_graph(
     with ``edge_values`` (one per undirected edge, in ``graph.edge_index`` order)
     an edge's colour is ``edge_cmap`` of its value and its width grows linearly
     from ``edge_width[0]`` at the smallest value to ``edge_width[1]`` at the
-    largest. For per-direction weights ``w`` ``[2M]`` (attention, in
-    ``graph.directed_edge_index`` order) pass e.g. ``(w[:M] + w[M:]) / 2``.
+    largest (or at ``edge_vmin`` / ``edge_vmax`` when given: a fixed scale, e.g.
+    ``[-2, 2]`` for Balanced Forman curvature, so that several drawings compare;
+    values outside it get the end colours and widths). For per-direction weights
+    ``w`` ``[2M]`` (attention, in ``graph.directed_edge_index`` order) pass e.g.
+    ``(w[:M] + w[M:]) / 2``.
 
     Args:
         graph: The graph.
@@ -227,6 +232,10 @@ def draw_graph(
             largest ``|value|``), for signed signals; ignored when ``vmin`` or
             ``vmax`` is given.
         edge_cmap: Colormap of the edge values.
+        edge_vmin: Lower end of the edge colour and width scale (default: the
+            data's minimum).
+        edge_vmax: Upper end (default: the data's maximum); above ``edge_vmin``
+            when both are given.
         edge_width: ``(thinnest, thickest)`` line width for ``edge_values``.
         node_size: Marker area of the nodes (points squared).
         colorbar: Add a colorbar for the node values (and one for the edges).
@@ -236,9 +245,11 @@ def draw_graph(
         The matplotlib ``Figure``.
 
     Raises:
-        TypeError: ``graph`` is not a :class:`~graphops.Graph`.
+        TypeError: ``graph`` is not a :class:`~graphops.Graph`, or ``edge_vmin`` /
+            ``edge_vmax`` not ``None`` or a number.
         ValueError: ``pos``, ``node_values`` or ``edge_values`` of the wrong shape
-            or not finite, or ``edge_width`` not two non-negative numbers.
+            or not finite, ``edge_width`` not two non-negative numbers, or
+            ``edge_vmin`` / ``edge_vmax`` not finite, or ``edge_vmin >= edge_vmax``.
 
     Example:
         >>> fig = draw_graph(graph, spectral_layout(graph), node_values=x[:, 0],
@@ -261,6 +272,24 @@ def draw_graph(
             f"{where}: `edge_width` must be two numbers >= 0 (thinnest, thickest); "
             f"got {edge_width!r}. Pass e.g. edge_width=(0.5, 4.0)."
         )
+    for name, lim in (("edge_vmin", edge_vmin), ("edge_vmax", edge_vmax)):
+        if lim is None:
+            continue
+        if isinstance(lim, bool) or not isinstance(lim, (int, float, np.number)):
+            raise TypeError(
+                f"{where}: `{name}` must be None or a number; got {describe(lim)}. "
+                "Pass e.g. edge_vmin=-2.0, edge_vmax=2.0."
+            )
+        if not np.isfinite(lim):
+            raise ValueError(
+                f"{where}: `{name}` must be finite; got {lim!r}. "
+                "Pass e.g. edge_vmin=-2.0, edge_vmax=2.0."
+            )
+    if edge_vmin is not None and edge_vmax is not None and not edge_vmin < edge_vmax:
+        raise ValueError(
+            f"{where}: `edge_vmin` must be below `edge_vmax`; got {edge_vmin!r} and "
+            f"{edge_vmax!r}. Pass e.g. edge_vmin=-2.0, edge_vmax=2.0."
+        )
 
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
@@ -276,9 +305,14 @@ def draw_graph(
     if edges is None:
         lines = LineCollection(segments, colors="0.65", linewidths=0.8, zorder=1)
     else:
-        lo, hi = (float(edges.min()), float(edges.max())) if m else (0.0, 1.0)
+        lo = float(edge_vmin) if edge_vmin is not None else (
+            float(edges.min()) if m else 0.0
+        )
+        hi = float(edge_vmax) if edge_vmax is not None else (
+            float(edges.max()) if m else 1.0
+        )
         enorm = Normalize(lo, hi if hi > lo else lo + 1.0)
-        scaled = enorm(edges) if hi > lo else np.full(m, 0.5)
+        scaled = np.clip(enorm(edges), 0.0, 1.0) if hi > lo else np.full(m, 0.5)
         lines = LineCollection(
             segments,
             cmap=edge_cmap,

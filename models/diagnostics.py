@@ -286,6 +286,10 @@ class SensitivityProfile:
     def plot(self, ax: Any = None, label: str | None = None, **kwargs: Any) -> Any:
         """Mean sensitivity against distance on a log scale (matplotlib, lazily).
 
+        Distances without pairs, and distances where the mean is exactly zero
+        (beyond the model's reach: a ``k``-layer message-passing model does not
+        see past ``k`` hops), are left out: a log axis cannot show zero.
+
         Args:
             ax: A matplotlib axes (``None``: a new figure).
             label: Legend label of the curve.
@@ -298,7 +302,7 @@ class SensitivityProfile:
             import matplotlib.pyplot as plt
 
             _, ax = plt.subplots(figsize=(5, 3.5))
-        keep = self.count > 0
+        keep = (self.count > 0) & (self.mean > 0)
         ax.semilogy(
             self.distance[keep].numpy(),
             self.mean[keep].numpy(),

@@ -148,9 +148,36 @@ def test_draw_graph_symmetric_scale_and_given_axes(tmp_path):
     assert (tmp_path / "g.png").stat().st_size > 0
 
 
+def test_draw_graph_fixed_edge_scale():
+    from matplotlib import colormaps
+
+    g, pos = grid_graph(3, 3, return_pos=True)
+    w = torch.linspace(-1.0, 1.0, g.num_edges)  # inside the scale [-2, 2], and 3.0
+    w[-1] = 3.0
+    fig = draw_graph(
+        g, pos, edge_values=w, edge_cmap="RdBu", edge_vmin=-2.0, edge_vmax=2.0,
+        edge_width=(1.0, 3.0),
+    )
+    lines = _by_gid(fig.axes[0], "edges")
+    assert (lines.norm.vmin, lines.norm.vmax) == (-2.0, 2.0)
+    t = np.clip((w.numpy() - (-2.0)) / 4.0, 0.0, 1.0)  # 3.0 clips to the top end
+    np.testing.assert_allclose(lines.get_linewidths(), 1.0 + 2.0 * t)
+    lines.update_scalarmappable()
+    np.testing.assert_allclose(lines.get_edgecolor()[:-1], colormaps["RdBu"](t[:-1]))
+    np.testing.assert_allclose(lines.get_edgecolor()[-1], colormaps["RdBu"](1.0))
+    # one end given: the other is the data's
+    one = draw_graph(g, pos, edge_values=w, edge_vmin=-3.0)
+    norm = _by_gid(one.axes[0], "edges").norm
+    assert (norm.vmin, norm.vmax) == (-3.0, 3.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
+        ({"edge_vmin": 1, "edge_vmax": 1.0}, ValueError, r"`edge_vmin` must be below"),
+        ({"edge_vmin": float("nan")}, ValueError, r"`edge_vmin` must be finite"),
+        ({"edge_vmax": "2"}, TypeError, r"`edge_vmax` must be None or a number"),
+        ({"edge_vmax": True}, TypeError, r"`edge_vmax` must be None or a number"),
         ({"pos": np.zeros((5, 2))}, ValueError, r"`pos` must be a real array of shape"),
         ({"node_values": np.zeros(4)}, ValueError, r"`node_values` must be .*\[9\]"),
         ({"edge_values": np.zeros(3)}, ValueError, r"`edge_values` must be .*\[12\]"),

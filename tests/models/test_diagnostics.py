@@ -180,6 +180,20 @@ def test_plot_draws_the_mean_curve():
     assert len(ax.lines) == 1 and ax.get_legend() is not None
 
 
+def test_plot_leaves_out_zero_means_beyond_reach():
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    g = path_graph(5)
+    # two Euler steps reach two hops: distances 3 and 4 have pairs but mean 0
+    prof = sensitivity_by_distance(heat_model(g, steps=2), torch.ones(5, 1), g)
+    assert prof.count[3:].tolist() == [4, 2] and prof.mean[3:].tolist() == [0, 0]
+    (line,) = prof.plot().lines
+    np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
+    np.testing.assert_allclose(line.get_ydata(), prof.mean[:3].numpy())
+
+
 @pytest.mark.parametrize(
     "kwargs, err, match",
     [
