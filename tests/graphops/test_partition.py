@@ -11,7 +11,12 @@ import torch
 from graphops import Graph
 from graphops.partition import Partition, halo_plan, partition
 
-from conftest import make_cycle_graph, make_path_graph, make_random_graph
+from conftest import (
+    make_cycle_graph,
+    make_grid_graph,
+    make_path_graph,
+    make_random_graph,
+)
 
 BUILTIN = ("spectral", "bfs")
 HAS_PYMETIS = importlib.util.find_spec("pymetis") is not None
@@ -56,6 +61,18 @@ def test_closed_form_cuts(method):
     assert partition(make_cycle_graph(16), 2, method=method).edge_cut == 2
     p = partition(make_path_graph(12), 4, method=method)
     assert p.edge_cut == 3 and p.sizes == (3, 3, 3, 3)
+
+
+def test_spectral_large_pieces_closed_forms():
+    # above the dense limit: ARPACK Lanczos (large gap) or shift-invert (small gap).
+    # A 25 x 40 grid's Fiedler vector varies along the long side only: the cut is
+    # one column of 25 edges; a path's is one edge.
+    assert partition(make_grid_graph(25, 40), 2, method="spectral").edge_cut == 25
+    p = partition(make_path_graph(3000), 4, method="spectral")
+    assert p.edge_cut == 3 and p.sizes == (750,) * 4
+    g = make_random_graph(800, 0.01, weighted=False)
+    p = partition(g, 2, method="spectral")
+    assert p.edge_cut == _cut_networkx(g, p.assignment) and p.sizes == (400, 400)
 
 
 @pytest.mark.parametrize("method", BUILTIN)
