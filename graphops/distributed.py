@@ -84,6 +84,35 @@ def _check_group(plan: RankPlan, group: Any, where: str) -> None:
         )
 
 
+class _Pending:
+    """Posted, not yet completed, receives of a forward halo exchange."""
+
+    __slots__ = ("reqs", "landing")
+
+    def __init__(self, reqs: list, landing: list) -> None:
+        self.reqs, self.landing = reqs, landing
+
+    def finish(self, recv: dict[int, Tensor], out: Tensor) -> None:
+        """Wait for every message and copy the ghost rows into ``out``."""
+        for req in self.reqs:
+            req.wait()
+        for q, buf, _ in self.landing:
+            out.index_copy_(0, recv[q], buf)
+
+
+def _post(x: Tensor, plan: RankPlan, group: Any) -> _Pending:
+    """Start the forward exchange of ``x``'s boundary rows (non-blocking)."""
+    dist = _dist()
+    reqs, landing = [], []
+    for q in sorted(plan.send):
+        payload = x[plan.send[q]].contiguous()
+        buf = x.new_empty(len(plan.recv[q]), x.shape[1])
+        reqs.append(dist.isend(payload, _peer(q, group), group=group))
+        reqs.append(dist.irecv(buf, _peer(q, group), group=group))
+        landing.append((q, buf, payload))  # payloads live until the wait
+    return _Pending(reqs, landing)
+
+
 def _exchange(
     rows: Tensor,
     send: dict[int, Tensor],
@@ -138,6 +167,31 @@ class _HaloExchange(torch.autograd.Function):
         _exchange(grad.contiguous(), plan.send, plan.recv, gx, ctx.group,
                   reverse=True)
         return gx, None, None
+
+
+class _HaloWait(torch.autograd.Function):
+    """Completes a posted exchange (forward); the reverse exchange (backward).
+
+    ``x`` is an input only so that the backward returns the ghost gradients summed
+    into its owned rows; the rows were sent by :func:`_post` before the interior
+    product, which is how communication overlaps with computation.
+    """
+
+    @staticmethod
+    def forward(ctx, x, plan, group, pending):  # noqa: D102
+        ctx.plan, ctx.group = plan, group
+        out = x.new_zeros(plan.num_ghosts, x.shape[1])
+        pending.finish(plan.recv, out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        plan = ctx.plan
+        gx = grad.new_zeros(plan.num_owned, grad.shape[1])
+        _exchange(grad.contiguous(), plan.send, plan.recv, gx, ctx.group,
+                  reverse=True)
+        return gx, None, None, None
 
 
 def halo_exchange(x: Tensor, plan: RankPlan, group: Any = None) -> Tensor:
@@ -219,21 +273,46 @@ def _phantom(
     return ghost_degree - local_deg[plan.num_owned :]
 
 
-def _owned_rows(plan: RankPlan, pattern: SparsePattern) -> SparsePattern:
-    """The owned rows (a CSR prefix) of an extended-graph pattern, cached per plan."""
-    key = ("owned_rows", id(pattern))
-    store = plan._cache
-    if key not in store:
-        n_own = plan.num_owned
+class _Blocks:
+    """The owned rows of an extended-graph pattern, split by column.
+
+    ``rows`` is the CSR prefix of the owned rows (``n_own x n_ext``); ``inner``
+    holds its entries in owned columns (``n_own x n_own``), ``halo`` those in ghost
+    columns (``n_own x n_ghost``, column ``k`` is ghost ``k``); ``inner_idx`` and
+    ``halo_idx`` gather their values from the prefix values.
+    """
+
+    __slots__ = ("rows", "inner", "inner_idx", "halo", "halo_idx")
+
+    def __init__(self, plan: RankPlan, pattern: SparsePattern) -> None:
+        n_own, n_ghost = plan.num_owned, plan.num_ghosts
         nnz = int(pattern.crow[n_own])
-        rows = SparsePattern(
+        self.rows = SparsePattern(
             pattern.crow[: n_own + 1],
             pattern.col[:nnz],
             pattern.row[:nnz],
             (n_own, pattern.shape[1]),
         )
-        store[key] = (pattern, rows)  # holding `pattern` keeps its id unique
-    return store[key][1]
+        row, col = self.rows.row, self.rows.col
+        inner = (col < n_own).nonzero().flatten()
+        halo = (col >= n_own).nonzero().flatten()
+        self.inner, order = SparsePattern.from_coo(
+            row[inner], col[inner], (n_own, n_own)
+        )
+        self.inner_idx = inner[order]
+        self.halo, order = SparsePattern.from_coo(
+            row[halo], col[halo] - n_own, (n_own, n_ghost)
+        )
+        self.halo_idx = halo[order]
+
+
+def _blocks(plan: RankPlan, pattern: SparsePattern) -> _Blocks:
+    """:class:`_Blocks` of ``pattern``, built once per plan and pattern."""
+    key = ("blocks", id(pattern))
+    store = plan._cache
+    if key not in store:
+        store[key] = (pattern, _Blocks(plan, pattern))  # holding `pattern` keeps
+    return store[key][1]  # its id unique
 
 
 class DistributedOperator(GraphOperator):
@@ -313,8 +392,8 @@ class DistributedOperator(GraphOperator):
     def _init(self, plan: RankPlan, op: GraphOperator, group: Any) -> None:
         self.plan, self.local, self.group = plan, op, group
         self.graph = plan.local_graph
-        self._rows = _owned_rows(plan, op.pattern)
-        self._values = op.values[: self._rows.nnz]
+        self._blocks = _blocks(plan, op.pattern)
+        self._values = op.values[: self._blocks.rows.nnz]
 
     @classmethod
     def _wrap(
@@ -377,12 +456,38 @@ class DistributedOperator(GraphOperator):
                 f"got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
             )
         check_signal_dtype(repr(self), x, self.dtype)
-        ghosts = _HaloExchange.apply(x, self.plan, self.group)
-        x_ext = torch.cat([x, ghosts, x.new_zeros(1, x.shape[1])])
-        vals = self._values if self._values.dtype == x.dtype else self._values.to(
-            x.dtype
-        )
-        return spmm(self._rows, vals, x_ext, backend, out=out)
+        b = self._blocks
+        # post the boundary rows, multiply the interior while they travel, then
+        # wait and add the ghost columns' contribution
+        pending = _post(x.detach(), self.plan, self.group)
+        inner_csr, halo_csr = self._csr(x.dtype)
+        v_in, v_halo = self._split_values(x.dtype)
+        y = spmm(b.inner, v_in, x, backend, inner_csr)
+        ghosts = _HaloWait.apply(x, self.plan, self.group, pending)
+        if b.halo.nnz:
+            y = y + spmm(b.halo, v_halo, ghosts, backend, halo_csr)
+        return y if out is None else out.copy_(y)
+
+    def _split_values(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """Values of the interior and ghost-column blocks (differentiable)."""
+        v = self._values if self._values.dtype == dtype else self._values.to(dtype)
+        return v[self._blocks.inner_idx], v[self._blocks.halo_idx]
+
+    def _csr(self, dtype: torch.dtype) -> tuple[Tensor | None, Tensor | None]:
+        """Cached CSR tensors of the two blocks (values detached), per dtype."""
+        store = self.cache
+        key = ("csr", dtype)
+        if key not in store:
+            v_in, v_halo = (v.detach() for v in self._split_values(dtype))
+            b = self._blocks
+            try:
+                store[key] = (
+                    b.inner.tensor(v_in) if b.inner.nnz else None,
+                    b.halo.tensor(v_halo) if b.halo.nnz else None,
+                )
+            except RuntimeError:  # values wrapped by a functorch transform
+                return None, None
+        return store[key]
 
     def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
         """``t`` summed (``op="sum"``) or maximised (``"max"``) over the ranks.

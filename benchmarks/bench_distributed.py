@@ -1,0 +1,174 @@
+r"""Domain decomposition: partition statistics and time per distributed ``L @ x``.
+
+Two modes::
+
+    # edge cut, balance, halo sizes and bytes per operator application
+    python benchmarks/bench_distributed.py stats [--data DIR] [--big]
+
+    # time per application with K processes (gloo, one thread each)
+    OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc-per-node K \\
+        benchmarks/bench_distributed.py time [--graph cora|random] [--features 64]
+
+``stats`` needs one process. Bytes per application: every ghost row is received
+once per application, so the bytes moved are ``sum_r n_ghost(r) * F * itemsize``
+(the same number is sent). ``time`` reports, on rank 0, the median over repeats
+of the per-step time of the slowest rank (a barrier closes every repeat), for the
+full ``op @ x``, the halo exchange alone and the local SpMM alone, forward and
+forward + backward; with one process it also times the plain single-process
+operator for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from graphops import Graph, Laplacian  # noqa: E402
+from graphops.partition import halo_plan, partition  # noqa: E402
+
+
+def random_graph(n: int = 10_000, avg_pairs: int = 5, seed: int = 0) -> Graph:
+    """Erdos-Renyi-like: ``avg_pairs * n`` uniform random pairs, symmetrised."""
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, n, (2, avg_pairs * n), generator=g)
+    return Graph(ei, n, directed="symmetrize")
+
+
+def load(name: str, data: str | None) -> Graph:
+    """``cora`` (from ``data``), ``random`` (10k nodes) or ``grid1m`` (1000 x 1000)."""
+    if name == "cora":
+        from graphops import datasets
+
+        return datasets.load("cora", data or os.environ["GRAPHPDE_DATA"]).graph
+    if name == "grid1m":
+        from graphops.datasets import grid_graph
+
+        return grid_graph(1000, 1000)
+    return random_graph()
+
+
+def stats(args) -> None:
+    """Print the partition table (markdown)."""
+    names = ["cora", "random"] + (["grid1m"] if args.big else [])
+    print("| graph | N | M | parts | method | edge cut (% of M) | balance | "
+          "ghosts max / total | messages | bytes per L@x, F=1 f64 | "
+          "F=64 f32 | partition s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        try:
+            graph = load(name, args.data)
+        except (KeyError, FileNotFoundError) as exc:
+            print(f"| {name} | skipped: {exc} |")
+            continue
+        for method in ("spectral", "bfs"):
+            for k in (2, 4, 8):
+                t0 = time.perf_counter()
+                part = partition(graph, k, method=method)
+                secs = time.perf_counter() - t0
+                plans = [halo_plan(graph, part, r) for r in range(k)]
+                ghosts = [p.num_ghosts for p in plans]
+                msgs = sum(len(p.send) for p in plans)
+                total = sum(ghosts)
+                pct = 100 * part.edge_cut / graph.num_edges
+                print(
+                    f"| {name} | {graph.num_nodes} | {graph.num_edges} | {k} | "
+                    f"{method} | {part.edge_cut} ({pct:.1f}%)"
+                    f" | {part.balance:.3f} | {max(ghosts)} / {total} | {msgs} | "
+                    f"{_kb(total * 8)} | {_kb(total * 64 * 4)} | {secs:.2f} |",
+                    flush=True,
+                )
+
+
+def _kb(b: int) -> str:
+    return f"{b / 1024:.1f} KiB" if b < 2**20 else f"{b / 2**20:.2f} MiB"
+
+
+def _timed(fn, steps: int, repeats: int) -> float:
+    """Median over repeats of seconds per call, the slowest rank's (barriers)."""
+    import torch.distributed as dist
+
+    for _ in range(3):
+        fn()
+    out = []
+    for _ in range(repeats):
+        dist.barrier()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        dist.barrier()
+        out.append((time.perf_counter() - t0) / steps)
+    return statistics.median(out)
+
+
+def time_steps(args) -> None:
+    """Time ``op @ x`` on this rank's block; rank 0 prints one markdown row."""
+    import torch.distributed as dist
+
+    from graphops.distributed import DistributedOperator, halo_exchange
+    from graphops.spmm import spmm
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    graph = load(args.graph, args.data).to(torch.float32)
+    part = partition(graph, world, method=args.method)
+    plan = halo_plan(graph, part, rank)
+    op = DistributedOperator(plan, Laplacian, normalization="sym")
+    g = torch.Generator().manual_seed(rank)
+    x = torch.randn(plan.num_owned, args.features, generator=g)
+    xg = x.clone().requires_grad_()
+    b, (v_in, v_halo), (c_in, c_halo) = (
+        op._blocks, op._split_values(x.dtype), op._csr(x.dtype)
+    )
+    ghosts = x.new_zeros(plan.num_ghosts, args.features)
+
+    def local():
+        y = spmm(b.inner, v_in, x, None, c_in)
+        return y + spmm(b.halo, v_halo, ghosts, None, c_halo) if b.halo.nnz else y
+
+    def fwd_bwd():
+        (op @ xg).sum().backward()
+
+    res = {
+        "op @ x": _timed(lambda: op @ x, args.steps, args.repeats),
+        "halo exchange": _timed(lambda: halo_exchange(x, plan), args.steps,
+                                args.repeats),
+        "local SpMM": _timed(local, args.steps, args.repeats),
+        "fwd+bwd": _timed(fwd_bwd, args.steps, args.repeats),
+    }
+    if world == 1:
+        L = Laplacian(graph, "sym")
+        res["single-process L @ x"] = _timed(lambda: L @ x, args.steps, args.repeats)
+    if rank == 0:
+        cells = " | ".join(f"{k}: {1e3 * v:.3f} ms" for k, v in res.items())
+        print(f"| {args.graph} | {world} | {args.features} | {part.edge_cut} | "
+              f"{cells} |", flush=True)
+    dist.destroy_process_group()
+
+
+def main() -> None:
+    """Parse the mode and run it."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=("stats", "time"))
+    ap.add_argument("--data", default=os.environ.get("GRAPHPDE_DATA"))
+    ap.add_argument("--big", action="store_true", help="add a 1M-node grid")
+    ap.add_argument("--graph", default="cora", choices=("cora", "random", "grid1m"))
+    ap.add_argument("--features", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--method", default="spectral")
+    args = ap.parse_args()
+    stats(args) if args.mode == "stats" else time_steps(args)
+
+
+if __name__ == "__main__":
+    main()
