@@ -59,6 +59,7 @@ def load(name: str, data: str | None) -> Graph:
 def stats(args) -> None:
     """Print the partition table (markdown)."""
     names = ["cora", "random"] + (["grid1m"] if args.big else [])
+    names = [args.only] if args.only else names
     print("| graph | N | M | parts | method | edge cut (% of M) | balance | "
           "ghosts max / total | messages | bytes per L@x, F=1 f64 | "
           "F=64 f32 | partition s |")
@@ -69,7 +70,7 @@ def stats(args) -> None:
         except (KeyError, FileNotFoundError) as exc:
             print(f"| {name} | skipped: {exc} |")
             continue
-        for method in ("spectral", "bfs"):
+        for method in args.methods.split(","):
             for k in (2, 4, 8):
                 t0 = time.perf_counter()
                 part = partition(graph, k, method=method)
@@ -161,6 +162,8 @@ def main() -> None:
     ap.add_argument("mode", choices=("stats", "time"))
     ap.add_argument("--data", default=os.environ.get("GRAPHPDE_DATA"))
     ap.add_argument("--big", action="store_true", help="add a 1M-node grid")
+    ap.add_argument("--only", default=None, help="one graph for stats")
+    ap.add_argument("--methods", default="spectral,bfs", help="for stats")
     ap.add_argument("--graph", default="cora", choices=("cora", "random", "grid1m"))
     ap.add_argument("--features", type=int, default=64)
     ap.add_argument("--steps", type=int, default=50)
