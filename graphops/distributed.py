@@ -32,8 +32,10 @@ halo-exchanged (differentiably) on each construction.
 make the same calls in the same order (as in any SPMD program). ``lam_max`` and
 :class:`~graphops.linalg.CG` reduce their inner products through
 :meth:`~graphops.operators.GraphOperator.allreduce`, so every rank gets the same
-numbers and takes the same branches. Create the process group with a ``timeout``
-so that a failed rank makes the others raise instead of hanging.
+numbers and takes the same branches; an adaptive solve needs
+``PIController(..., reduce=op.allreduce)`` (a global error norm, so every rank
+takes the same steps). Create the process group with a ``timeout`` so that a failed
+rank makes the others raise instead of hanging.
 
 ``torch.distributed`` is imported on first use, never at import of this module.
 """

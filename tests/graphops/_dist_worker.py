@@ -59,7 +59,16 @@ def inputs(graph, f: int = 3):
 
 def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     """Every case on this rank's block; ``full=False`` runs the Cora subset."""
-    from solvers import RK4, Euler, ImplicitEuler, LinearTerm, ODETerm, solve
+    from solvers import (
+        RK4,
+        Dopri5,
+        Euler,
+        ImplicitEuler,
+        LinearTerm,
+        ODETerm,
+        PIController,
+        solve,
+    )
 
     part = partition(graph, parts, method=method)
     plan = halo_plan(graph, part, rank)
@@ -110,6 +119,9 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     sol = solve(LinearTerm(opn), ImplicitEuler(CG(rtol=1e-13)), y0=xo, t1=IE_T1,
                 dt0=IE_DT)
     out["implicit_euler"] = sol.ys
+    ctrl = PIController(rtol=1e-6, atol=1e-9, reduce=opn.allreduce)
+    sol = solve(LinearTerm(opn), Dopri5(), y0=xo, t1=1.0, controller=ctrl)
+    out["dopri5"] = (sol.ys, sol.stats.num_accepted, sol.stats.num_rejected)
     res = CG(rtol=1e-13).solve(opn, c[own], shift=1.0, scale=0.5)
     out["cg"] = (res.x, res.num_iters, bool(res.success))
     # CG backward: the adjoint solve is distributed too

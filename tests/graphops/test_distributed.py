@@ -25,7 +25,16 @@ from graphops import Adjacency, Gradient, Laplacian  # noqa: E402
 from graphops.distributed import DistributedOperator, halo_exchange  # noqa: E402
 from graphops.linalg import CG  # noqa: E402
 from graphops.partition import halo_plan, partition  # noqa: E402
-from solvers import RK4, Euler, ImplicitEuler, LinearTerm, ODETerm, solve  # noqa: E402
+from solvers import (  # noqa: E402
+    RK4,
+    Dopri5,
+    Euler,
+    ImplicitEuler,
+    LinearTerm,
+    ODETerm,
+    PIController,
+    solve,
+)
 
 from conftest import SHARED_DATA  # noqa: E402
 
@@ -167,6 +176,18 @@ def test_implicit_euler_and_cg(run):
     )
 
 
+def test_adaptive_dopri5_with_a_global_error_norm(run):
+    graph, res = run
+    x, _, _, _ = W.inputs(graph)
+    ctrl = PIController(rtol=1e-6, atol=1e-9)
+    sol = solve(LinearTerm(Laplacian(graph)), Dopri5(), y0=x, t1=1.0, controller=ctrl)
+    # every rank took the single-process steps (same counts, same states)
+    for r in res:
+        assert r["dopri5"][1:] == (sol.stats.num_accepted, sol.stats.num_rejected)
+    got = _own_gather(res, [r["dopri5"][0][-1] for r in res])
+    torch.testing.assert_close(got, sol.ys[-1], **TOL)
+
+
 def test_lam_max_is_global_and_the_same_on_every_rank(run):
     graph, res = run
     L = Laplacian(graph)
@@ -299,3 +320,20 @@ def test_bad_inputs():
     op = DistributedOperator(plan)
     with pytest.raises(ValueError, match=r"expected this rank's block of shape"):
         op @ torch.zeros(59, 1)
+
+
+def test_pi_controller_reduce_identity_is_the_plain_controller():
+    g = W.build_graph("random")
+    x, _, _, _ = W.inputs(g)
+    term = LinearTerm(Laplacian(g))
+    plain = solve(term, Dopri5(), y0=x, t1=1.0,
+                  controller=PIController(rtol=1e-6, atol=1e-9))
+    same = solve(term, Dopri5(), y0=x, t1=1.0,
+                 controller=PIController(rtol=1e-6, atol=1e-9, reduce=lambda t: t))
+    assert same.stats.num_accepted == plain.stats.num_accepted
+    torch.testing.assert_close(same.ys, plain.ys, rtol=0, atol=1e-14)
+    assert repr(PIController(rtol=1e-6, atol=1e-9, reduce=lambda t: t)) == (
+        "PIController(rtol=1e-06, atol=1e-09)"
+    )
+    with pytest.raises(TypeError, match="PIController: `reduce` must be a callable"):
+        PIController(rtol=1e-6, atol=1e-9, reduce=3)
