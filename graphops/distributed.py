@@ -491,6 +491,16 @@ class DistributedOperator(GraphOperator):
                 return None, None
         return store[key]
 
+    @property
+    def values(self) -> Tensor:
+        """The owned rows' ``[nnz]`` values in CSR order (differentiable).
+
+        Their columns are local (``[owned, ghosts]``), so they are no matrix of
+        ``shape``; :class:`~graphops.linalg.CG` reads them only to carry the
+        gradient to learned edge weights (through the solve's adjoint).
+        """
+        return self._values
+
     def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
         """``t`` summed (``op="sum"``) or maximised (``"max"``) over the ranks.
 

@@ -129,6 +129,14 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     res = CG(rtol=1e-13).solve(opn, b, shift=1.0, scale=0.5)
     (res.x * xo).sum().backward()
     out["cg_grad"] = b.grad
+    # learned weights through CG and ImplicitEuler (gradient via the adjoint solve)
+    wl = w.clone().requires_grad_()
+    opw = DistributedOperator(plan, Laplacian, edge_weight=plan.local_edge_weight(wl))
+    res = CG(rtol=1e-13).solve(opw, c[own], shift=1.0, scale=0.5)
+    sol = solve(LinearTerm(opw), ImplicitEuler(CG(rtol=1e-13)), y0=xo, t1=0.5,
+                dt0=0.25)
+    ((res.x * xo).sum() + (sol.ys[-1] * c[own]).sum()).backward()
+    out["implicit_grad"] = wl.grad
     for meth in ("gershgorin", "power", "lanczos"):
         out[f"lam_max/{meth}"] = lam_max(opn, method=meth)
     # a rw (non-symmetric) operator through power iteration

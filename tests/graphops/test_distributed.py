@@ -176,6 +176,17 @@ def test_implicit_euler_and_cg(run):
     )
 
 
+def test_weight_gradient_through_cg_and_implicit_euler(run):
+    graph, res = run
+    x, c, w, _ = W.inputs(graph)
+    wl = w.clone().requires_grad_()
+    L = Laplacian(graph, edge_weight=wl)
+    cg = CG(rtol=1e-13).solve(L, c, shift=1.0, scale=0.5)
+    sol = solve(LinearTerm(L), ImplicitEuler(CG(rtol=1e-13)), y0=x, t1=0.5, dt0=0.25)
+    ((cg.x * x).sum() + (sol.ys[-1] * c).sum()).backward()
+    torch.testing.assert_close(sum(r["implicit_grad"] for r in res), wl.grad, **TOL)
+
+
 def test_adaptive_dopri5_with_a_global_error_norm(run):
     graph, res = run
     x, _, _, _ = W.inputs(graph)
