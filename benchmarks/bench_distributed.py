@@ -1,6 +1,6 @@
 r"""Domain decomposition: partition statistics and time per distributed ``L @ x``.
 
-Two modes::
+Three modes::
 
     # edge cut, balance, halo sizes and bytes per operator application
     python benchmarks/bench_distributed.py stats [--data DIR] [--big]
@@ -8,6 +8,10 @@ Two modes::
     # time per application with K processes (gloo, one thread each)
     OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc-per-node K \\
         benchmarks/bench_distributed.py time [--graph cora|random] [--features 64]
+
+    # multirate: error of stale halos (exchange every k-th application) on heat flow
+    OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc-per-node K \\
+        benchmarks/bench_distributed.py multirate [--rows 30]
 
 ``stats`` needs one process. Bytes per application: every ghost row is received
 once per application, so the bytes moved are ``sum_r n_ghost(r) * F * itemsize``
@@ -156,10 +160,60 @@ def time_steps(args) -> None:
     dist.destroy_process_group()
 
 
+def multirate(args) -> None:
+    """Heat flow with stale halos: error against the exact solution vs ``every``.
+
+    ``y' = -L y`` on a ``rows x rows`` grid (combinatorial Laplacian) from a hot
+    first row, RK4 to ``t = 1``; the exact solution is ``V exp(-Lambda t) V^T y0``
+    (dense eigendecomposition). Rank 0 prints one row per ``(dt, every)``.
+    """
+    import torch.distributed as dist
+
+    from graphops.datasets import grid_graph
+    from graphops.distributed import DistributedOperator
+    from solvers import RK4, LinearTerm, solve
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
+    rank, world = dist.get_rank(), dist.get_world_size()
+    graph = grid_graph(args.rows, args.rows).to(torch.float64)
+    part = partition(graph, world, method=args.method)
+    plan = halo_plan(graph, part, rank)
+    y0 = torch.zeros(graph.num_nodes, 1, dtype=torch.float64)
+    y0[: args.rows] = 1.0
+    op = DistributedOperator(plan, Laplacian)
+    if rank == 0:
+        lam, vec = torch.linalg.eigh(Laplacian(graph).to_dense())
+        exact = vec @ (torch.exp(-lam)[:, None] * (vec.T @ y0))
+        print(f"grid {args.rows}x{args.rows}, {world} ranks, {part}")
+        print("| dt | every | exchanges | max abs error | rel. L2 error | "
+              "error / error(every=1) |")
+        print("|---|---|---|---|---|---|")
+    for dt in (0.01, 0.05):
+        base = None
+        for every in (1, 2, 4, 8, 16):
+            mr = op.multirate(every)
+            y = solve(LinearTerm(mr), RK4(), y0=y0[plan.owned], t1=1.0, dt0=dt).ys[-1]
+            blocks = [None] * world
+            dist.all_gather_object(blocks, (plan.owned, y))
+            if rank == 0:
+                full = torch.zeros_like(y0)
+                for owned, b in blocks:
+                    full[owned] = b
+                err = float((full - exact).abs().max())
+                rel = float((full - exact).norm() / exact.norm())
+                base = err if base is None else base
+                exchanges = -(-mr.count // every)
+                print(f"| {dt} | {every} | {exchanges} | {err:.2e} | {rel:.2e} | "
+                      f"{err / base:.3g} |", flush=True)
+    dist.destroy_process_group()
+
+
 def main() -> None:
     """Parse the mode and run it."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("stats", "time"))
+    ap.add_argument("mode", choices=("stats", "time", "multirate"))
+    ap.add_argument("--rows", type=int, default=30, help="multirate: grid side")
     ap.add_argument("--data", default=os.environ.get("GRAPHPDE_DATA"))
     ap.add_argument("--big", action="store_true", help="add a 1M-node grid")
     ap.add_argument("--only", default=None, help="one graph for stats")
@@ -170,7 +224,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--method", default="spectral")
     args = ap.parse_args()
-    stats(args) if args.mode == "stats" else time_steps(args)
+    {"stats": stats, "time": time_steps, "multirate": multirate}[args.mode](args)
 
 
 if __name__ == "__main__":

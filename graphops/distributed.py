@@ -52,9 +52,9 @@ from graphops._checks import describe
 from graphops.graph import Graph
 from graphops.operators import GraphOperator, Laplacian
 from graphops.partition import RankPlan
-from graphops.spmm import SparsePattern, check_signal_dtype, spmm
+from graphops.spmm import SIGNAL_DTYPES, SparsePattern, check_signal_dtype, spmm
 
-__all__ = ["DistributedOperator", "halo_exchange"]
+__all__ = ["DistributedOperator", "MultirateOperator", "halo_exchange"]
 
 
 def _dist():
@@ -450,25 +450,47 @@ class DistributedOperator(GraphOperator):
     def matmul(  # noqa: D102
         self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
     ) -> Tensor:
+        y, _ = self._apply(x, backend, None, self)
+        return y if out is None else out.copy_(y)
+
+    def _apply(
+        self, x: Tensor, backend: str | None, stale: Tensor | None, caller: object
+    ) -> tuple[Tensor, Tensor]:
+        """``(op @ x, ghosts)``; with ``stale`` given, those ghosts (no exchange).
+
+        ``caller`` (the operator the user applied) names the call in errors; its
+        repr is built only when one is raised.
+        """
         n = self.plan.num_owned
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n:
             got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
             raise ValueError(
-                f"{self!r}: expected this rank's block of shape [n_own, F]=[{n}, F]; "
-                f"got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
+                f"{caller!r}: expected this rank's block of shape [n_own, F]=[{n}, "
+                f"F]; got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
             )
-        check_signal_dtype(repr(self), x, self.dtype)
+        if x.dtype not in SIGNAL_DTYPES:
+            check_signal_dtype(repr(caller), x, self.dtype)
         b = self._blocks
         # post the boundary rows, multiply the interior while they travel, then
         # wait and add the ghost columns' contribution
-        pending = _post(x.detach(), self.plan, self.group)
+        pending = _post(x.detach(), self.plan, self.group) if stale is None else None
         inner_csr, halo_csr = self._csr(x.dtype)
         v_in, v_halo = self._split_values(x.dtype)
         y = spmm(b.inner, v_in, x, backend, inner_csr)
-        ghosts = _HaloWait.apply(x, self.plan, self.group, pending)
+        if stale is None:
+            ghosts = _HaloWait.apply(x, self.plan, self.group, pending)
+        else:
+            ghosts = stale
         if b.halo.nnz:
             y = y + spmm(b.halo, v_halo, ghosts, backend, halo_csr)
-        return y if out is None else out.copy_(y)
+        return y, ghosts
+
+    def multirate(self, every: int) -> MultirateOperator:
+        """This operator with a halo exchange on every ``every``-th application only.
+
+        See :class:`MultirateOperator`.
+        """
+        return MultirateOperator(self, every)
 
     def _split_values(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """Values of the interior and ghost-column blocks (differentiable)."""
@@ -566,3 +588,103 @@ class DistributedOperator(GraphOperator):
             f"parts={self.plan.num_parts}, owned={self.plan.num_owned}, "
             f"ghosts={self.plan.num_ghosts})"
         )
+
+
+class MultirateOperator(GraphOperator):
+    r"""A distributed operator that exchanges its halo every ``every`` applications.
+
+    The multirate option ("fewer message-passing steps across physical
+    locations"): application ``n`` (counted from 0 on this instance) exchanges
+    fresh ghost rows when ``n % every == 0`` and otherwise reuses the last ones, so
+    ``every - 1`` of every ``every`` applications send nothing. Each RK4 stage
+    is one application. ``every=1`` is the :class:`DistributedOperator` itself.
+    Stale ghosts make the owned rows' coupling to other parts lag, which is an
+    error of order ``every * dt`` at part boundaries. ``benchmarks/bench_distributed.py
+    multirate`` measures it against an exact heat-flow solution.
+
+    **Stateful**: the counter lives on the instance, and every rank must apply it
+    the same number of times (which the SPMD program does anyway). Build a new one
+    (or call :meth:`reset`) for a new solve. Gradients flow through the stale ghosts
+    to the application that exchanged them.
+
+    Args:
+        op: The :class:`DistributedOperator`.
+        every: Applications per halo exchange, ``>= 1``.
+
+    Raises:
+        TypeError: ``op`` is not a DistributedOperator, or ``every`` not an int.
+        ValueError: ``every < 1``.
+    """
+
+    domain = codomain = "node"
+
+    def __init__(self, op: DistributedOperator, every: int) -> None:
+        """Wrap ``op``; the arguments are documented on the class."""
+        from graphops._checks import check_int
+
+        if not isinstance(op, DistributedOperator):
+            raise TypeError(
+                f"MultirateOperator: `op` must be a DistributedOperator; got "
+                f"{describe(op)}. Build it with DistributedOperator(plan, ...)."
+            )
+        self.base = op
+        self.every = check_int("MultirateOperator", "every", every, low=1)
+        self.graph = op.graph
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart the application counter (the next application exchanges)."""
+        self.count = 0
+        self._ghosts: Tensor | None = None
+
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        fresh = self.count % self.every == 0 or self._ghosts is None
+        if not fresh and self._ghosts.shape[1] != x.shape[1]:
+            raise ValueError(
+                f"{self!r}: `x` must keep the width F={self._ghosts.shape[1]} of the "
+                f"last exchange; got F={x.shape[1]}. Call reset() for a new signal."
+            )
+        y, ghosts = self.base._apply(
+            x, backend, None if fresh else self._ghosts, self
+        )
+        self._ghosts = ghosts
+        self.count += 1
+        return y if out is None else out.copy_(y)
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:  # noqa: D102
+        return self.base.allreduce(t, op)
+
+    @property
+    def shape(self) -> tuple[int, int]:  # noqa: D102
+        return self.base.shape
+
+    @property
+    def dtype(self) -> torch.dtype:  # noqa: D102
+        return self.base.dtype
+
+    @property
+    def device(self) -> torch.device:  # noqa: D102
+        return self.base.device
+
+    @property
+    def is_symmetric(self) -> bool:  # noqa: D102
+        return self.base.is_symmetric
+
+    def adjoint(self) -> GraphOperator:
+        """The base operator's adjoint, with a fresh counter and the same rate."""
+        return MultirateOperator(self.base.adjoint(), self.every)
+
+    def diagonal(self) -> Tensor:  # noqa: D102
+        return self.base.diagonal()
+
+    def to_dense(self) -> Tensor:  # noqa: D102
+        return self.base.to_dense()
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return self.base.to_scipy()
+
+    def __repr__(self) -> str:
+        """``MultirateOperator(DistributedOperator(...), every=4)``."""
+        return f"MultirateOperator({self.base!r}, every={self.every})"

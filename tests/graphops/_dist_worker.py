@@ -137,6 +137,10 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
                 dt0=0.25)
     ((res.x * xo).sum() + (sol.ys[-1] * c[own]).sum()).backward()
     out["implicit_grad"] = wl.grad
+    for every in (1, 3):
+        mr = opn.multirate(every)
+        sol = solve(LinearTerm(mr), RK4(), y0=xo, t1=0.5, dt0=0.05)
+        out[f"multirate/{every}"] = (sol.ys[-1], mr.count)
     for meth in ("gershgorin", "power", "lanczos"):
         out[f"lam_max/{meth}"] = lam_max(opn, method=meth)
     # a rw (non-symmetric) operator through power iteration

@@ -22,7 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _dist_worker as W  # noqa: E402
 
 from graphops import Adjacency, Gradient, Laplacian  # noqa: E402
-from graphops.distributed import DistributedOperator, halo_exchange  # noqa: E402
+from graphops.distributed import (  # noqa: E402
+    DistributedOperator,
+    MultirateOperator,
+    halo_exchange,
+)
 from graphops.linalg import CG  # noqa: E402
 from graphops.partition import halo_plan, partition  # noqa: E402
 from solvers import (  # noqa: E402
@@ -187,6 +191,42 @@ def test_weight_gradient_through_cg_and_implicit_euler(run):
     torch.testing.assert_close(sum(r["implicit_grad"] for r in res), wl.grad, **TOL)
 
 
+def test_multirate_against_a_dense_stale_halo_simulation(run):
+    graph, res = run
+    x, _, _, _ = W.inputs(graph)
+    a = Laplacian(graph).to_dense()
+    part = partition(graph, len(res), method="spectral")
+    plans = [halo_plan(graph, part, r) for r in range(len(res))]
+
+    def stale_rhs(every):
+        # -A y where rank r sees its ghosts as of its last exchange (dense, global)
+        state = {"n": 0, "ghosts": None}
+
+        def f(t, y, args):
+            if state["n"] % every == 0:
+                state["ghosts"] = [y[p.ghosts] for p in plans]
+            state["n"] += 1
+            out = torch.empty_like(y)
+            for p, g in zip(plans, state["ghosts"], strict=True):
+                o, h = p.owned, p.ghosts
+                out[o] = -(a[o][:, o] @ y[o] + a[o][:, h] @ g)
+            return out
+
+        return f, state
+
+    for every in (1, 3):
+        f, state = stale_rhs(every)
+        want = solve(ODETerm(f), RK4(), y0=x, t1=0.5, dt0=0.05).ys[-1]
+        got = _own_gather(res, [r[f"multirate/{every}"][0] for r in res])
+        torch.testing.assert_close(got, want, **TOL)
+        assert all(r[f"multirate/{every}"][1] == state["n"] == 40 for r in res)
+    exact = solve(LinearTerm(Laplacian(graph)), RK4(), y0=x, t1=0.5, dt0=0.05)
+    stale = _own_gather(res, [r["multirate/3"][0] for r in res])
+    fresh = _own_gather(res, [r["multirate/1"][0] for r in res])
+    torch.testing.assert_close(fresh, exact.ys[-1], **TOL)
+    assert (stale - fresh).abs().max() > 1e-6  # staleness is visible
+
+
 def test_adaptive_dopri5_with_a_global_error_norm(run):
     graph, res = run
     x, _, _, _ = W.inputs(graph)
@@ -331,6 +371,19 @@ def test_bad_inputs():
     op = DistributedOperator(plan)
     with pytest.raises(ValueError, match=r"expected this rank's block of shape"):
         op @ torch.zeros(59, 1)
+    with pytest.raises(TypeError, match="must be float32 or float64"):
+        op @ torch.zeros(60, 1, dtype=torch.int64)
+    with pytest.raises(TypeError, match="MultirateOperator: `op` must be a Distrib"):
+        MultirateOperator(Laplacian(g), 2)
+    with pytest.raises(ValueError, match="every"):
+        op.multirate(0)
+    mr = op.multirate(2)
+    mr @ torch.zeros(60, 2)
+    with pytest.raises(ValueError, match="must keep the width F=2"):
+        mr @ torch.zeros(60, 3)
+    mr.reset()
+    assert (mr @ torch.ones(60, 3)).shape == (60, 3) and mr.count == 1
+    assert "every=2" in repr(mr) and mr.shape == (60, 60)
 
 
 def test_pi_controller_reduce_identity_is_the_plain_controller():
