@@ -338,30 +338,48 @@ def _bisection_order(sub, n_left: int, method: str, rng) -> np.ndarray:
 
 def _fiedler_order(sub, rng) -> np.ndarray:
     """Nodes of a connected piece sorted by their Fiedler-vector entry."""
-    import scipy.sparse as sp
-
     n = sub.shape[0]
     if n <= 2:
         return np.arange(n)
+    v = _fiedler_vector(sub, rng)
+    v = v * np.sign(v[np.argmax(np.abs(v))])  # a fixed sign: largest entry positive
+    return np.lexsort((np.arange(n), np.round(v, 12)))
+
+
+def _fiedler_vector(sub, rng) -> np.ndarray:
+    """An eigenvector of the second-smallest eigenvalue of a connected piece's ``L``.
+
+    Dense ``eigh`` for small pieces. Otherwise ARPACK Lanczos for the smallest
+    eigenpair of ``L + c 11^T / n`` (``c`` above ``lambda_max``, so the constant
+    null vector moves to the top of the spectrum and cannot be returned in place
+    of, or mixed with, the Fiedler pair); when that does not converge (a small
+    gap: meshes, long paths), shift-invert just below 0, where ``L - sigma I`` is
+    positive definite and its LU stays sparse.
+    """
+    import scipy.sparse as sp
+
+    n = sub.shape[0]
     deg = np.asarray(sub.sum(axis=1)).ravel()
     lap = (sp.diags(deg) - sub).tocsc()
     if n <= _DENSE_LIMIT:
-        _, vecs = np.linalg.eigh(lap.toarray())
-    else:
-        from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+        return np.linalg.eigh(lap.toarray())[1][:, 1]
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-        v0 = rng.standard_normal(n)
-        try:
-            # plain Lanczos: fast when the spectral gap is large (expanders,
-            # citation graphs), where a sparse LU would fill in
-            _, vecs = eigsh(lap, k=2, which="SA", v0=v0, maxiter=50, tol=1e-8)
-        except ArpackNoConvergence:
-            # small gap (meshes, long paths): shift-invert just below 0, where
-            # L - sigma I is positive definite and its LU stays sparse
-            _, vecs = eigsh(lap, k=2, sigma=-1e-6, which="LM", v0=v0)
-    v = vecs[:, 1]
-    v = v * np.sign(v[np.argmax(np.abs(v))])  # a fixed sign: largest entry positive
-    return np.lexsort((np.arange(n), np.round(v, 12)))
+    ones = np.full(n, 1.0 / np.sqrt(n))
+    c = 2.0 * float(deg.max()) + 1.0  # Gershgorin: above every eigenvalue of L
+
+    def deflated(x: np.ndarray) -> np.ndarray:
+        x = np.ravel(x)
+        return lap @ x + c * ones * (ones @ x)
+
+    v0 = rng.standard_normal(n)
+    try:
+        op = LinearOperator((n, n), matvec=deflated, dtype=np.float64)
+        _, vecs = eigsh(op, k=1, which="SA", v0=v0, maxiter=50, tol=1e-8)
+        return vecs[:, 0]
+    except ArpackNoConvergence:
+        vals, vecs = eigsh(lap, k=2, sigma=-1e-6, which="LM", v0=v0)
+        return vecs[:, int(np.argmax(vals))]
 
 
 def _bfs_order(sub, rng) -> np.ndarray:

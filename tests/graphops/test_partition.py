@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 
@@ -73,6 +74,34 @@ def test_spectral_large_pieces_closed_forms():
     g = make_random_graph(800, 0.01, weighted=False)
     p = partition(g, 2, method="spectral")
     assert p.edge_cut == _cut_networkx(g, p.assignment) and p.sizes == (400, 400)
+
+
+@pytest.mark.parametrize(
+    "graph",
+    [make_grid_graph(30, 30), make_path_graph(2000),
+     make_random_graph(800, 0.01, weighted=False)],
+    ids=["square-grid", "path", "random"],
+)
+def test_fiedler_vector_above_the_dense_limit(graph):
+    # the Rayleigh quotient is the second-smallest eigenvalue (numpy, dense), and
+    # the vector is orthogonal to the constant null vector; the square grid's
+    # eigenvalue is double, where an undeflated Lanczos returned the next one
+    from scipy.sparse.csgraph import connected_components
+
+    from graphops.partition import _fiedler_vector
+
+    adj = graph.to_scipy("csr")
+    adj.data[:] = 1.0
+    _, label = connected_components(adj, directed=False)
+    keep = np.flatnonzero(label == np.bincount(label).argmax())
+    sub = adj[keep][:, keep]
+    assert sub.shape[0] > 600
+    lap = np.diag(np.asarray(sub.sum(1)).ravel()) - sub.toarray()
+    lam2 = np.linalg.eigvalsh(lap)[1]
+    v = _fiedler_vector(sub, np.random.default_rng(0))
+    v = v / np.linalg.norm(v)
+    assert abs(v.sum()) < 1e-6
+    assert v @ lap @ v == pytest.approx(lam2, rel=1e-6, abs=1e-12)
 
 
 @pytest.mark.parametrize("method", BUILTIN)
