@@ -1,6 +1,6 @@
 r"""Domain decomposition: partition statistics and time per distributed ``L @ x``.
 
-Three modes::
+Four modes::
 
     # edge cut, balance, halo sizes and bytes per operator application
     python benchmarks/bench_distributed.py stats [--data DIR] [--big]
@@ -8,6 +8,9 @@ Three modes::
     # time per application with K processes (gloo, one thread each)
     OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc-per-node K \\
         benchmarks/bench_distributed.py time [--graph cora|random] [--features 64]
+
+    # papers100M paper estimate from the measured SpMM throughput
+    python benchmarks/bench_distributed.py costmodel [--bandwidth 25 --latency 2]
 
     # multirate: error of stale halos (exchange every k-th application) on heat flow
     OMP_NUM_THREADS=1 python -m torch.distributed.run --nproc-per-node K \\
@@ -48,11 +51,11 @@ def random_graph(n: int = 10_000, avg_pairs: int = 5, seed: int = 0) -> Graph:
 
 
 def load(name: str, data: str | None) -> Graph:
-    """``cora`` (from ``data``), ``random`` (10k nodes) or ``grid1m`` (1000 x 1000)."""
-    if name == "cora":
+    """``cora``/``squirrel`` (from ``data``), ``random`` (10k) or ``grid1m``."""
+    if name in ("cora", "squirrel"):
         from graphops import datasets
 
-        return datasets.load("cora", data or os.environ["GRAPHPDE_DATA"]).graph
+        return datasets.load(name, data or os.environ["GRAPHPDE_DATA"]).graph
     if name == "grid1m":
         from graphops.datasets import grid_graph
 
@@ -62,7 +65,7 @@ def load(name: str, data: str | None) -> Graph:
 
 def stats(args) -> None:
     """Print the partition table (markdown)."""
-    names = ["cora", "random"] + (["grid1m"] if args.big else [])
+    names = ["cora", "squirrel", "random"] + (["grid1m"] if args.big else [])
     names = [args.only] if args.only else names
     print("| graph | N | M | parts | method | edge cut (% of M) | balance | "
           "ghosts max / total | messages | bytes per L@x, F=1 f64 | "
@@ -211,22 +214,87 @@ def multirate(args) -> None:
     dist.destroy_process_group()
 
 
+def cost_model(args) -> None:
+    """A paper estimate for papers100M-scale graphs from measured SpMM throughput.
+
+    Compute per rank: the local SpMM's ``nnz * F`` multiply-adds at the
+    throughput measured here (one thread, a 200k-node random graph, ``F`` float32
+    columns, out of cache). Communication per application: the ghost rows'
+    bytes at a stated bandwidth plus a stated latency per message. Assumed, not
+    measured: the network, the halo size (ghost rows per rank as a multiple of the
+    owned rows, capped at ``N - N/K``; two scenarios) and one message per peer with
+    ``min(K - 1, 64)`` peers. Memory per rank: the operator structures as
+    implemented (about 52 bytes per stored entry: the extended pattern with its row
+    array, the two block patterns and their CSR tensors) plus six ``[rows, F]``
+    float32 blocks (an RK4 state, four stages, one temporary) over owned + ghost
+    rows.
+    """
+    from graphops.spmm import spmm
+
+    torch.set_num_threads(1)
+    graph = random_graph(200_000, 8, seed=1).to(torch.float32)
+    L = Laplacian(graph, "sym")
+    x = torch.randn(graph.num_nodes, args.features)
+    nnz = L.pattern.nnz
+    csr = L.csr()
+    secs = statistics.median(
+        _wall(lambda: spmm(L.pattern, L.values, x, None, csr)) for _ in range(5)
+    )
+    rate = nnz * args.features / secs
+    n, m, f = 111_059_956, 1_600_000_000, args.features
+    bw, lat = args.bandwidth * 1e9, args.latency * 1e-6
+    print(f"measured SpMM throughput: {rate / 1e9:.2f} G entry-columns/s "
+          f"(nnz={nnz}, F={f}, {1e3 * secs:.1f} ms per product, one thread)")
+    print(f"network (assumed): {args.bandwidth:g} GB/s per rank, "
+          f"{args.latency:g} us per message")
+    print("| ranks | halo / owned (assumed) | nnz per rank | compute ms | comm ms | "
+          "RK4 steps/s, no overlap | RK4 steps/s, full overlap | memory per rank |")
+    print("|---|---|---|---|---|---|---|---|")
+    for k in (16, 64, 256):
+        for ratio in (0.5, 2.0):
+            own = n / k
+            ghosts = min(ratio * own, n - own)
+            nnz_r = own + 2 * m / k
+            comp = nnz_r * f / rate
+            comm = ghosts * f * 4 / bw + min(k - 1, 64) * lat
+            rk4 = 4  # applications per RK4 step
+            mem = 52 * nnz_r + 6 * (own + ghosts) * f * 4
+            print(f"| {k} | {ratio:g} | {nnz_r / 1e6:.0f}M | {1e3 * comp:.0f} | "
+                  f"{1e3 * comm:.1f} | {1 / (rk4 * (comp + comm)):.3g} | "
+                  f"{1 / (rk4 * max(comp, comm)):.3g} | {mem / 2**30:.1f} GiB |",
+                  flush=True)
+
+
+def _wall(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     """Parse the mode and run it."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("stats", "time", "multirate"))
+    ap.add_argument("mode", choices=("stats", "time", "multirate", "costmodel"))
+    ap.add_argument("--bandwidth", type=float, default=25.0,
+                    help="costmodel: GB/s per rank (assumed)")
+    ap.add_argument("--latency", type=float, default=2.0,
+                    help="costmodel: microseconds per message (assumed)")
     ap.add_argument("--rows", type=int, default=30, help="multirate: grid side")
     ap.add_argument("--data", default=os.environ.get("GRAPHPDE_DATA"))
     ap.add_argument("--big", action="store_true", help="add a 1M-node grid")
     ap.add_argument("--only", default=None, help="one graph for stats")
     ap.add_argument("--methods", default="spectral,bfs", help="for stats")
-    ap.add_argument("--graph", default="cora", choices=("cora", "random", "grid1m"))
+    ap.add_argument(
+        "--graph", default="cora", choices=("cora", "squirrel", "random", "grid1m")
+    )
     ap.add_argument("--features", type=int, default=64)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--method", default="spectral")
     args = ap.parse_args()
-    {"stats": stats, "time": time_steps, "multirate": multirate}[args.mode](args)
+    modes = {"stats": stats, "time": time_steps, "multirate": multirate,
+             "costmodel": cost_model}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":
