@@ -52,7 +52,13 @@ from graphops._checks import describe
 from graphops.graph import Graph
 from graphops.operators import GraphOperator, Laplacian
 from graphops.partition import RankPlan
-from graphops.spmm import SIGNAL_DTYPES, SparsePattern, check_signal_dtype, spmm
+from graphops.spmm import (
+    SIGNAL_DTYPES,
+    SparsePattern,
+    check_signal_dtype,
+    map_nested,
+    spmm,
+)
 
 __all__ = ["DistributedOperator", "MultirateOperator", "halo_exchange"]
 
@@ -285,6 +291,15 @@ class _Blocks:
     """
 
     __slots__ = ("rows", "inner", "inner_idx", "halo", "halo_idx")
+
+    def map_tensors(self, fn: Callable[[Tensor], Tensor], memo: dict) -> _Blocks:
+        """A copy with ``fn`` applied to every index structure."""
+        if id(self) not in memo:
+            new = _Blocks.__new__(_Blocks)
+            for name in self.__slots__:
+                setattr(new, name, map_nested(getattr(self, name), fn, memo))
+            memo[id(self)] = new
+        return memo[id(self)]
 
     def __init__(self, plan: RankPlan, pattern: SparsePattern) -> None:
         n_own, n_ghost = plan.num_owned, plan.num_ghosts

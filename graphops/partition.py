@@ -38,15 +38,17 @@ Example:
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from graphops._checks import check_int, describe
-from graphops.graph import Graph
+from graphops.graph import Graph, _to_fn
+from graphops.spmm import map_nested
 
 __all__ = ["METHODS", "Partition", "RankPlan", "halo_plan", "partition"]
 
@@ -199,6 +201,41 @@ class RankPlan:
     def global_num_edges(self) -> int:
         """Number of undirected edges ``M`` of the whole graph."""
         return int(self._cache["global_num_edges"])
+
+    def map_tensors(
+        self, fn: Callable[[Tensor], Tensor], memo: dict[int, Any] | None = None
+    ) -> RankPlan:
+        """A copy with ``fn`` applied to every tensor (caches included).
+
+        Cached per-pattern structures (built by :mod:`graphops.distributed`) are
+        re-keyed to the copied patterns. What :meth:`to` and
+        ``DistributedOperator.to`` use.
+        """
+        memo = {} if memo is None else memo
+        if id(self) in memo:
+            return memo[id(self)]
+        names = [f.name for f in fields(self) if f.name != "_cache"]
+        state = {k: map_nested(getattr(self, k), fn, memo) for k in names}
+        new = RankPlan(**state)
+        memo[id(self)] = new
+        for key, value in self._cache.items():
+            value = map_nested(value, fn, memo)
+            if isinstance(key, tuple) and len(key) == 2 and isinstance(value, tuple):
+                key = (key[0], id(value[0]))  # keyed by the (copied) pattern
+            new._cache[key] = value
+        return new
+
+    def to(
+        self,
+        device: torch.device | str | torch.dtype | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> RankPlan:
+        """A copy on ``device`` (floating tensors cast to ``dtype``).
+
+        Build or move the plan onto the device the exchange runs on (e.g. CUDA
+        for NCCL) before building operators on it.
+        """
+        return self.map_tensors(_to_fn("RankPlan.to", device, dtype))
 
 
 # ---------------------------------------------------------------------------------

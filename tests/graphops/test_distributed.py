@@ -401,3 +401,25 @@ def test_pi_controller_reduce_identity_is_the_plain_controller():
     )
     with pytest.raises(TypeError, match="PIController: `reduce` must be a callable"):
         PIController(rtol=1e-6, atol=1e-9, reduce=3)
+
+
+@pytestmark_fast
+def test_plan_and_operator_move_with_to():
+    g = W.build_graph("random")
+    x, _, _, _ = W.inputs(g)
+    plan = halo_plan(g, partition(g, 1), 0)
+    op = DistributedOperator(plan, Laplacian, normalization="sym")
+    op @ x  # fills the plan's and the operator's caches
+    plan32 = plan.to(torch.float32)
+    assert plan32.global_degree.dtype == torch.float32
+    assert plan32.owned.dtype == torch.int64
+    assert plan32.local_graph.dtype == torch.float32
+    assert plan.global_degree.dtype == torch.float64  # the original is unchanged
+    ref = Laplacian(g.to(torch.float32), "sym") @ x.float()
+    built = DistributedOperator(plan32, Laplacian, normalization="sym")
+    assert built._blocks is plan32._cache[("blocks", id(built.local.pattern))][1]
+    moved = op.to(torch.float32)
+    assert moved.dtype == torch.float32
+    assert moved.plan.global_degree.dtype == torch.float32
+    for o in (built, moved):
+        torch.testing.assert_close(o @ x.float(), ref, rtol=1e-6, atol=1e-6)
