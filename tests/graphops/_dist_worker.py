@@ -57,6 +57,51 @@ def inputs(graph, f: int = 3):
     return x, c, w, w2
 
 
+def gcn_model():
+    """A 2-layer GCN as an Euler solve (seeded): the same in every process."""
+    from torch import nn
+
+    from models import GCNTerm, GraphPDEModel
+    from solvers import Euler
+
+    torch.manual_seed(3)
+    return GraphPDEModel(nn.Linear(5, 4), GCNTerm(4, num_layers=2), nn.Linear(4, 3),
+                         solver=Euler(), t1=2.0, dt0=1.0).to(torch.float64)
+
+
+def train_data(n: int):
+    """Seeded features ``[N, 5]``, labels in 3 classes, a training mask."""
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(n, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (n,), generator=g)
+    mask = torch.rand(n, generator=g) < 0.5
+    return x, y, mask
+
+
+def train_step(model, x, y, mask, graph, n_train: int, reduce=None) -> tuple:
+    """One full-graph SGD step: loss, then the parameters after the update.
+
+    ``reduce`` (distributed) sums the per-rank loss and gradients, as
+    DistributedDataParallel does with replicated parameters.
+    """
+    logits = model(x, graph)
+    loss = torch.nn.functional.cross_entropy(
+        logits[mask], y[mask], reduction="sum"
+    ) / n_train
+    model.zero_grad()
+    loss.backward()
+    loss = loss.detach()
+    params = list(model.parameters())
+    if reduce is not None:
+        loss = reduce(loss)
+        for p in params:
+            p.grad = reduce(p.grad)
+    with torch.no_grad():
+        for p in params:
+            p -= 0.1 * p.grad
+    return loss, [p.detach().clone() for p in params]
+
+
 def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     """Every case on this rank's block; ``full=False`` runs the Cora subset."""
     from solvers import (
@@ -137,6 +182,22 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
                 dt0=0.25)
     ((res.x * xo).sum() + (sol.ys[-1] * c[own]).sum()).backward()
     out["implicit_grad"] = wl.grad
+    # one training step of a GCN model on the partitioned graph: the model code is
+    # unchanged; its term takes the distributed adjacency as `args` (what prepare
+    # would return) and the loss and gradients are summed over the ranks
+    import torch.distributed as dist
+
+    def summed(t):
+        t = t.clone()
+        dist.all_reduce(t)
+        return t
+
+    model = gcn_model()
+    model.term.prepare = lambda t0, y0, g: g
+    xs, ys, mask = train_data(graph.num_nodes)
+    dop = DistributedOperator(plan, Adjacency, normalization="gcn")
+    out["train"] = train_step(model, xs[own], ys[own], mask[own], dop,
+                              int(mask.sum()), summed)
     for every in (1, 3):
         mr = opn.multirate(every)
         sol = solve(LinearTerm(mr), RK4(), y0=xo, t1=0.5, dt0=0.05)

@@ -227,6 +227,17 @@ def test_multirate_against_a_dense_stale_halo_simulation(run):
     assert (stale - fresh).abs().max() > 1e-6  # staleness is visible
 
 
+def test_one_training_step_of_a_gcn_model(run):
+    graph, res = run
+    model = W.gcn_model()
+    xs, ys, mask = W.train_data(graph.num_nodes)
+    loss, params = W.train_step(model, xs, ys, mask, graph, int(mask.sum()))
+    for r in res:
+        torch.testing.assert_close(r["train"][0], loss, **TOL)
+        for got, want in zip(r["train"][1], params, strict=True):
+            torch.testing.assert_close(got, want, **TOL)
+
+
 def test_adaptive_dopri5_with_a_global_error_norm(run):
     graph, res = run
     x, _, _, _ = W.inputs(graph)
