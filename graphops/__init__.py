@@ -79,6 +79,7 @@ from graphops.operators import (
     Laplacian,
     NodeToEdgeMean,
 )
+from graphops.partition import Partition, RankPlan, halo_plan, partition
 from graphops.paths import UNREACHABLE, hop_distances, receptive_field_sizes
 from graphops.resistance import effective_resistance
 from graphops.rewiring import SDRFRecord, diffusion_matrix, diffusion_rewire, sdrf
@@ -98,6 +99,8 @@ __all__ = [
     "GraphOperator",
     "Laplacian",
     "NodeToEdgeMean",
+    "Partition",
+    "RankPlan",
     "SDRFRecord",
     "SheafLaplacian",
     "UNREACHABLE",
@@ -113,12 +116,14 @@ __all__ = [
     "edge_homophily",
     "effective_resistance",
     "forman_curvature",
+    "halo_plan",
     "get_backend",
     "hop_distances",
     "lam_max",
     "laplacian_eigenvectors",
     "mean_average_distance",
     "node_homophily",
+    "partition",
     "random_walk_encoding",
     "receptive_field_sizes",
     "sdrf",

@@ -98,6 +98,19 @@ _PRECONDITIONERS = ("jacobi", None)
 _ACTIVE, _CONVERGED, _BREAKDOWN, _NONFINITE = 0, 1, 2, 3
 
 Matvec = Callable[[Tensor], Tensor]
+Reduce = Callable[[Tensor], Tensor]
+
+
+def _reducer(A: object) -> Reduce | None:
+    """``A.allreduce`` for a distributed operator, else ``None``.
+
+    Distributed means it overrides the identity of ``GraphOperator.allreduce``.
+    """
+    if isinstance(A, GraphOperator) and (
+        type(A).allreduce is not GraphOperator.allreduce
+    ):
+        return A.allreduce
+    return None
 
 
 # ---------------------------------------------------------------------------------
@@ -322,19 +335,25 @@ class CG:
         matvec, fast, diag, param_list = self._operator_parts(
             A, B, n, shift, scale, diagonal, params
         )
+        reduce = _reducer(A)
         inv_diag = None
         bad_diag = None
         if self.preconditioner == "jacobi":
             with torch.no_grad():
                 diag = diag.detach().to(B.dtype)
                 ok = torch.isfinite(diag) & (diag > 0)
-                if n > 0 and not bool(ok.all()):  # one host sync per solve
-                    i = int((~ok).nonzero()[0])
-                    bad_diag = (i, float(diag[i]))
+                n_bad = int((~ok).sum()) if n > 0 else 0  # one host sync per solve
+                if reduce is not None:  # every piece must take the same branch
+                    n_bad = int(reduce(B.new_tensor([float(n_bad)]))[0])
+                if n_bad:
+                    i = int((~ok).nonzero()[0]) if bool((~ok).any()) else -1
+                    bad_diag = (i, float(diag[i]) if i >= 0 else float("nan"))
                 inv_diag = (1.0 / diag).unsqueeze(1)
         if bad_diag is not None:
             return self._result(self._bad_preconditioner(B, x0, bad_diag), B.shape[1])
-        return _cg_with_implicit_grad(self, matvec, fast, B, x0, inv_diag, param_list)
+        return _cg_with_implicit_grad(
+            self, matvec, fast, B, x0, inv_diag, param_list, reduce
+        )
 
     # -- helpers -------------------------------------------------------------------
     def _operator_parts(self, A, B, n, shift, scale, diagonal, params):
@@ -675,6 +694,7 @@ def _cg_with_implicit_grad(
     x0: Tensor | None,
     inv_diag: Tensor | None,
     params: list[Tensor],
+    reduce: Reduce | None = None,
 ) -> CGResult:
     f = B.shape[1]
     needs_grad = torch.is_grad_enabled() and (
@@ -682,10 +702,12 @@ def _cg_with_implicit_grad(
     )
     if not needs_grad:
         with torch.no_grad():
-            raw = _pcg_blocked(cfg, fast, B, x0, inv_diag)
+            raw = _pcg_blocked(cfg, fast, B, x0, inv_diag, reduce)
         return cfg._result(raw, f)
     info: list[_Raw] = []
-    x = _CGSolveFn.apply(B, cfg, (matvec, fast), x0, inv_diag, info, *params)
+    x = _CGSolveFn.apply(
+        B, cfg, (matvec, fast, reduce), x0, inv_diag, info, *params
+    )
     return cfg._result(info[0], f, x=x)
 
 
@@ -694,8 +716,8 @@ class _CGSolveFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, B, cfg, matvecs, x0, inv_diag, info, *params):  # noqa: D102
-        matvec, fast = matvecs
-        raw = _pcg_blocked(cfg, fast, B, x0, inv_diag)
+        matvec, fast, reduce = matvecs
+        raw = _pcg_blocked(cfg, fast, B, x0, inv_diag, reduce)
         info.append(raw)
         ctx.cfg, ctx.matvec, ctx.fast, ctx.inv_diag, ctx.params = (
             cfg,
@@ -704,6 +726,7 @@ class _CGSolveFn(torch.autograd.Function):
             inv_diag,
             params,
         )
+        ctx.reduce = reduce
         ctx.save_for_backward(raw.x)
         return raw.x
 
@@ -712,7 +735,9 @@ class _CGSolveFn(torch.autograd.Function):
     def backward(ctx, grad_x):  # noqa: D102
         (x,) = ctx.saved_tensors
         cfg: CG = ctx.cfg
-        adj = _pcg_blocked(cfg, ctx.fast, grad_x.contiguous(), None, ctx.inv_diag)
+        adj = _pcg_blocked(
+            cfg, ctx.fast, grad_x.contiguous(), None, ctx.inv_diag, ctx.reduce
+        )
         if adj.code != 0:
             _, msg = cfg._diagnose(adj, _relative(adj), grad_x.shape[1])
             raise RuntimeError(
@@ -750,13 +775,19 @@ def _coldot(a: Tensor, b: Tensor) -> Tensor:
     return (a * b).sum(0)
 
 
-def _residual_dots(r: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor]:
+def _residual_dots(
+    r: Tensor, weights: Tensor | None, reduce: Reduce | None = None
+) -> tuple[Tensor, Tensor]:
     """``(||r_k||^2, r_k^T M^{-1} r_k)`` per column; ``weights = [1; diag(M)^-1]^T``."""
     rsq = r * r
     if weights is None:
         rr = rsq.sum(0)
+        if reduce is not None:
+            rr = reduce(rr)
         return rr, rr
     both = weights @ rsq  # [2, F]
+    if reduce is not None:
+        both = reduce(both)  # one reduction for both dot products
     return both[0], both[1]
 
 
@@ -777,12 +808,21 @@ def _chunk_width(b: Tensor) -> int:
 
 
 def _pcg_blocked(
-    cfg: CG, matvec: Matvec, B: Tensor, x0: Tensor | None, inv_diag: Tensor | None
+    cfg: CG,
+    matvec: Matvec,
+    B: Tensor,
+    x0: Tensor | None,
+    inv_diag: Tensor | None,
+    reduce: Reduce | None = None,
 ) -> _Raw:
-    """:func:`_pcg` on the whole block, or on cache-sized column chunks (CPU)."""
+    """:func:`_pcg` on the whole block, or on cache-sized column chunks (CPU).
+
+    A distributed solve (``reduce`` given) is never chunked: the chunk width
+    depends on the local row count, which differs between the pieces.
+    """
     width = _chunk_width(B)
-    if width >= B.shape[1]:
-        return _pcg(cfg, matvec, B, x0, inv_diag)
+    if reduce is not None or width >= B.shape[1]:
+        return _pcg(cfg, matvec, B, x0, inv_diag, reduce)
     parts: list[_Raw] = []
     failed = False
     for k in range(0, B.shape[1], width):
@@ -840,18 +880,29 @@ def _unsolved(b: Tensor, x: Tensor) -> _Raw:
 
 
 def _pcg(
-    cfg: CG, matvec: Matvec, B: Tensor, x0: Tensor | None, inv_diag: Tensor | None
+    cfg: CG,
+    matvec: Matvec,
+    B: Tensor,
+    x0: Tensor | None,
+    inv_diag: Tensor | None,
+    reduce: Reduce | None = None,
 ) -> _Raw:
     """The vectorised preconditioned CG iteration (runs without autograd).
 
     Per-column bookkeeping is device-side boolean masks (``active``, ``failed``);
     a frozen column gets ``alpha = beta = 0``, so its ``x`` is unchanged bit for bit.
+    ``reduce`` (a distributed operator's ``allreduce``) sums the column dot
+    products over the pieces, so every piece takes the same steps and branches.
     """
     n, f = B.shape
     dev = B.device
-    max_iters = cfg.max_iters if cfg.max_iters is not None else 10 * n
     B = B.detach()
-    bnorm = torch.linalg.vector_norm(B, dim=0)
+    if reduce is None:
+        bnorm = torch.linalg.vector_norm(B, dim=0)
+    else:
+        n = int(reduce(B.new_tensor([float(n)]))[0])
+        bnorm = reduce((B * B).sum(0)).sqrt()
+    max_iters = cfg.max_iters if cfg.max_iters is not None else 10 * n
     tol = torch.clamp(bnorm * cfg.rtol, min=cfg.atol)  # max(rtol ||b||, atol)
     zero_b = bnorm == 0
     num_matvecs = 0
@@ -869,7 +920,7 @@ def _pcg(
         if inv_diag is None
         else torch.cat([torch.ones_like(inv_diag), inv_diag], 1).T
     )
-    rr, rz = _residual_dots(r, weights)
+    rr, rz = _residual_dots(r, weights, reduce)
     rnorm = rr.sqrt()
     # NaN residuals stay active and are caught at the next check.
     active = ~(zero_b | (rnorm <= tol))
@@ -894,7 +945,7 @@ def _pcg(
         if it == max_iters:
             break
         q = matvec(p)
-        pq = _coldot(p, q)
+        pq = _coldot(p, q) if reduce is None else reduce(_coldot(p, q))
         bad = active & ~(torch.isfinite(pq) & (pq > 0))
         curvature = torch.where(bad, pq, curvature)  # NaN/inf: reported non-finite
         fail_iter = torch.where(bad, it + 1, fail_iter)
@@ -904,7 +955,7 @@ def _pcg(
         x.addcmul_(p, alpha)
         r.addcmul_(q, alpha, value=-1.0)
         iterations += active
-        rr, rz_new = _residual_dots(r, weights)
+        rr, rz_new = _residual_dots(r, weights, reduce)
         rnorm = torch.where(active, rr.sqrt(), rnorm)
         active = active & ~(rnorm <= tol)
         beta = torch.where(active, rz_new / rz, 0.0)

@@ -186,6 +186,11 @@ class GraphOperator(ABC):
        :attr:`values`.
     4. :attr:`cache`: a per-instance memo for derived quantities (the CSR tensor,
        ``lam_max`` estimates). Operators are immutable, so a memo never goes stale.
+    5. :meth:`allreduce`: how a reduction over rows (an inner product, a norm, a
+       maximum row sum) computed on this operator's rows becomes the global one;
+       the identity here, an ``all_reduce`` for a domain-decomposed
+       :class:`~graphops.distributed.DistributedOperator`. ``lam_max`` and CG
+       reduce through it.
 
     Devices: :meth:`to` returns a moved copy that carries the sparse index
     structures and caches along (nothing is rebuilt or re-sorted on the new device);
@@ -284,6 +289,26 @@ class GraphOperator(ABC):
         """
         self._require_node_to_node("diagonal")
         return torch.diagonal(self.to_dense()).clone()
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
+        """Combine a locally computed reduction over all pieces of the operator.
+
+        Code that reduces over the rows of a signal (inner products, norms, the
+        largest row sum) passes its local result through this, so that a
+        domain-decomposed operator (:class:`~graphops.distributed.
+        DistributedOperator`, one block of rows per process) gets the global
+        value on every process. A single-process operator holds all rows: this
+        default returns ``t`` unchanged.
+
+        Args:
+            t: A tensor of partial sums (``op="sum"``) or partial maxima
+                (``op="max"``).
+            op: ``"sum"`` or ``"max"``.
+
+        Returns:
+            The reduction over all pieces (here: ``t``).
+        """
+        return t
 
     def shifted(
         self, shift: float | Tensor = 0.0, scale: float | Tensor = 1.0

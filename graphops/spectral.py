@@ -35,8 +35,28 @@ __all__ = ["lam_max", "laplacian_eigenvectors", "random_walk_encoding"]
 _METHODS = ("lanczos", "power", "gershgorin")
 
 
+def _distributed(op: GraphOperator) -> bool:
+    """Whether ``op`` reduces over pieces (overrides ``GraphOperator.allreduce``)."""
+    return type(op).allreduce is not GraphOperator.allreduce
+
+
+def _norm(op: GraphOperator, v: Tensor) -> float:
+    """``||v||_2`` over all pieces of ``op``'s rows."""
+    if not _distributed(op):
+        return float(v.norm())
+    return float(op.allreduce(v.square().sum().reshape(1)).sqrt()[0])
+
+
 def _gershgorin(op: GraphOperator) -> float:
     """``max_i sum_j |A_ij|``, on the operator's device when it has a CSR tensor."""
+    if _distributed(op):
+        local = _gershgorin_local(op)
+        return float(op.allreduce(torch.tensor([local], dtype=torch.float64), "max")[0])
+    return _gershgorin_local(op)
+
+
+def _gershgorin_local(op: GraphOperator) -> float:
+    """:func:`_gershgorin` on the rows this process holds."""
     csr = op.csr()
     if csr is None:
         a = op.to_scipy()
@@ -54,12 +74,12 @@ def _power(op: GraphOperator, iters: int, tol: float, seed: int) -> float:
     n = op.shape[1]
     g = torch.Generator(device="cpu").manual_seed(seed)
     v = torch.randn(n, 1, generator=g, dtype=torch.float64).to(op.device)
-    v = v / v.norm()
+    v = v / _norm(op, v)
     lam = 0.0
     with torch.no_grad():
         for _ in range(iters):
             w = op.matmul(v.to(op.dtype)).to(torch.float64)
-            new = float(w.norm())
+            new = _norm(op, w)
             if new == 0.0:
                 return 0.0
             v = w / new
@@ -72,22 +92,27 @@ def _power(op: GraphOperator, iters: int, tol: float, seed: int) -> float:
 def _lanczos(op: GraphOperator, iters: int, tol: float, seed: int) -> float:
     """Lanczos with full re-orthogonalisation; returns the top Ritz value."""
     n = op.shape[1]
-    k = min(iters, n)
+    dist = _distributed(op)
+    # the Krylov dimension is bounded by the global size, not this piece's rows
+    total = int(op.allreduce(torch.tensor([float(n)]))[0]) if dist else n
+    k = min(iters, total)
     g = torch.Generator(device="cpu").manual_seed(seed)
     q = torch.randn(n, 1, generator=g, dtype=torch.float64).to(op.device)
-    q = q / q.norm()
+    q = q / _norm(op, q)
     basis = [q]
     alpha, beta = [], []
     prev = None
     with torch.no_grad():
         for m in range(k):
             w = op.matmul(basis[-1].to(op.dtype)).to(torch.float64)
-            a = float((w * basis[-1]).sum())
+            a = (w * basis[-1]).sum()
+            a = float(op.allreduce(a.reshape(1))[0] if dist else a)
             alpha.append(a)
             qs = torch.cat(basis, dim=1)
-            w = w - qs @ (qs.T @ w)
-            w = w - qs @ (qs.T @ w)  # twice is enough (Kahan-Parlett)
-            b = float(w.norm())
+            for _ in range(2):  # twice is enough (Kahan-Parlett)
+                c = qs.T @ w
+                w = w - qs @ (op.allreduce(c) if dist else c)
+            b = _norm(op, w)
             if not (math.isfinite(a) and math.isfinite(b)):
                 # NaN/inf operator values: eigvalsh would raise a LinAlgError
                 return math.nan

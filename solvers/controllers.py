@@ -36,8 +36,8 @@ from __future__ import annotations
 import math
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
@@ -382,10 +382,19 @@ def _div_or_zero(v: Tensor, scale: Tensor) -> Tensor:
     return torch.where(scale > 0, v / scale, torch.zeros_like(v))
 
 
-def _rms(tree: State) -> Tensor:
-    """Root mean square over every entry of every leaf (0-d tensor, no sync)."""
+def _rms(tree: State, reduce: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """Root mean square over every entry of every leaf (0-d tensor, no sync).
+
+    ``reduce`` (e.g. a distributed operator's ``allreduce``) sums the square sum
+    and the entry count over the processes that each hold a block of the state.
+    """
     leaves = tree if isinstance(tree, tuple) else (tree,)
     total = sum(leaf.numel() for leaf in leaves)
+    if reduce is not None:
+        sq = sum((leaf.abs() ** 2).sum() for leaf in leaves)
+        sq = torch.as_tensor(sq, dtype=leaves[0].real.dtype, device=leaves[0].device)
+        both = reduce(torch.stack([sq, torch.full_like(sq, float(total))]))
+        return torch.where(both[1] > 0, both[0] / both[1].clamp_min(1), 0.0).sqrt()
     if total == 0:
         return leaves[0].new_zeros(())
     sq = sum((leaf.abs() ** 2).sum() for leaf in leaves)
@@ -471,6 +480,11 @@ class PIController(AbstractAdaptiveController):
         factor_max: Largest step-size ratio, ``> 1``.
         dt_min: Smallest allowed step (``>= 0``).
         dt_max: Largest allowed step (``> dt_min``).
+        reduce: For a state split over processes (domain decomposition): a
+            callable summing a tensor over them, e.g. ``op.allreduce`` of a
+            :class:`~graphops.distributed.DistributedOperator`. The RMS norms and
+            the finiteness check are then global, so every process takes the same
+            steps. ``None`` (default): the state is whole.
 
     Raises:
         TypeError: ``rtol`` or ``atol`` is missing.
@@ -494,9 +508,18 @@ class PIController(AbstractAdaptiveController):
     factor_max: float = 10.0
     dt_min: float = 0.0
     dt_max: float = math.inf
+    reduce: Callable[[Tensor], Tensor] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         """Check that the tolerances were given and every knob is in range."""
+        if self.reduce is not None and not callable(self.reduce):
+            raise TypeError(
+                "PIController: `reduce` must be a callable summing a tensor over "
+                f"processes, or None; got {type(self.reduce).__name__}. Pass e.g. "
+                "reduce=op.allreduce for a DistributedOperator."
+            )
         given = {"rtol": self.rtol, "atol": self.atol}
         missing = [n for n, v in given.items() if v is _REQUIRED]
         if missing:
@@ -560,8 +583,12 @@ class PIController(AbstractAdaptiveController):
                 zero_scale = torch.where(e == 0, 0.0, math.inf).to(e.dtype)
                 return torch.where(scale > 0, e / scale, zero_scale)
 
-            ratio = _rms(tmap(scaled, y_err, y0, y1))
-            return torch.where(tall_finite(y1), ratio, torch.full_like(ratio, math.inf))
+            ratio = _rms(tmap(scaled, y_err, y0, y1), self.reduce)
+            finite = tall_finite(y1)
+            if self.reduce is not None:  # non-finite anywhere: rejected everywhere
+                bad = self.reduce((~finite).to(ratio.dtype).reshape(1))[0]
+                finite = bad == 0
+            return torch.where(finite, ratio, torch.full_like(ratio, math.inf))
 
     def initial_step(
         self, term: Term, t0: float, y0: State, args: Any, f0: State, error_order: int
@@ -585,9 +612,10 @@ class PIController(AbstractAdaptiveController):
         """
         with torch.no_grad():
             scale = tmap(lambda y: self.atol + self.rtol * y.detach().abs(), y0)
-            d0 = float(_rms(tmap(_div_or_zero, tmap(Tensor.detach, y0), scale)))
+            red = self.reduce
+            d0 = float(_rms(tmap(_div_or_zero, tmap(Tensor.detach, y0), scale), red))
             f0 = tmap(Tensor.detach, f0)
-            d1 = float(_rms(tmap(_div_or_zero, f0, scale)))
+            d1 = float(_rms(tmap(_div_or_zero, f0, scale), red))
             h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
             y_h = tmap(lambda y, f: y.detach() + h0 * f, y0, f0)
             f1 = term(t0 + h0, y_h, args)
@@ -599,7 +627,8 @@ class PIController(AbstractAdaptiveController):
                             f1,
                             f0,
                             scale,
-                        )
+                        ),
+                        red,
                     )
                 )
                 / h0

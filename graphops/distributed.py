@@ -1,0 +1,705 @@
+r"""Domain-decomposed graph operators over ``torch.distributed``.
+
+Each process (rank ``r`` of ``K``) owns the nodes of one part of a
+:class:`~graphops.partition.Partition` and holds node signals as ``[n_own, F]``
+blocks, rows in the order of ``plan.owned`` (a :class:`~graphops.partition.RankPlan`
+from :func:`~graphops.partition.halo_plan`). Applying an operator is
+
+1. a **halo exchange**: every rank sends the boundary rows its peers need and
+   receives its ghost rows (:func:`halo_exchange`, point-to-point ``isend`` /
+   ``irecv``, one message per peer and direction); it is an autograd function whose
+   backward is the reverse exchange, which sums the ghost gradients into the
+   owners' rows;
+2. the **local SpMM** on the owned rows of the operator built on the rank's local
+   graph, through the one sparse kernel (:func:`graphops.spmm.spmm`).
+
+:class:`DistributedOperator` wraps any node -> node operator family built on a
+pattern (:class:`~graphops.operators.Laplacian` and
+:class:`~graphops.operators.Adjacency`, every normalisation, symmetric ``[M]`` or
+per-direction ``[2M]`` learned weights) so that its ``op @ x`` on a rank's block is
+exactly the owned rows of the single-process ``op @ x``.
+
+**Degrees.** A normalised operator needs the *global* degree of a ghost node, which
+has edges the rank does not hold. The local graph gets one extra *phantom* node,
+joined to every ghost by an edge weighted ``d_global - d_local``, so the operator
+family computes every local node's degree correctly with its own code; owned rows
+never touch the phantom. With the graph's weights ``d_global`` comes from the plan
+(computed once from the whole graph); with learned weights the owners' degrees are
+halo-exchanged (differentiably) on each construction.
+
+**Collectives.** ``op @ x``, building an operator with learned weights, and
+:meth:`DistributedOperator.allreduce` are collective: every rank of the group must
+make the same calls in the same order (as in any SPMD program). ``lam_max`` and
+:class:`~graphops.linalg.CG` reduce their inner products through
+:meth:`~graphops.operators.GraphOperator.allreduce`, so every rank gets the same
+numbers and takes the same branches; an adaptive solve needs
+``PIController(..., reduce=op.allreduce)`` (a global error norm, so every rank
+takes the same steps). Create the process group with a ``timeout`` so that a failed
+rank makes the others raise instead of hanging.
+
+``torch.distributed`` is imported on first use, never at import of this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from graphops._checks import describe
+from graphops.graph import Graph
+from graphops.operators import GraphOperator, Laplacian
+from graphops.partition import RankPlan
+from graphops.spmm import (
+    SIGNAL_DTYPES,
+    SparsePattern,
+    check_signal_dtype,
+    map_nested,
+    spmm,
+)
+
+__all__ = ["DistributedOperator", "MultirateOperator", "halo_exchange"]
+
+
+def _dist():
+    """``torch.distributed``, imported lazily (it is heavy and optional)."""
+    import torch.distributed as dist
+
+    return dist
+
+
+def _peer(q: int, group: Any) -> int:
+    """The global rank of group rank ``q`` (point-to-point calls take global ranks)."""
+    return q if group is None else _dist().get_global_rank(group, q)
+
+
+def _check_group(plan: RankPlan, group: Any, where: str) -> None:
+    dist = _dist()
+    if not dist.is_initialized():
+        raise RuntimeError(
+            f"{where}: torch.distributed is not initialised. Call "
+            "torch.distributed.init_process_group(...) (or launch with torchrun) "
+            "first."
+        )
+    rank, size = dist.get_rank(group), dist.get_world_size(group)
+    if size != plan.num_parts or rank != plan.rank:
+        raise ValueError(
+            f"{where}: the plan must be this process's: rank {rank} of {size} in the "
+            f"group; got a plan for rank {plan.rank} of {plan.num_parts} parts. Build "
+            "it with halo_plan(graph, partition(graph, world_size), rank)."
+        )
+
+
+class _Pending:
+    """Posted, not yet completed, receives of a forward halo exchange."""
+
+    __slots__ = ("reqs", "landing")
+
+    def __init__(self, reqs: list, landing: list) -> None:
+        self.reqs, self.landing = reqs, landing
+
+    def finish(self, recv: dict[int, Tensor], out: Tensor) -> None:
+        """Wait for every message and copy the ghost rows into ``out``."""
+        for req in self.reqs:
+            req.wait()
+        for q, buf, _ in self.landing:
+            out.index_copy_(0, recv[q], buf)
+
+
+def _post(x: Tensor, plan: RankPlan, group: Any) -> _Pending:
+    """Start the forward exchange of ``x``'s boundary rows (non-blocking)."""
+    dist = _dist()
+    reqs, landing = [], []
+    for q in sorted(plan.send):
+        payload = x[plan.send[q]].contiguous()
+        buf = x.new_empty(len(plan.recv[q]), x.shape[1])
+        reqs.append(dist.isend(payload, _peer(q, group), group=group))
+        reqs.append(dist.irecv(buf, _peer(q, group), group=group))
+        landing.append((q, buf, payload))  # payloads live until the wait
+    return _Pending(reqs, landing)
+
+
+def _exchange(
+    rows: Tensor,
+    send: dict[int, Tensor],
+    recv: dict[int, Tensor],
+    out: Tensor,
+    group: Any,
+    reverse: bool,
+) -> None:
+    """Send ``rows[send[q]]`` to every peer ``q``; receive into ``out`` at ``recv[q]``.
+
+    Forward: ``rows`` are owned rows, ``out`` the ghost rows (``recv`` is contiguous,
+    received in place). Reverse: ``rows`` are ghost gradients sent back to their
+    owners, which add them into ``out`` (owned-row gradients) at their send lists.
+    """
+    dist = _dist()
+    width = rows.shape[1]
+    reqs, landing = [], []
+    for q in sorted(send):
+        if reverse:
+            payload = rows[recv[q]].contiguous()
+            buf = rows.new_empty(len(send[q]), width)
+        else:
+            payload = rows[send[q]].contiguous()
+            buf = rows.new_empty(len(recv[q]), width)
+        reqs.append(dist.isend(payload, _peer(q, group), group=group))
+        reqs.append(dist.irecv(buf, _peer(q, group), group=group))
+        landing.append((q, buf, payload))
+    for req in reqs:
+        req.wait()
+    for q, buf, _ in landing:
+        if reverse:
+            out.index_add_(0, send[q], buf)
+        else:
+            out.index_copy_(0, recv[q], buf)
+
+
+class _HaloExchange(torch.autograd.Function):
+    """Ghost rows of ``x``; the backward sends ghost gradients back to the owners."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, plan: RankPlan, group: Any) -> Tensor:  # noqa: D102
+        ctx.plan, ctx.group = plan, group
+        out = x.new_zeros(plan.num_ghosts, x.shape[1])
+        _exchange(x.detach(), plan.send, plan.recv, out, group, reverse=False)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        plan = ctx.plan
+        gx = grad.new_zeros(plan.num_owned, grad.shape[1])
+        _exchange(grad.contiguous(), plan.send, plan.recv, gx, ctx.group,
+                  reverse=True)
+        return gx, None, None
+
+
+class _HaloWait(torch.autograd.Function):
+    """Completes a posted exchange (forward); the reverse exchange (backward).
+
+    ``x`` is an input only so that the backward returns the ghost gradients summed
+    into its owned rows; the rows were sent by :func:`_post` before the interior
+    product, which is how communication overlaps with computation.
+    """
+
+    @staticmethod
+    def forward(ctx, x, plan, group, pending):  # noqa: D102
+        ctx.plan, ctx.group = plan, group
+        out = x.new_zeros(plan.num_ghosts, x.shape[1])
+        pending.finish(plan.recv, out)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        plan = ctx.plan
+        gx = grad.new_zeros(plan.num_owned, grad.shape[1])
+        _exchange(grad.contiguous(), plan.send, plan.recv, gx, ctx.group,
+                  reverse=True)
+        return gx, None, None, None
+
+
+def halo_exchange(x: Tensor, plan: RankPlan, group: Any = None) -> Tensor:
+    """The ghost rows of a distributed signal, received from their owners.
+
+    Collective over ``group``: every rank calls it with its own block (the same
+    ``F``). Differentiable: the backward sends each ghost row's gradient to its
+    owner, which sums it into the owned row (a node that is a ghost on several
+    ranks receives from all of them).
+
+    Args:
+        x: ``[n_own, F]`` this rank's rows, in ``plan.owned`` order.
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        group: Process group (``None``: the default group); its ranks must be the
+            partition's parts.
+
+    Returns:
+        ``[n_ghost, F]``: the rows of ``plan.ghosts``.
+
+    Raises:
+        TypeError: ``plan`` is not a RankPlan, ``x`` not a floating tensor.
+        ValueError: ``x`` has the wrong shape, or the plan is not this rank's.
+        RuntimeError: torch.distributed is not initialised.
+    """
+    if not isinstance(plan, RankPlan):
+        raise TypeError(
+            f"halo_exchange: `plan` must be a RankPlan; got {describe(plan)}. Build "
+            "it with graphops.partition.halo_plan(graph, part, rank)."
+        )
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(
+            f"halo_exchange: `x` must be a floating tensor; got {describe(x)}. Pass "
+            "this rank's [n_own, F] block."
+        )
+    if x.dim() != 2 or x.shape[0] != plan.num_owned:
+        raise ValueError(
+            f"halo_exchange: `x` must have shape [n_own, F]=[{plan.num_owned}, F] "
+            f"(this rank's owned rows); got {tuple(x.shape)}."
+        )
+    _check_group(plan, group, "halo_exchange")
+    return _HaloExchange.apply(x, plan, group)
+
+
+# ---------------------------------------------------------------------------------
+# the extended local graph (owned + ghosts + one phantom node)
+# ---------------------------------------------------------------------------------
+def _extended(plan: RankPlan) -> tuple[Graph, Tensor]:
+    """The local graph plus a phantom node joined to every ghost, and the order.
+
+    Returns ``(graph, perm)``: the extended graph (``n_own + n_ghost + 1`` nodes; its
+    edge weights are the default ones) and ``perm`` such that its canonical edges
+    are ``[local edges, phantom edges][perm]``. Built once per plan.
+    """
+    store = plan._cache
+    if "extended" not in store:
+        local = plan.local_graph
+        n_own, n_loc = plan.num_owned, local.num_nodes
+        dev = local.device
+        ghosts_l = torch.arange(n_own, n_loc, device=dev)
+        phantom = torch.full_like(ghosts_l, n_loc)
+        ei = torch.cat([local.edge_index, torch.stack([ghosts_l, phantom])], 1)
+        perm = torch.argsort(ei[0] * (n_loc + 1) + ei[1])
+        w = torch.cat([local.edge_weight, _phantom(plan, local.edge_weight,
+                                                   local.edge_weight, None)])
+        ext = Graph._from_canonical(ei[:, perm], n_loc + 1, w[perm], True)
+        store["extended"] = (ext, perm)
+    return store["extended"]
+
+
+def _phantom(
+    plan: RankPlan, wf: Tensor, wb: Tensor, ghost_degree: Tensor | None
+) -> Tensor:
+    """Phantom edge weights ``d_global - d_local`` of the ghosts."""
+    i, j = plan.local_graph.edge_index
+    n_loc = plan.local_graph.num_nodes
+    local_deg = wf.new_zeros(n_loc).index_add(0, i, wf).index_add(0, j, wb)
+    if ghost_degree is None:
+        ghost_degree = plan.global_degree[plan.num_owned :].to(wf.dtype)
+    return ghost_degree - local_deg[plan.num_owned :]
+
+
+class _Blocks:
+    """The owned rows of an extended-graph pattern, split by column.
+
+    ``rows`` is the CSR prefix of the owned rows (``n_own x n_ext``); ``inner``
+    holds its entries in owned columns (``n_own x n_own``), ``halo`` those in ghost
+    columns (``n_own x n_ghost``, column ``k`` is ghost ``k``); ``inner_idx`` and
+    ``halo_idx`` gather their values from the prefix values.
+    """
+
+    __slots__ = ("rows", "inner", "inner_idx", "halo", "halo_idx")
+
+    def map_tensors(self, fn: Callable[[Tensor], Tensor], memo: dict) -> _Blocks:
+        """A copy with ``fn`` applied to every index structure."""
+        if id(self) not in memo:
+            new = _Blocks.__new__(_Blocks)
+            for name in self.__slots__:
+                setattr(new, name, map_nested(getattr(self, name), fn, memo))
+            memo[id(self)] = new
+        return memo[id(self)]
+
+    def __init__(self, plan: RankPlan, pattern: SparsePattern) -> None:
+        n_own, n_ghost = plan.num_owned, plan.num_ghosts
+        nnz = int(pattern.crow[n_own])
+        self.rows = SparsePattern(
+            pattern.crow[: n_own + 1],
+            pattern.col[:nnz],
+            pattern.row[:nnz],
+            (n_own, pattern.shape[1]),
+        )
+        row, col = self.rows.row, self.rows.col
+        inner = (col < n_own).nonzero().flatten()
+        halo = (col >= n_own).nonzero().flatten()
+        self.inner, order = SparsePattern.from_coo(
+            row[inner], col[inner], (n_own, n_own)
+        )
+        self.inner_idx = inner[order]
+        self.halo, order = SparsePattern.from_coo(
+            row[halo], col[halo] - n_own, (n_own, n_ghost)
+        )
+        self.halo_idx = halo[order]
+
+
+def _blocks(plan: RankPlan, pattern: SparsePattern) -> _Blocks:
+    """:class:`_Blocks` of ``pattern``, built once per plan and pattern."""
+    key = ("blocks", id(pattern))
+    store = plan._cache
+    if key not in store:
+        store[key] = (pattern, _Blocks(plan, pattern))  # holding `pattern` keeps
+    return store[key][1]  # its id unique
+
+
+class DistributedOperator(GraphOperator):
+    r"""A node -> node operator on a rank's block of a partitioned graph.
+
+    ``op @ x`` with ``x`` this rank's ``[n_own, F]`` rows (``plan.owned`` order) is
+    the owned rows of the single-process ``family(graph, ...) @ x_global``: a halo
+    exchange, then the local SpMM on the owned rows of ``family`` built on the
+    rank's local graph. Differentiable w.r.t. ``x`` (through the reverse exchange)
+    and the learned ``edge_weight``.
+
+    Args:
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        family: The operator class (or a callable with its signature),
+            ``family(graph, *args, edge_weight=..., validate=False, **kwargs)``
+            returning a node -> node pattern operator; :class:`Laplacian` (default)
+            and :class:`~graphops.operators.Adjacency` with every normalisation.
+        *args: Passed to ``family`` (e.g. the normalisation).
+        edge_weight: Learned weights of the local edges, ``[M_local]`` symmetric
+            or ``[2M_local]`` per direction, in ``plan.local_graph`` order (take them
+            from global weights with ``plan.local_edge_weight(w)``); ``None`` uses
+            the graph's. With weights, construction is collective (the owners'
+            degrees are exchanged).
+        group: Process group (``None``: the default group).
+        validate: Check ``edge_weight`` is finite and ``>= 0``.
+        **kwargs: Passed to ``family`` (e.g. ``normalization="sym"``).
+
+    Raises:
+        TypeError: ``plan`` is not a RankPlan, ``family`` does not build a pattern
+            operator, or ``edge_weight`` is not a floating tensor.
+        ValueError: ``edge_weight`` has the wrong shape or negative entries, the
+            family is not node -> node, or the plan is not this rank's.
+        RuntimeError: torch.distributed is not initialised.
+
+    Shapes:
+        input ``[n_own, F]`` -> output ``[n_own, F]``.
+    """
+
+    domain = codomain = "node"
+
+    def __init__(
+        self,
+        plan: RankPlan,
+        family: Callable[..., GraphOperator] = Laplacian,
+        *args: Any,
+        edge_weight: Tensor | None = None,
+        group: Any = None,
+        validate: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Build the operator; the arguments are documented on the class."""
+        if not isinstance(plan, RankPlan):
+            raise TypeError(
+                f"DistributedOperator: `plan` must be a RankPlan; got "
+                f"{describe(plan)}. Build it with halo_plan(graph, part, rank)."
+            )
+        _check_group(plan, group, "DistributedOperator")
+        ext, perm = _extended(plan)
+        w_ext = self._extended_weights(plan, ext, perm, edge_weight, group, validate)
+        op = family(ext, *args, edge_weight=w_ext, validate=False, **kwargs)
+        if not (
+            isinstance(op, GraphOperator)
+            and isinstance(getattr(op, "pattern", None), SparsePattern)
+            and op.values is not None
+        ):
+            raise TypeError(
+                f"DistributedOperator: `family` must build a GraphOperator on a "
+                f"sparsity pattern (Laplacian, Adjacency); got {describe(op)}."
+            )
+        if op.domain != "node" or op.codomain != "node":
+            raise ValueError(
+                f"DistributedOperator: `family` must build a node -> node operator; "
+                f"got {op!r}. Edge-space operators are not distributed."
+            )
+        self._init(plan, op, group)
+
+    def _init(self, plan: RankPlan, op: GraphOperator, group: Any) -> None:
+        self.plan, self.local, self.group = plan, op, group
+        self.graph = plan.local_graph
+        self._blocks = _blocks(plan, op.pattern)
+        self._values = op.values[: self._blocks.rows.nnz]
+
+    @classmethod
+    def _wrap(
+        cls, plan: RankPlan, op: GraphOperator, group: Any
+    ) -> DistributedOperator:
+        new = cls.__new__(cls)
+        new._init(plan, op, group)
+        return new
+
+    @staticmethod
+    def _extended_weights(plan, ext, perm, edge_weight, group, validate) -> Tensor:
+        """Weights of the extended graph's edges (phantom edges included)."""
+        if edge_weight is None:
+            return ext.edge_weight
+        m = plan.local_graph.num_edges
+        where = "DistributedOperator"
+        if not isinstance(edge_weight, Tensor) or not edge_weight.is_floating_point():
+            raise TypeError(
+                f"{where}: `edge_weight` must be a floating tensor; got "
+                f"{describe(edge_weight)}. Pass plan.local_edge_weight(w)."
+            )
+        if edge_weight.dim() != 1 or edge_weight.shape[0] not in (m, 2 * m):
+            raise ValueError(
+                f"{where}: `edge_weight` must have shape [M_local]=[{m}] or "
+                f"[2M_local]=[{2 * m}] (this rank's local edges); got "
+                f"{tuple(edge_weight.shape)}. Pass plan.local_edge_weight(w)."
+            )
+        if validate and edge_weight.numel():
+            w = edge_weight.detach()
+            bad = ~(torch.isfinite(w) & (w >= 0))
+            if bool(bad.any()):
+                k = int(bad.nonzero()[0])
+                raise ValueError(
+                    f"{where}: `edge_weight` must be finite and >= 0; got "
+                    f"{float(w[k])} at local edge {k}. Map learned weights through "
+                    "softplus/exp/sigmoid."
+                )
+        directed = edge_weight.shape[0] == 2 * m
+        wf, wb = (edge_weight[:m], edge_weight[m:]) if directed else (edge_weight,) * 2
+        # the owners' row sums of W, exchanged: every ghost's global degree
+        i, j = plan.local_graph.edge_index
+        deg = wf.new_zeros(plan.local_graph.num_nodes).index_add(0, i, wf)
+        deg = deg.index_add(0, j, wb)[: plan.num_owned]
+        ghost_deg = _HaloExchange.apply(deg.unsqueeze(1), plan, group).squeeze(1)
+        ph = _phantom(plan, wf, wb, ghost_deg)
+        fwd = torch.cat([wf, ph])[perm]
+        if not directed:
+            return fwd
+        return torch.cat([fwd, torch.cat([wb, torch.zeros_like(ph)])[perm]])
+
+    # -- application ---------------------------------------------------------------
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        y, _ = self._apply(x, backend, None, self)
+        return y if out is None else out.copy_(y)
+
+    def _apply(
+        self, x: Tensor, backend: str | None, stale: Tensor | None, caller: object
+    ) -> tuple[Tensor, Tensor]:
+        """``(op @ x, ghosts)``; with ``stale`` given, those ghosts (no exchange).
+
+        ``caller`` (the operator the user applied) names the call in errors; its
+        repr is built only when one is raised.
+        """
+        n = self.plan.num_owned
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n:
+            got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
+            raise ValueError(
+                f"{caller!r}: expected this rank's block of shape [n_own, F]=[{n}, "
+                f"F]; got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
+            )
+        if x.dtype not in SIGNAL_DTYPES:
+            check_signal_dtype(repr(caller), x, self.dtype)
+        b = self._blocks
+        # post the boundary rows, multiply the interior while they travel, then
+        # wait and add the ghost columns' contribution
+        pending = _post(x.detach(), self.plan, self.group) if stale is None else None
+        inner_csr, halo_csr = self._csr(x.dtype)
+        v_in, v_halo = self._split_values(x.dtype)
+        y = spmm(b.inner, v_in, x, backend, inner_csr)
+        if stale is None:
+            ghosts = _HaloWait.apply(x, self.plan, self.group, pending)
+        else:
+            ghosts = stale
+        if b.halo.nnz:
+            y = y + spmm(b.halo, v_halo, ghosts, backend, halo_csr)
+        return y, ghosts
+
+    def multirate(self, every: int) -> MultirateOperator:
+        """This operator with a halo exchange on every ``every``-th application only.
+
+        See :class:`MultirateOperator`.
+        """
+        return MultirateOperator(self, every)
+
+    def _split_values(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """Values of the interior and ghost-column blocks (differentiable)."""
+        v = self._values if self._values.dtype == dtype else self._values.to(dtype)
+        return v[self._blocks.inner_idx], v[self._blocks.halo_idx]
+
+    def _csr(self, dtype: torch.dtype) -> tuple[Tensor | None, Tensor | None]:
+        """Cached CSR tensors of the two blocks (values detached), per dtype."""
+        store = self.cache
+        key = ("csr", dtype)
+        if key not in store:
+            v_in, v_halo = (v.detach() for v in self._split_values(dtype))
+            b = self._blocks
+            try:
+                store[key] = (
+                    b.inner.tensor(v_in) if b.inner.nnz else None,
+                    b.halo.tensor(v_halo) if b.halo.nnz else None,
+                )
+            except RuntimeError:  # values wrapped by a functorch transform
+                return None, None
+        return store[key]
+
+    @property
+    def values(self) -> Tensor:
+        """The owned rows' ``[nnz]`` values in CSR order (differentiable).
+
+        Their columns are local (``[owned, ghosts]``), so they are no matrix of
+        ``shape``; :class:`~graphops.linalg.CG` reads them only to carry the
+        gradient to learned edge weights (through the solve's adjoint).
+        """
+        return self._values
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
+        """``t`` summed (``op="sum"``) or maximised (``"max"``) over the ranks.
+
+        Collective. Not differentiable (used by ``lam_max`` and CG on detached
+        quantities).
+        """
+        dist = _dist()
+        red = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
+        t = t.detach().clone()
+        dist.all_reduce(t, op=red, group=self.group)
+        return t
+
+    # -- structure -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_own, n_own)``: the block of rows and the block of ``x`` it takes."""
+        return (self.plan.num_owned, self.plan.num_owned)
+
+    @property
+    def dtype(self) -> torch.dtype:  # noqa: D102
+        return self.local.dtype
+
+    @property
+    def device(self) -> torch.device:  # noqa: D102
+        return self.local.device
+
+    @property
+    def is_symmetric(self) -> bool:  # noqa: D102
+        return self.local.is_symmetric
+
+    def adjoint(self) -> GraphOperator:
+        """The adjoint ``A^T``, distributed the same way (its ghost rows are exact)."""
+        if self.is_symmetric:
+            return self
+        return self._wrap(self.plan, self.local.adjoint(), self.group)
+
+    @property
+    def T(self) -> GraphOperator:  # noqa: N802 - matrix transpose, as in torch
+        """Plain matrix transpose."""
+        return self._wrap(self.plan, self.local.T, self.group)
+
+    def shifted(  # noqa: D102
+        self, shift: float | Tensor = 0.0, scale: float | Tensor = 1.0
+    ) -> GraphOperator:
+        return self._wrap(self.plan, self.local.shifted(shift, scale), self.group)
+
+    def diagonal(self) -> Tensor:
+        """The diagonal entries of the owned rows ``[n_own]``."""
+        return self.local.diagonal()[: self.plan.num_owned]
+
+    def to_dense(self) -> Tensor:
+        """The owned rows ``[n_own, n_own + n_ghost]`` (columns in local order)."""
+        return self.local.to_dense()[: self.plan.num_owned, :-1]
+
+    def to_scipy(self) -> Any:
+        """The owned rows as scipy CSR ``[n_own, n_own + n_ghost]`` (local order)."""
+        return self.local.to_scipy()[: self.plan.num_owned, :-1].tocsr()
+
+    def __repr__(self) -> str:
+        """``DistributedOperator(Laplacian(...), rank=0, parts=2, ...)``."""
+        return (
+            f"DistributedOperator({self.local!r}, rank={self.plan.rank}, "
+            f"parts={self.plan.num_parts}, owned={self.plan.num_owned}, "
+            f"ghosts={self.plan.num_ghosts})"
+        )
+
+
+class MultirateOperator(GraphOperator):
+    r"""A distributed operator that exchanges its halo every ``every`` applications.
+
+    The multirate option ("fewer message-passing steps across physical
+    locations"): application ``n`` (counted from 0 on this instance) exchanges
+    fresh ghost rows when ``n % every == 0`` and otherwise reuses the last ones, so
+    ``every - 1`` of every ``every`` applications send nothing. Each RK4 stage
+    is one application. ``every=1`` is the :class:`DistributedOperator` itself.
+    Stale ghosts make the owned rows' coupling to other parts lag, which is an
+    error of order ``every * dt`` at part boundaries. ``benchmarks/bench_distributed.py
+    multirate`` measures it against an exact heat-flow solution.
+
+    **Stateful**: the counter lives on the instance, and every rank must apply it
+    the same number of times (which the SPMD program does anyway). Build a new one
+    (or call :meth:`reset`) for a new solve. Gradients flow through the stale ghosts
+    to the application that exchanged them.
+
+    Args:
+        op: The :class:`DistributedOperator`.
+        every: Applications per halo exchange, ``>= 1``.
+
+    Raises:
+        TypeError: ``op`` is not a DistributedOperator, or ``every`` not an int.
+        ValueError: ``every < 1``.
+    """
+
+    domain = codomain = "node"
+
+    def __init__(self, op: DistributedOperator, every: int) -> None:
+        """Wrap ``op``; the arguments are documented on the class."""
+        from graphops._checks import check_int
+
+        if not isinstance(op, DistributedOperator):
+            raise TypeError(
+                f"MultirateOperator: `op` must be a DistributedOperator; got "
+                f"{describe(op)}. Build it with DistributedOperator(plan, ...)."
+            )
+        self.base = op
+        self.every = check_int("MultirateOperator", "every", every, low=1)
+        self.graph = op.graph
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart the application counter (the next application exchanges)."""
+        self.count = 0
+        self._ghosts: Tensor | None = None
+
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        fresh = self.count % self.every == 0 or self._ghosts is None
+        if not fresh and self._ghosts.shape[1] != x.shape[1]:
+            raise ValueError(
+                f"{self!r}: `x` must keep the width F={self._ghosts.shape[1]} of the "
+                f"last exchange; got F={x.shape[1]}. Call reset() for a new signal."
+            )
+        y, ghosts = self.base._apply(
+            x, backend, None if fresh else self._ghosts, self
+        )
+        self._ghosts = ghosts
+        self.count += 1
+        return y if out is None else out.copy_(y)
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:  # noqa: D102
+        return self.base.allreduce(t, op)
+
+    @property
+    def shape(self) -> tuple[int, int]:  # noqa: D102
+        return self.base.shape
+
+    @property
+    def dtype(self) -> torch.dtype:  # noqa: D102
+        return self.base.dtype
+
+    @property
+    def device(self) -> torch.device:  # noqa: D102
+        return self.base.device
+
+    @property
+    def is_symmetric(self) -> bool:  # noqa: D102
+        return self.base.is_symmetric
+
+    def adjoint(self) -> GraphOperator:
+        """The base operator's adjoint, with a fresh counter and the same rate."""
+        return MultirateOperator(self.base.adjoint(), self.every)
+
+    def diagonal(self) -> Tensor:  # noqa: D102
+        return self.base.diagonal()
+
+    def to_dense(self) -> Tensor:  # noqa: D102
+        return self.base.to_dense()
+
+    def to_scipy(self) -> Any:  # noqa: D102
+        return self.base.to_scipy()
+
+    def __repr__(self) -> str:
+        """``MultirateOperator(DistributedOperator(...), every=4)``."""
+        return f"MultirateOperator({self.base!r}, every={self.every})"
