@@ -745,14 +745,19 @@ def _relative(raw: _Raw) -> Tensor:
     return torch.where(raw.bnorm > 0, raw.rnorm / bsafe, raw.rnorm)
 
 
-def _coldot(a: Tensor, b: Tensor) -> Tensor:
-    """Column-wise dot products ``[F]`` of two ``[N, F]`` blocks."""
-    return (a * b).sum(0)
+def _coldot(a: Tensor, b: Tensor, tmp: Tensor) -> Tensor:
+    """Column-wise dot products ``[F]`` of two ``[N, F]`` blocks (``tmp``: scratch)."""
+    return torch.mul(a, b, out=tmp).sum(0)
 
 
-def _residual_dots(r: Tensor, weights: Tensor | None) -> tuple[Tensor, Tensor]:
-    """``(||r_k||^2, r_k^T M^{-1} r_k)`` per column; ``weights = [1; diag(M)^-1]^T``."""
-    rsq = r * r
+def _residual_dots(
+    r: Tensor, weights: Tensor | None, tmp: Tensor
+) -> tuple[Tensor, Tensor]:
+    """``(||r_k||^2, r_k^T M^{-1} r_k)`` per column; ``weights = [1; diag(M)^-1]^T``.
+
+    ``tmp`` is an ``[N, F]`` scratch block (no allocation per iteration).
+    """
+    rsq = torch.mul(r, r, out=tmp)
     if weights is None:
         rr = rsq.sum(0)
         return rr, rr
@@ -869,7 +874,10 @@ def _pcg(
         if inv_diag is None
         else torch.cat([torch.ones_like(inv_diag), inv_diag], 1).T
     )
-    rr, rz = _residual_dots(r, weights)
+    # One scratch block for the products inside the dot products: an [N, F]
+    # temporary per iteration would be allocated (and page-faulted) every time.
+    tmp = torch.empty_like(B)
+    rr, rz = _residual_dots(r, weights, tmp)
     rnorm = rr.sqrt()
     # NaN residuals stay active and are caught at the next check.
     active = ~(zero_b | (rnorm <= tol))
@@ -894,7 +902,7 @@ def _pcg(
         if it == max_iters:
             break
         q = matvec(p)
-        pq = _coldot(p, q)
+        pq = _coldot(p, q, tmp)
         bad = active & ~(torch.isfinite(pq) & (pq > 0))
         curvature = torch.where(bad, pq, curvature)  # NaN/inf: reported non-finite
         fail_iter = torch.where(bad, it + 1, fail_iter)
@@ -904,7 +912,7 @@ def _pcg(
         x.addcmul_(p, alpha)
         r.addcmul_(q, alpha, value=-1.0)
         iterations += active
-        rr, rz_new = _residual_dots(r, weights)
+        rr, rz_new = _residual_dots(r, weights, tmp)
         rnorm = torch.where(active, rr.sqrt(), rnorm)
         active = active & ~(rnorm <= tol)
         beta = torch.where(active, rz_new / rz, 0.0)

@@ -755,6 +755,18 @@ class _PatternOperator(GraphOperator):
         trivial_scale = not isinstance(scale, Tensor) and scale == 1.0
         if trivial_shift and trivial_scale:
             return self
+        # Constant steps of an implicit method ask for the same I + theta dt A at
+        # every step: with numbers (not tensors) and values that take no gradient,
+        # the last shifted operator (with its CSR tensor and diagonal) is reused.
+        key = None
+        if not (
+            isinstance(shift, Tensor)
+            or isinstance(scale, Tensor)
+            or self._values.requires_grad
+        ):
+            key = (float(shift), float(scale))
+            if self.cache.get("shifted_key") == key:
+                return self.cache["shifted"]
         vals = self._values if trivial_scale else self._values * scale
         if not trivial_shift:
             vals = vals + on.to(vals.dtype) * shift
@@ -762,7 +774,10 @@ class _PatternOperator(GraphOperator):
             f"{k}={v:g}" if not isinstance(v, Tensor) else f"{k}=<tensor>"
             for k, v in (("shift", shift), ("scale", scale))
         )
-        return self._derived(self._pattern, vals, f".shifted({text})")
+        op = self._derived(self._pattern, vals, f".shifted({text})")
+        if key is not None:
+            self.cache["shifted_key"], self.cache["shifted"] = key, op
+        return op
 
     def diagonal(self) -> Tensor:
         """Main diagonal ``[N]`` of a node-to-node operator (e.g. for Jacobi).
@@ -771,11 +786,17 @@ class _PatternOperator(GraphOperator):
             ValueError: the operator is not node -> node.
         """
         self._require_node_to_node("diagonal")
+        if "diagonal" in self.cache:
+            return self.cache["diagonal"].clone()  # the caller may modify it
         p = self._pattern
         on, _ = p.diagonal
-        return self._values.new_zeros(p.shape[0]).index_add(
+        diag = self._values.new_zeros(p.shape[0]).index_add(
             0, p.row[on], self._values[on]
         )
+        if not diag.requires_grad:  # a constant: computed once per operator
+            self.cache["diagonal"] = diag
+            return diag.clone()
+        return diag
 
     def to_dense(self) -> Tensor:  # noqa: D102
         p = self._pattern
