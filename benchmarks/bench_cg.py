@@ -60,7 +60,7 @@ from _common import (  # noqa: E402
 )
 
 from graphops import Laplacian  # noqa: E402
-from graphops.linalg import CG  # noqa: E402
+from graphops.linalg import CG, _chunk_width  # noqa: E402
 
 F = 64
 RTOL = 1e-8
@@ -105,10 +105,31 @@ def bench(label: str, n: int, e: int, *, repeat: int) -> dict:
     if not res.success:
         raise RuntimeError(f"bench_cg: {res.message}")
     x_sp, its = _scipy_columns(a, bn, RTOL)
+    # Roofline parts, in the same rounds: the block product CG runs once per
+    # iteration (on the same column chunks as CG), one streaming pass over an
+    # [N, F] block (p += q: 3 N F 8 bytes), and scipy's kernel on all columns.
+    shifted = L.shifted(1.0)
+    width = _chunk_width(b)
+    chunks = [b[:, k : k + width].contiguous() for k in range(0, F, width)]
+    outs = [torch.empty_like(c) for c in chunks]
+    pb, qb = b.clone(), b.clone()
+    cols = [np.ascontiguousarray(bn[:, k]) for k in range(F)]
+
+    def spmm() -> None:
+        for c, o in zip(chunks, outs, strict=True):
+            shifted.matmul(c, out=o)
+
+    def spmv_cols() -> None:
+        for c in cols:
+            a @ c
+
     samples = interleaved(
         {
             "ours": lambda: cg.solve(L, b, shift=1.0),
             "scipy": lambda: _scipy_columns(a, bn, RTOL),
+            "spmm": spmm,
+            "stream": lambda: pb.add_(qb),
+            "spmv": spmv_cols,
         },
         repeat,
         calibrate=False,
@@ -122,6 +143,8 @@ def bench(label: str, n: int, e: int, *, repeat: int) -> dict:
     return {
         "label": label,
         "N": n,
+        "chunk": width,
+        "iters": res.num_iters,
         "nnz": L.values.numel(),
         "iters_scipy": f"{min(its)}-{max(its)}",
         "iters_ours": f"{min(ours_its)}-{max(ours_its)}",
@@ -205,6 +228,53 @@ def main(argv: list[str] | None = None) -> str:
                 f"{first['diff']:.1e}",
             ]
         )
+    roof = []
+    for i, first in enumerate(procs[0]):
+        runs = [p[i]["samples"] for p in procs]
+        med = {k: statistics.median(process_medians(runs, k)) for k in runs[0]}
+        n, nnz, k = first["N"], first["nnz"], first["iters"]
+        block = n * F * 8
+        # bytes of one block product: values + column ids (8 + 8 per entry), the
+        # gathered rows of P (F doubles per entry) and the written block
+        spmm_bytes = nnz * 16 + nnz * F * 8 + block
+        stream_bw = 3 * block / med["stream"]
+        # the least vector traffic of one CG iteration, fully fused: read p, q, x,
+        # r, write x, r, p (7 blocks), at the streaming bandwidth measured here
+        vec_min = 7 * block / stream_bw
+        t_iter = med["ours"] / k
+        roof.append(
+            [
+                first["label"],
+                first["chunk"],
+                k,
+                fmt_time(t_iter),
+                fmt_time(med["spmm"]),
+                f"{med['spmm'] / t_iter:.0%}",
+                f"{spmm_bytes / 2**20:.1f} MiB, {spmm_bytes / med['spmm'] / 1e9:.1f}"
+                " GB/s",
+                f"{stream_bw / 1e9:.1f} GB/s",
+                fmt_time(t_iter - med["spmm"]),
+                fmt_time(vec_min),
+                fmt_time(med["spmv"]),
+                f"{med['scipy'] / (k * med['spmm']):.1f}x",
+                f"{med['scipy'] / (k * (med['spmm'] + vec_min)):.1f}x",
+            ]
+        )
+    roof_headers = [
+        "graph",
+        "CG column chunk",
+        "iterations",
+        "ours per iteration",
+        "block product (same chunks)",
+        "share of the iteration",
+        "product: bytes, achieved",
+        "streaming pass (p += q)",
+        "vector work per iteration (rest)",
+        "fused minimum (7 blocks at stream speed)",
+        "scipy kernel: 64 x (A @ column)",
+        "ceiling: scipy / (iterations x product)",
+        "ceiling with fused vector work",
+    ]
     headers = [
         "graph",
         "N",
@@ -223,6 +293,11 @@ def main(argv: list[str] | None = None) -> str:
         f"Machine: {machine()}; load average before / after: {load_before} / "
         f"{load_after}\n\n{table(headers, rows)}\n\n"
         f"{protocol_text(opts.processes, repeat)}\n\n"
+        "Roofline (same processes and rounds; medians). No block CG can take less "
+        "than `iterations x block product`; the ceilings divide scipy's time by "
+        "that floor (and by it plus the least vector traffic of a fully fused "
+        "iteration):\n\n"
+        f"{table(roof_headers, roof)}\n\n"
         + (
             "Mode jumps (absolute times moved by more than "
             f"{JUMP}x):\n" + "\n".join(f"- {f}" for f in flags)
