@@ -7,8 +7,11 @@ Side by side in one run, F = 64, the right-hand side heat flow ``y' = -L y``:
    versus ``torchdiffeq.odeint(func, y0, [0, t1], method="euler" / "rk4",
    options=dict(step_size=dt))`` with ``func = lambda t, y: -(L @ y)`` on the *same*
    graphpde operator (so only the loop differs) and, for reference, a plain torch CSR
-   matrix. Same number of steps (checked through the evaluation counts), same final
-   state (checked with ``allclose``), float32, under ``torch.no_grad()``. Graphs:
+   matrix; torchode's fixed-step Euler and RK4 (its Runge-Kutta engine on the same
+   tableau) if torchode is installed; and graphpde with the operator behind a
+   callable, which takes the generic (unfused) stages. Same number of steps
+   (checked through the evaluation counts), same final state (checked with
+   ``allclose``), float32, under ``torch.no_grad()``. Graphs:
    Cora-size (N = 2708, about 10.5k directed edges) and 1M directed edges
    (N = 200k), both ``_common.random_graph``.
 2. **Stiff heat flow.** The combinatorial Laplacian ``L = D - W`` of a random graph
@@ -29,13 +32,16 @@ Side by side in one run, F = 64, the right-hand side heat flow ``y' = -L y``:
    with ``MALLOC_MMAP_THRESHOLD_`` fixed (so freed blocks go back to the system at
    once). Gradients with and without checkpointing are compared.
 
-Timings are medians of interleaved repeats (the sides alternate, so a busy host
-slows both alike); ratios are the result, absolute times depend on the load. The
+Part 1 follows the measurement protocol of ``_common`` (interleaved rounds,
+``--processes`` worker processes, median ratio and spread, mode jumps flagged);
+parts 2 and 3 time medians of interleaved repeats in one process. Ratios are the
+result; absolute times depend on the load. The
 thread count (1 or 2) is chosen per graph by a short probe of the kernels both
 sides share, and the same count is used for every side.
 
-Run: ``python benchmarks/bench_solvers.py [--quick]`` (prints one markdown table per
-part and writes ``benchmarks/results/solvers.md``, or ``solvers_quick.md``).
+Run: ``python benchmarks/bench_solvers.py [--quick] [--parts 1 2 3] [--threads 1]
+[--processes 3]`` (prints one markdown table per part and writes
+``benchmarks/results/solvers.md``, or ``solvers_quick.md``).
 """
 
 from __future__ import annotations
