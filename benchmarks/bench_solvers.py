@@ -7,8 +7,11 @@ Side by side in one run, F = 64, the right-hand side heat flow ``y' = -L y``:
    versus ``torchdiffeq.odeint(func, y0, [0, t1], method="euler" / "rk4",
    options=dict(step_size=dt))`` with ``func = lambda t, y: -(L @ y)`` on the *same*
    graphpde operator (so only the loop differs) and, for reference, a plain torch CSR
-   matrix. Same number of steps (checked through the evaluation counts), same final
-   state (checked with ``allclose``), float32, under ``torch.no_grad()``. Graphs:
+   matrix; torchode's fixed-step Euler and RK4 (its Runge-Kutta engine on the same
+   tableau) if torchode is installed; and graphpde with the operator behind a
+   callable, which takes the generic (unfused) stages. Same number of steps
+   (checked through the evaluation counts), same final state (checked with
+   ``allclose``), float32, under ``torch.no_grad()``. Graphs:
    Cora-size (N = 2708, about 10.5k directed edges) and 1M directed edges
    (N = 200k), both ``_common.random_graph``.
 2. **Stiff heat flow.** The combinatorial Laplacian ``L = D - W`` of a random graph
@@ -29,13 +32,16 @@ Side by side in one run, F = 64, the right-hand side heat flow ``y' = -L y``:
    with ``MALLOC_MMAP_THRESHOLD_`` fixed (so freed blocks go back to the system at
    once). Gradients with and without checkpointing are compared.
 
-Timings are medians of interleaved repeats (the sides alternate, so a busy host
-slows both alike); ratios are the result, absolute times depend on the load. The
+Part 1 follows the measurement protocol of ``_common`` (interleaved rounds,
+``--processes`` worker processes, median ratio and spread, mode jumps flagged);
+parts 2 and 3 time medians of interleaved repeats in one process. Ratios are the
+result; absolute times depend on the load. The
 thread count (1 or 2) is chosen per graph by a short probe of the kernels both
 sides share, and the same count is used for every side.
 
-Run: ``python benchmarks/bench_solvers.py [--quick]`` (prints one markdown table per
-part and writes ``benchmarks/results/solvers.md``, or ``solvers_quick.md``).
+Run: ``python benchmarks/bench_solvers.py [--quick] [--parts 1 2 3] [--threads 1]
+[--processes 3]`` (prints one markdown table per part and writes
+``benchmarks/results/solvers.md``, or ``solvers_quick.md``).
 """
 
 from __future__ import annotations
@@ -59,7 +65,24 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import fmt_time, machine, random_graph, save, table  # noqa: E402
+from _common import (  # noqa: E402
+    JUMP,
+    PROCESSES,
+    WORKER_FLAG,
+    emit,
+    fmt_time,
+    interleaved,
+    load,
+    machine,
+    mode_jumps,
+    process_medians,
+    protocol_text,
+    random_graph,
+    run_processes,
+    save,
+    summarize_ratio,
+    table,
+)
 from torchdiffeq import odeint  # noqa: E402
 
 from graphops import Graph, Laplacian, lam_max  # noqa: E402
@@ -87,41 +110,6 @@ MMAP_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 # ---------------------------------------------------------------------------------
 # Timing helpers
 # ---------------------------------------------------------------------------------
-def _interleaved(
-    fns: dict[str, Callable[[], object]],
-    repeat: int,
-    *,
-    min_time: float = 0.1,
-    calibrate: bool = True,
-    once: tuple[str, ...] = (),
-) -> dict[str, float]:
-    """Median seconds per call of each function, the functions taking turns.
-
-    With ``calibrate`` one call of each (also a warm-up) sets how many calls make up
-    one sample (at least ``min_time`` seconds); otherwise every sample is one call.
-    The order rotates every round; the functions named in ``once`` run in the first
-    round only.
-    """
-    names = list(fns)
-    inner = dict.fromkeys(names, 1)
-    if calibrate:
-        for k in names:
-            t0 = time.perf_counter()
-            fns[k]()
-            inner[k] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-6)))
-    samples: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(repeat):
-        shift = r % len(names)
-        for k in names[shift:] + names[:shift]:
-            if r and k in once:
-                continue
-            t0 = time.perf_counter()
-            for _ in range(inner[k]):
-                fns[k]()
-            samples[k].append((time.perf_counter() - t0) / inner[k])
-    return {k: statistics.median(v) for k, v in samples.items()}
-
-
 def _pick_threads(fn: Callable[[], object], rounds: int = 5) -> tuple[int, str]:
     """1 or 2 threads, whichever runs ``fn`` faster here (ties go to 2)."""
     times: dict[int, list[float]] = {1: [], 2: []}
@@ -152,9 +140,55 @@ class _CountingFunc:
         return -(self.op @ y)
 
 
+def _torchode_solver(method: str, func: Callable):
+    """A torchode fixed-step solver for `method` on the flat state `[1, N*F]`.
+
+    torchode treats dimension 0 as a batch of independent problems, so the graph
+    state travels as one row. torchode has Euler but no classical RK4: RK4 is its
+    ``ExplicitRungeKutta`` on the same tableau (zero error weights, unused under a
+    fixed step), as a user of torchode would write it.
+    """
+    import torchode as to
+    from torchode.interpolation import LinearInterpolation
+    from torchode.single_step_methods.runge_kutta import (
+        ButcherTableau as ToTableau,
+    )
+    from torchode.single_step_methods.runge_kutta import ExplicitRungeKutta
+
+    term = to.ODETerm(func)
+    if method == "euler":
+        step = to.Euler(term)
+    else:
+        tab = ToTableau.from_lists(
+            c=[0.0, 0.5, 0.5, 1.0],
+            a=[[], [0.5], [0.0, 0.5], [0.0, 0.0, 1.0]],
+            b=[1 / 6, 1 / 3, 1 / 3, 1 / 6],
+            b_err=[0.0, 0.0, 0.0, 0.0],
+        )
+
+        class _RK4(ExplicitRungeKutta):
+            def convergence_order(self):
+                return 4
+
+            def build_interpolation(self, data):
+                return LinearInterpolation(data.t0, data.dt, data.y0, data.y1)
+
+        step = _RK4(term, tab)
+    return to.AutoDiffAdjoint(step, to.FixedStepController()), to.InitialValueProblem
+
+
+def _has_torchode() -> bool:
+    try:
+        import torchode  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _part1_case(
-    label: str, n: int, e: int, steps: int, repeat: int
-) -> tuple[list, list[str]]:
+    label: str, n: int, e: int, steps: int, repeat: int, threads: int | None
+) -> tuple[list[dict], str]:
+    """One graph, both methods, in this process: per-round samples and checks."""
     g = random_graph(n, e, seed=0).to(dtype=torch.float32)
     L = Laplacian(g, "sym")
     csr = L.pattern.tensor(L.values.detach())  # the same matrix as a plain torch CSR
@@ -163,12 +197,17 @@ def _part1_case(
     t1 = steps * dt
     tt = torch.tensor([0.0, t1])
     big = n * F * 4 > 16 * 2**20  # one call takes seconds: no calibration call
-    rows, notes = [], []
+    with_torchode = _has_torchode()
+    rows = []
     with torch.no_grad():
-        threads, probe = _pick_threads(
-            lambda: [torch.add(y0, L @ y0, alpha=dt) for _ in range(4)]
-        )
-        notes.append(f"{label}: {threads} thread(s) ({probe} for 4 x (L @ y + add)).")
+        if threads is None:
+            threads, probe = _pick_threads(
+                lambda: [torch.add(y0, L @ y0, alpha=dt) for _ in range(4)]
+            )
+        else:
+            torch.set_num_threads(threads)
+            probe = "set by --threads"
+        note = f"{label}: {threads} thread(s) ({probe})."
         for method, solver, stages in (("euler", Euler(), 1), ("rk4", RK4(), 4)):
             evals = steps * stages
             # First solve with a new operator: includes solve()'s lam_max estimate (then
@@ -177,11 +216,20 @@ def _part1_case(
             t0 = time.perf_counter()
             sol = solve(term, solver, y0=y0, t1=t1, dt0=dt, controller=ConstantStep())
             cold = time.perf_counter() - t0
+            # The same equation with the operator behind a callable: the engine
+            # cannot know it is fixed, so it takes the generic (unfused) stages.
+            fixed_op = term.operator(0.0, y0)
+            term_unfused = LinearTerm(lambda t, y, args, op=fixed_op: op)
             f_op, f_csr = _CountingFunc(L), _CountingFunc(csr)
             outs = {"ours": sol.ys[-1]}
 
             def run_ours(s=solver, m=term):
                 return solve(m, s, y0=y0, t1=t1, dt0=dt, controller=ConstantStep())
+
+            def run_unfused(s=solver, m=term_unfused, outs=outs):
+                outs["unfused"] = solve(
+                    m, s, y0=y0, t1=t1, dt0=dt, controller=ConstantStep()
+                ).ys[-1]
 
             def run_tde(f, key, m=method, outs=outs):
                 f.nfe = 0
@@ -193,36 +241,49 @@ def _part1_case(
 
             fns = {
                 "ours": run_ours,
+                "unfused": run_unfused,
                 "tde_op": lambda f=f_op: run_tde(f, "tde_op"),
                 "tde_csr": lambda f=f_csr: run_tde(f, "tde_csr"),
                 "floor": rhs_only,
             }
+            f_to = _CountingFunc(L)
+            if with_torchode:
+                to_solver, ivp_cls = _torchode_solver(
+                    method, lambda t, y, f=f_to: f(t, y.view(n, F)).view(1, -1)
+                )
+                ivp = ivp_cls(y0=y0.reshape(1, -1), t_eval=tt[None])
+                dt_to = torch.tensor([dt])
+
+                def run_torchode(s=to_solver, ivp=ivp, f=f_to, d=dt_to, outs=outs):
+                    f.nfe = 0
+                    outs["torchode"] = s.solve(ivp, dt0=d).ys[0, -1].view(n, F)
+
+                fns["torchode"] = run_torchode
             # big graphs: the RHS-alone floor is timed once (it varies least)
-            med = _interleaved(
+            samples = interleaved(
                 fns, repeat, calibrate=not big, once=("floor",) if big else ()
             )
+            nfes = [f_op.nfe, f_csr.nfe] + ([f_to.nfe] if with_torchode else [])
             if not (
                 sol.stats.num_steps == steps
                 and sol.stats.num_rhs_evals == evals
-                and f_op.nfe == f_csr.nfe == evals
+                and all(v == evals for v in nfes)
             ):
                 raise RuntimeError(
                     "bench_solvers: step counts differ: graphpde "
                     f"{sol.stats.num_steps} steps / {sol.stats.num_rhs_evals} "
-                    f"evaluations, torchdiffeq {f_op.nfe} / {f_csr.nfe} "
+                    f"evaluations, torchdiffeq / torchode {nfes} "
                     f"evaluations; expected {steps} steps of {stages} stage(s)."
                 )
             ours_y = outs["ours"]
             scale = float(ours_y.abs().max())
-            diff = (
-                max(
-                    float((ours_y - outs[k]).abs().max()) for k in ("tde_op", "tde_csr")
-                )
-                / scale
-            )
+            others = [
+                k for k in ("unfused", "tde_op", "tde_csr", "torchode") if k in outs
+            ]
+            diff = max(float((ours_y - outs[k]).abs().max()) for k in others) / scale
             close = all(
                 torch.allclose(ours_y, outs[k], rtol=1e-4, atol=1e-5 * scale)
-                for k in ("tde_op", "tde_csr")
+                for k in others
             )
             rows.append(
                 dict(
@@ -237,30 +298,64 @@ def _part1_case(
                     diff=diff,
                     close=close,
                     big=big,
-                    **med,
+                    samples=samples,
                 )
             )
-    return rows, notes
+    return rows, note
 
 
-def part1(quick: bool) -> str:
-    # (label, N, directed edges, steps, repeats); the 1M-edge case takes seconds per
-    # call, so it runs fewer steps (the loop overhead is per step) and repeats.
+def _part1_cases(quick: bool) -> list[tuple[str, int, int, int, int]]:
+    # (label, N, directed edges, steps, rounds); the 1M-edge case takes seconds per
+    # call, so it runs fewer steps (the loop overhead is per step) and rounds.
     cases = [("Cora-size", 2708, 10_556, 50, 5 if quick else 15)]
     if not quick:
         cases.append(("1M edges", 200_000, 1_000_000, 8, 3))
+    return cases
+
+
+def part1_worker(quick: bool, threads: int | None) -> dict:
+    """One process of part 1's protocol: every case, samples and checks."""
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     rows, notes = [], []
-    for label, n, e, steps, repeat in cases:
-        r, nt = _part1_case(label, n, e, steps, repeat)
+    for label, n, e, steps, repeat in _part1_cases(quick):
+        r, nt = _part1_case(label, n, e, steps, repeat, threads)
         rows += r
-        notes += nt
-    out = []
-    for r in rows:
-        speed, speed_csr = r["tde_op"] / r["ours"], r["tde_csr"] / r["ours"]
+        notes.append(nt)
+    return dict(rows=rows, notes=notes)
+
+
+def part1(quick: bool, processes: int = PROCESSES, threads: int | None = None) -> str:
+    argv = ["--parts", "1"] + (["--quick"] if quick else [])
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    load_before = load()
+    procs = run_processes(__file__, argv, processes)
+    load_after = load()
+    with_torchode = "torchode" in procs[0]["rows"][0]["samples"]
+    out, flags = [], []
+    for i, r in enumerate(procs[0]["rows"]):
+        runs = [p["rows"][i]["samples"] for p in procs]
+        med = {k: statistics.median(process_medians(runs, k)) for k in runs[0]}
+        vs_tde = summarize_ratio(runs, "tde_op", "ours")
+        vs_to = summarize_ratio(runs, "torchode", "ours") if with_torchode else None
+        over_floor = summarize_ratio(runs, "ours", "floor")
+        vs_unfused = summarize_ratio(runs, "unfused", "ours")
+        flags += [
+            f"{r['label']} {r['method']}, {s}"
+            for s in mode_jumps(runs, ["ours", "tde_op", "floor"])
+        ]
         if r["big"]:
-            target, met = ">= 0.95x (at most 1.05x slower)", speed >= 1 / 1.05
+            target = ">= 0.95x (at most 1.05x slower)"
+            met = vs_tde.median >= 1 / 1.05
         else:
-            target, met = ">= 1.5x", speed >= 1.5
+            target = ">= 1.5x / >= 1.2x / <= 1.1x"
+            met = (
+                vs_tde.median >= 1.5
+                and (vs_to is None or vs_to.median >= 1.2)
+                and over_floor.median <= 1.1
+            )
+        diffs = max(p["rows"][i]["diff"] for p in procs)
+        close = all(p["rows"][i]["close"] for p in procs)
         out.append(
             [
                 r["label"],
@@ -269,17 +364,19 @@ def part1(quick: bool) -> str:
                 r["threads"],
                 r["method"],
                 f"{r['steps']} ({r['evals']})",
-                fmt_time(r["ours"]),
-                fmt_time(r["tde_op"]),
-                fmt_time(r["tde_csr"]),
-                f"**{speed:.2f}x**",
+                fmt_time(med["ours"]),
+                fmt_time(med["tde_op"]),
+                fmt_time(med["torchode"]) if with_torchode else "n/a",
+                fmt_time(med["floor"]),
+                f"**{vs_tde}**",
+                f"**{vs_to}**" if vs_to is not None else "n/a",
+                f"**{over_floor}**",
                 target,
                 "yes" if met else "**no**",
-                f"{speed_csr:.2f}x",
-                fmt_time(r["floor"]),
-                f"{r['tde_op'] / r['floor']:.2f}x",
-                fmt_time(r["cold"]),
-                f"{r['diff']:.1e} ({'allclose' if r['close'] else '**not close**'})",
+                str(vs_unfused),
+                f"{summarize_ratio(runs, 'tde_csr', 'ours')}",
+                fmt_time(statistics.median(p["rows"][i]["cold"] for p in procs)),
+                f"{diffs:.1e} ({'allclose' if close else '**not close**'})",
             ]
         )
     headers = [
@@ -291,30 +388,46 @@ def part1(quick: bool) -> str:
         "steps (RHS evals)",
         "graphpde solve",
         "torchdiffeq, same operator",
-        "torchdiffeq, torch CSR",
-        "speed-up vs torchdiffeq",
-        "target",
-        "met",
-        "speed-up vs torchdiffeq CSR",
+        "torchode, same operator",
         "RHS evaluations alone",
-        "largest possible speed-up (torchdiffeq / RHS alone)",
+        "speed-up vs torchdiffeq",
+        "speed-up vs torchode",
+        "graphpde / RHS alone",
+        "target (tde / torchode / RHS alone)",
+        "met",
+        "speed-up vs graphpde unfused",
+        "speed-up vs torchdiffeq, torch CSR",
         "graphpde first solve, new operator",
         "max rel. difference",
     ]
+    notes = procs[0]["notes"]
+    repeat = max(c[4] for c in _part1_cases(quick))
     return (
-        "### 1. Fixed-step loop: graphpde solve() vs torchdiffeq odeint "
+        "### 1. Fixed-step loop: graphpde solve() vs torchdiffeq odeint and torchode "
         f"(heat flow y' = -L_sym y, F = {F}, float32, no_grad)\n\n"
+        f"Load average before / after: {load_before} / {load_after}.\n\n"
         + table(headers, out)
-        + "\n\nBoth sides apply the same graphpde operator "
-        "(`func = lambda t, y: -(L @ y)`), so the ratio is the loop overhead; the "
+        + "\n\nEvery side applies the same graphpde operator "
+        "(`func = lambda t, y: -(L @ y)`; torchode's on the state flattened to "
+        "`[1, N*F]`, its batch layout), so the ratios are the loop's cost; the "
         "CSR column uses a plain `torch.sparse_csr_tensor`. 'RHS evaluations "
-        "alone' calls `-(L @ y)` as often as the solve does, with no loop: no "
-        "integrator can be faster, so torchdiffeq / that time bounds the "
-        "achievable speed-up. dt = 1/32. 'first solve, new operator' is one call "
-        "with a freshly built operator, which includes solve()'s lam_max estimate "
-        "for the stability check (cached on the operator afterwards). Medians of "
-        "interleaved repeats; Cora-size samples batch several calls.\n\n"
+        "alone' calls `-(L @ y)` as often as the solve does, with no loop. "
+        "'graphpde unfused' is the same solve with the operator behind a callable "
+        "(`LinearTerm(lambda t, y, args: L)`), so the engine takes the generic "
+        "stages instead of the term's fused ones. dt = 1/32. 'first solve, new "
+        "operator' is one call with a freshly built operator, which includes "
+        "solve()'s lam_max estimate for the stability check (cached on the "
+        "operator afterwards). Ratios: median (min-max) over processes.\n\n"
+        + protocol_text(processes, repeat)
+        + "\n\n"
         + "\n".join(f"- {s}" for s in notes)
+        + "\n\n"
+        + (
+            f"Mode jumps (absolute times moved by more than {JUMP}x):\n"
+            + "\n".join(f"- {f}" for f in flags)
+            if flags
+            else f"No mode jumps (no absolute time moved by more than {JUMP}x)."
+        )
         + "\n"
     )
 
@@ -789,10 +902,26 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument(
         "--parts", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3]
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        help=f"processes of part 1's protocol (default {PROCESSES})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for part 1 (default: probe 1 vs 2 per graph)",
+    )
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
+    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.memory_worker:
         _memory_worker(json.loads(opts.memory_worker))
+        return ""
+    if opts.worker:
+        emit(part1_worker(opts.quick, opts.threads))
         return ""
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
     t_start = time.perf_counter()
@@ -800,7 +929,11 @@ def main(argv: list[str] | None = None) -> str:
         f"## Solver benchmark{' (quick)' if opts.quick else ''}\n\n"
         f"Machine: {machine()}\n"
     )
-    parts = {1: part1, 2: part2, 3: part3}
+    parts = {
+        1: lambda q: part1(q, opts.processes, opts.threads),
+        2: part2,
+        3: part3,
+    }
     sections = []
     for k in opts.parts:
         t0 = time.perf_counter()

@@ -770,16 +770,20 @@ def _relative(raw: _Raw) -> Tensor:
     return torch.where(raw.bnorm > 0, raw.rnorm / bsafe, raw.rnorm)
 
 
-def _coldot(a: Tensor, b: Tensor) -> Tensor:
-    """Column-wise dot products ``[F]`` of two ``[N, F]`` blocks."""
-    return (a * b).sum(0)
+def _coldot(a: Tensor, b: Tensor, tmp: Tensor) -> Tensor:
+    """Column-wise dot products ``[F]`` of two ``[N, F]`` blocks (``tmp``: scratch)."""
+    return torch.mul(a, b, out=tmp).sum(0)
 
 
 def _residual_dots(
-    r: Tensor, weights: Tensor | None, reduce: Reduce | None = None
+    r: Tensor, weights: Tensor | None, tmp: Tensor, reduce: Reduce | None = None
 ) -> tuple[Tensor, Tensor]:
-    """``(||r_k||^2, r_k^T M^{-1} r_k)`` per column; ``weights = [1; diag(M)^-1]^T``."""
-    rsq = r * r
+    """``(||r_k||^2, r_k^T M^{-1} r_k)`` per column; ``weights = [1; diag(M)^-1]^T``.
+
+    ``tmp`` is an ``[N, F]`` scratch block (no allocation per iteration);
+    ``reduce`` sums the dot products over processes (distributed operators).
+    """
+    rsq = torch.mul(r, r, out=tmp)
     if weights is None:
         rr = rsq.sum(0)
         if reduce is not None:
@@ -920,7 +924,10 @@ def _pcg(
         if inv_diag is None
         else torch.cat([torch.ones_like(inv_diag), inv_diag], 1).T
     )
-    rr, rz = _residual_dots(r, weights, reduce)
+    # One scratch block for the products inside the dot products: an [N, F]
+    # temporary per iteration would be allocated (and page-faulted) every time.
+    tmp = torch.empty_like(B)
+    rr, rz = _residual_dots(r, weights, tmp, reduce)
     rnorm = rr.sqrt()
     # NaN residuals stay active and are caught at the next check.
     active = ~(zero_b | (rnorm <= tol))
@@ -945,7 +952,7 @@ def _pcg(
         if it == max_iters:
             break
         q = matvec(p)
-        pq = _coldot(p, q) if reduce is None else reduce(_coldot(p, q))
+        pq = _coldot(p, q, tmp) if reduce is None else reduce(_coldot(p, q, tmp))
         bad = active & ~(torch.isfinite(pq) & (pq > 0))
         curvature = torch.where(bad, pq, curvature)  # NaN/inf: reported non-finite
         fail_iter = torch.where(bad, it + 1, fail_iter)
@@ -955,7 +962,7 @@ def _pcg(
         x.addcmul_(p, alpha)
         r.addcmul_(q, alpha, value=-1.0)
         iterations += active
-        rr, rz_new = _residual_dots(r, weights, reduce)
+        rr, rz_new = _residual_dots(r, weights, tmp, reduce)
         rnorm = torch.where(active, rr.sqrt(), rnorm)
         active = active & ~(rnorm <= tol)
         beta = torch.where(active, rz_new / rz, 0.0)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from graphops import spmm as _spmm
 from graphops._checks import describe
 from graphops.graph import Graph, _to_fn
 from graphops.spmm import SparsePattern, check_signal_dtype, map_nested, spmm
@@ -174,7 +175,8 @@ class GraphOperator(ABC):
        :meth:`to_dense`, :meth:`to_scipy`, and the attributes ``graph``,
        ``domain`` and ``codomain`` (``"node"`` or ``"edge"``).
     2. Provided, override when there is something faster: :attr:`shape`,
-       :attr:`dtype` and :attr:`device` (from ``graph``); :meth:`diagonal` (from
+       :attr:`dtype` and :attr:`device` (from ``graph``); :meth:`addmm` (the
+       fused ``input + alpha * (op @ x)``); :meth:`diagonal` (from
        :meth:`to_dense`, ``O(N^2)``); :meth:`shifted` (a matrix-free
        ``shift I + scale A``); :meth:`map_tensors` and :meth:`to` (walk the
        instance's attributes, so an operator that keeps its tensors in attributes
@@ -222,6 +224,54 @@ class GraphOperator(ABC):
     def __matmul__(self, x: Tensor) -> Tensor:
         """``op @ x``, the same as :meth:`matmul` with the default backend."""
         return self.matmul(x)
+
+    def addmm(
+        self,
+        input: Tensor,
+        x: Tensor,
+        *,
+        alpha: float = 1.0,
+        out: Tensor | None = None,
+    ) -> Tensor:
+        r"""``input + alpha * (op @ x)``, fused where the operator can.
+
+        .. math:: \text{input} + \alpha\, A x
+
+        What an explicit Runge-Kutta stage of ``y' = -A y`` is
+        (``y0 + dt a_ij k_j`` with ``k_j = -A y_j``). This default applies the
+        operator and adds; the built-in operators do both in one sparse kernel
+        (``torch.addmm`` on their cached CSR tensor) when nothing needs a
+        gradient, and through their differentiable product otherwise.
+
+        Args:
+            input: ``[size of codomain, F]``.
+            x: ``[size of domain, F]``.
+            alpha: Scale of the product (a Python number).
+            out: Optional ``[size of codomain, F]`` buffer for the result (it may be
+                ``input`` itself, never ``x``); used only when nothing needs a
+                gradient. Always use the returned tensor.
+
+        Returns:
+            ``[size of codomain, F]``.
+
+        Raises:
+            ValueError: ``input`` is not ``[size of codomain, F]`` for ``x``'s ``F``
+                (and the errors of :meth:`matmul` for ``x``).
+
+        Example:
+            >>> from graphops import Graph, Laplacian
+            >>> L = Laplacian(Graph(torch.tensor([[0, 1], [1, 0]])))
+            >>> y = torch.tensor([[1.0], [0.0]], dtype=L.dtype)
+            >>> L.addmm(y, y, alpha=-0.5).flatten().tolist()   # y - 0.5 L y
+            [0.5, 0.5]
+        """
+        prod = self.matmul(x)
+        _check_addmm_input(self, input, prod.shape)
+        if out is not None and not (
+            torch.is_grad_enabled() and (input.requires_grad or prod.requires_grad)
+        ):
+            return torch.add(input, prod, alpha=alpha, out=out)
+        return torch.add(input, prod, alpha=alpha)
 
     @abstractmethod
     def adjoint(self) -> GraphOperator:
@@ -420,6 +470,20 @@ class GraphOperator(ABC):
             )
 
 
+def _check_addmm_input(op: GraphOperator, input: Any, shape: tuple) -> None:
+    """``input`` of :meth:`GraphOperator.addmm` has the product's shape.
+
+    Raises:
+        ValueError: it does not (no broadcasting: a stage update never broadcasts).
+    """
+    if not isinstance(input, Tensor) or tuple(input.shape) != tuple(shape):
+        got = tuple(input.shape) if isinstance(input, Tensor) else describe(input)
+        raise ValueError(
+            f"{type(op).__name__}.addmm: `input` must have the product's shape "
+            f"{tuple(shape)}; got {got}. Pass a tensor shaped like op @ x."
+        )
+
+
 class _Shifted(GraphOperator):
     """``shift * I + scale * base``, matrix free (see :meth:`GraphOperator.shifted`)."""
 
@@ -537,6 +601,61 @@ class _PatternOperator(GraphOperator):
     def matmul(  # noqa: D102
         self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
     ) -> Tensor:
+        self._check_signal(x)
+        p = self._pattern
+        if self._values.dtype == x.dtype:
+            return spmm(p, self._values, x, backend, self.csr(), out=out)
+        return spmm(p, self._values.to(x.dtype), x, backend, out=out)
+
+    def addmm(  # noqa: D102
+        self,
+        input: Tensor,
+        x: Tensor,
+        *,
+        alpha: float = 1.0,
+        out: Tensor | None = None,
+    ) -> Tensor:
+        # One CSR kernel (torch.addmm) when nothing is differentiated: no product
+        # tensor is allocated, zero-filled and added in a second pass. This is a
+        # per-stage hot path, so it checks only what torch.addmm would not refuse
+        # (it would broadcast `input`); anything else it refuses (device, dtype,
+        # shape of x) falls through to the validated path below, which raises the
+        # operator's own message.
+        csr = self._cache.get("csr")
+        if csr is None:
+            csr = self.csr()
+        if (
+            csr is not None
+            and isinstance(x, Tensor)
+            and isinstance(input, Tensor)
+            and x.dtype is self._values.dtype
+            and _spmm._backend == "csr"
+            and input.shape == (csr.shape[0], x.shape[-1])
+            and not (
+                torch.is_grad_enabled()
+                and (
+                    self._values.requires_grad
+                    or x.requires_grad
+                    or input.requires_grad
+                )
+            )
+        ):
+            try:
+                if out is None:
+                    return torch.addmm(input, csr, x, alpha=alpha)
+                return torch.addmm(input, csr, x, alpha=alpha, out=out)
+            except RuntimeError:
+                # a wrong x, or a functorch-wrapped one (torch.func transforms)
+                pass
+        return super().addmm(input, x, alpha=alpha, out=out)
+
+    def _check_signal(self, x: Tensor) -> None:
+        """``x`` is a 2-D signal of the domain's size, on the device, of a float dtype.
+
+        Raises:
+            ValueError: wrong shape or device.
+            TypeError: a dtype no backend computes (see ``check_signal_dtype``).
+        """
         p = self._pattern
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != p.shape[1]:
             got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
@@ -554,9 +673,6 @@ class _PatternOperator(GraphOperator):
             )
         # one frozenset lookup: refuses half/bfloat16/integer/bool signals
         check_signal_dtype(self._where, x, self._values.dtype)
-        if self._values.dtype == x.dtype:
-            return spmm(p, self._values, x, backend, self.csr(), out=out)
-        return spmm(p, self._values.to(x.dtype), x, backend, out=out)
 
     @property
     def values(self) -> Tensor:
@@ -664,6 +780,18 @@ class _PatternOperator(GraphOperator):
         trivial_scale = not isinstance(scale, Tensor) and scale == 1.0
         if trivial_shift and trivial_scale:
             return self
+        # Constant steps of an implicit method ask for the same I + theta dt A at
+        # every step: with numbers (not tensors) and values that take no gradient,
+        # the last shifted operator (with its CSR tensor and diagonal) is reused.
+        key = None
+        if not (
+            isinstance(shift, Tensor)
+            or isinstance(scale, Tensor)
+            or self._values.requires_grad
+        ):
+            key = (float(shift), float(scale))
+            if self.cache.get("shifted_key") == key:
+                return self.cache["shifted"]
         vals = self._values if trivial_scale else self._values * scale
         if not trivial_shift:
             vals = vals + on.to(vals.dtype) * shift
@@ -671,7 +799,10 @@ class _PatternOperator(GraphOperator):
             f"{k}={v:g}" if not isinstance(v, Tensor) else f"{k}=<tensor>"
             for k, v in (("shift", shift), ("scale", scale))
         )
-        return self._derived(self._pattern, vals, f".shifted({text})")
+        op = self._derived(self._pattern, vals, f".shifted({text})")
+        if key is not None:
+            self.cache["shifted_key"], self.cache["shifted"] = key, op
+        return op
 
     def diagonal(self) -> Tensor:
         """Main diagonal ``[N]`` of a node-to-node operator (e.g. for Jacobi).
@@ -680,11 +811,17 @@ class _PatternOperator(GraphOperator):
             ValueError: the operator is not node -> node.
         """
         self._require_node_to_node("diagonal")
+        if "diagonal" in self.cache:
+            return self.cache["diagonal"].clone()  # the caller may modify it
         p = self._pattern
         on, _ = p.diagonal
-        return self._values.new_zeros(p.shape[0]).index_add(
+        diag = self._values.new_zeros(p.shape[0]).index_add(
             0, p.row[on], self._values[on]
         )
+        if not diag.requires_grad:  # a constant: computed once per operator
+            self.cache["diagonal"] = diag
+            return diag.clone()
+        return diag
 
     def to_dense(self) -> Tensor:  # noqa: D102
         p = self._pattern

@@ -50,7 +50,7 @@ from solvers.solution import Solution, Stats, Status
 from solvers.solve import solve
 from solvers.stability import jacobian_lam_max, recommend_dt
 from solvers.tableau import ButcherTableau
-from solvers.terms import LinearTerm, ODETerm, SecondOrderTerm, Term
+from solvers.terms import FixedAffine, LinearTerm, ODETerm, SecondOrderTerm, Term
 from solvers.torchdiffeq import TorchDiffEq
 
 __all__ = [
@@ -80,6 +80,7 @@ __all__ = [
     "Decision",
     "Dopri5",
     "Euler",
+    "FixedAffine",
     "ExplicitRK",
     "get_solver",
     "Heun",

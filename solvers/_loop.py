@@ -467,6 +467,10 @@ def stack_states(saves: Sequence[State], y0: State) -> State:
         if not saves:
             return tuple(leaf.new_empty((0, *leaf.shape)) for leaf in y0)
         return tuple(torch.stack([s[i] for s in saves]) for i in range(len(y0)))
+    if len(saves) == 1 and saves[0] is not y0:
+        # one saved state (the default: t1 only) is a fresh tensor of the solve:
+        # a view of it, not a copy (never a view of the caller's y0)
+        return saves[0].unsqueeze(0)
     return torch.stack(list(saves)) if saves else y0.new_empty((0, *y0.shape))
 
 

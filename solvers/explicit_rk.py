@@ -11,6 +11,24 @@ coefficients) and a class; the tableau, order, CFL and gradient tests in
     k_i = f\Big(t_n + c_i \Delta t,\; y_n + \Delta t \sum_{j<i} a_{ij} k_j\Big), \quad
     y_{n+1} = y_n + \Delta t \sum_i b_i k_i, \quad
     e_{n+1} = \Delta t \sum_i b^{\mathrm{err}}_i k_i .
+
+**Fused stages.** When the term is affine with a fixed operator for the whole solve
+(it returns a :class:`~solvers.terms.FixedAffine` from
+:meth:`~solvers.terms.Term.affine_form`, asked once per solve in
+:meth:`ExplicitRK.init`) and the tableau is a *chain* (each stage uses only the
+previous one: :math:`a_{i,i-1} = \alpha_i \ne 0`, every other :math:`a_{ij} = 0`;
+Euler, Midpoint, Heun, RK4), every stage is one fused operator call,
+:math:`Y_i = Y_0 - \Delta t\,\alpha_i (A Y_{i-1} - s)`, and the slopes are never
+stored: since :math:`\Delta t\,k_{i-1} = (Y_i - y_n)/\alpha_i`,
+
+.. math::
+
+    y_{n+1} = \Big(1 - \sum_{i\ge1} w_i\Big) y_n + \sum_{i\ge1} w_i Y_i
+    + \Delta t\, b_{s} f(Y_{s}), \qquad w_i = b_{i-1} / \alpha_i,
+
+whose last term is one more fused call (:math:`Y_s` the last stage input). This is
+the same method rearranged (equal to the stage-by-stage form up to round-off, a
+few ulps of :math:`|y|`), with ``s`` operator applications per step as before.
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ from solvers._tree import State, tmap
 from solvers.base import AbstractAdaptiveSolver, AbstractSolver, Step
 from solvers.linear_stability import OneStep
 from solvers.tableau import ButcherTableau
-from solvers.terms import Term
+from solvers.terms import FixedAffine, Term
 
 __all__ = [
     "BOSH3_TABLEAU",
@@ -156,12 +174,81 @@ class RKState(NamedTuple):
         f0: ``f(t_n, y_n)`` at the current point if already known (the FSAL stage of
             the previous step, or seeded by :meth:`ExplicitRK.seed_derivative`),
             else ``None``.
+        fused: The fused stages (:class:`_Fused`) when the term offered a
+            :class:`~solvers.terms.FixedAffine` and the tableau is a chain; else
+            ``None`` (the stage-by-stage form).
     """
 
     a: tuple[_Coeffs, ...]
     b: _Coeffs
     b_err: _Coeffs | None
     f0: Any = None
+    fused: Any = None
+
+
+class _Chain(NamedTuple):
+    r"""A chain tableau's coefficients for the fused form (see the module docstring).
+
+    ``alpha[i - 1]`` is :math:`a_{i,i-1}`; ``w[i - 1]`` is :math:`b_{i-1}/\alpha_i`
+    (zeros dropped at use); ``w0 = 1 - sum(w)``; ``b_last`` the last stage's weight.
+    """
+
+    alpha: tuple[float, ...]
+    w: tuple[float, ...]
+    w0: float
+    b_last: float
+
+
+class _Fused(NamedTuple):
+    """Per-solve fused-stage state: the term's affine form, the chain, buffers."""
+
+    affine: FixedAffine
+    chain: _Chain
+    buffers: list  # one per stage input Y_1..Y_{s-1}, allocated at first use
+
+
+def _chain_of(tab: ButcherTableau) -> _Chain | None:
+    """The chain form of an explicit tableau, or ``None`` if it is not a chain."""
+    s = tab.num_stages
+    for i in range(s):
+        for j in range(i):
+            if (tab.a[i, j] != 0.0) != (j == i - 1):
+                return None
+    if tab.fsal and s > 1:  # the last stage input is y1 itself: not this form
+        return None
+    alpha = tuple(float(tab.a[i, i - 1]) for i in range(1, s))
+    w = tuple(float(tab.b[i - 1]) / alpha[i - 1] for i in range(1, s))
+    return _Chain(alpha, w, 1.0 - sum(w), float(tab.b[s - 1]))
+
+
+def _fused_step(fused: _Fused, dt: float, y0: Tensor) -> Tensor:
+    """One step in the fused form (see the module docstring)."""
+    aff, ch = fused.affine, fused.chain
+    # Buffers for the stage inputs only when nothing is differentiated (autograd
+    # keeps the stage inputs); y1 is always a fresh tensor (the loop keeps it).
+    reuse = not (torch.is_grad_enabled() and (y0.requires_grad or aff.requires_grad))
+    bufs = fused.buffers
+    ys = []
+    x = y0
+    for i, a in enumerate(ch.alpha):
+        out = None
+        if reuse:
+            if len(bufs) <= i or bufs[i].shape != y0.shape or bufs[i].dtype != y0.dtype:
+                bufs[i:] = [torch.empty_like(y0)]
+            out = bufs[i]
+        x = aff.stage(y0, x, dt * a, out=out)
+        ys.append(x)
+    base = None
+    for wi, yi in zip(ch.w, ys, strict=True):
+        if wi == 0.0:
+            continue
+        base = torch.mul(yi, wi) if base is None else base.add_(yi, alpha=wi)
+    if base is None:  # only the last stage counts (Euler, Midpoint): y0 + dt b f(Y)
+        return aff.stage(y0, x, dt * ch.b_last)
+    if ch.w0 != 0.0:
+        base.add_(y0, alpha=ch.w0)
+    # `base` is fresh: the last fused call may write into it
+    return aff.stage(base, x, dt * ch.b_last, out=base if reuse else None)
 
 
 def _combine(y0: State, dt: float | Tensor, coeffs: _Coeffs, ks: list[State]) -> State:
@@ -275,6 +362,7 @@ class ExplicitRK(AbstractSolver):
                 f"{'present' if adaptive else 'absent'}. {fix}"
             )
         # One source of truth: the method's properties are the tableau's.
+        cls._chain = _chain_of(tab)
         cls.order = tab.order
         if adaptive:
             cls.error_order = tab.error_order
@@ -305,7 +393,14 @@ class ExplicitRK(AbstractSolver):
         Its bound is the tableau's ``stability_bound``, so ``max_stable_dt(lam_max)``
         is ``stability_bound / lam_max`` for ``y' = -A y`` with ``A`` PSD.
         """
-        return OneStep(self.tableau.stability_polynomial)
+        # One value per method (the tableau is a class constant): built once, so a
+        # solve's stability check does not recompute the polynomial every call.
+        cls = type(self)
+        value = cls.__dict__.get("_linear_stability_value")
+        if value is None:
+            value = OneStep(self.tableau.stability_polynomial)
+            cls._linear_stability_value = value
+        return value
 
     # -- the step --------------------------------------------------------------------
     def init(self, term: Term, t0: float, y0: State, args: Any) -> RKState:
@@ -313,7 +408,10 @@ class ExplicitRK(AbstractSolver):
 
         They stay Python floats, used as ``alpha`` scalars, so the same state works
         for any dtype and device. Evaluates nothing: the first step computes
-        ``f(t0, y0)`` unless it is seeded with :meth:`seed_derivative`.
+        ``f(t0, y0)`` unless it is seeded with :meth:`seed_derivative`. For a chain
+        tableau it asks the term, once, for its
+        :meth:`~solvers.terms.Term.affine_form`; given one, the steps use the
+        fused stages (module docstring).
         """
         tab = self.tableau
         a_pat, b_pat, err_pat = self._pattern
@@ -325,7 +423,13 @@ class ExplicitRK(AbstractSolver):
         err_pairs = None
         if err_pat is not None:
             err_pairs = tuple((j, float(tab.b_err[j])) for j in err_pat)
-        return RKState(a_rows, b_pairs, err_pairs, None)
+        fused = None
+        if self._chain is not None:
+            # the capability is asked for once per solve, here, never per step
+            affine = term.affine_form(t0, y0, args)
+            if affine is not None:
+                fused = _Fused(affine, self._chain, [])
+        return RKState(a_rows, b_pairs, err_pairs, None, fused)
 
     def after_jump(self, state: RKState) -> RKState:
         """Drop the FSAL stage: it was evaluated before the jump (one ulp early)."""
@@ -366,6 +470,9 @@ class ExplicitRK(AbstractSolver):
         if state is None:
             state = self.init(term, t0, y0, args)
         tab = self.tableau
+        if state.fused is not None and state.f0 is None and not isinstance(dt, Tensor):
+            y1 = _fused_step(state.fused, dt, y0)
+            return Step(y1, None, state, rhs_evals=tab.num_stages)
         evals = 0
         k0 = state.f0
         if k0 is None:

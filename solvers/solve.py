@@ -427,6 +427,9 @@ def _checked_first_call(term: Term, y0: State) -> Iterator[None]:
         handle.remove()
         _check_term_output(term, y0, inputs[0] if inputs else math.nan, out)
 
+    # marks this hook as solve()'s own: a LinearTerm still offers its fused
+    # stages (Term.affine_form) with it registered, and checks its parts itself
+    hook._solve_first_call = True  # type: ignore[attr-defined]
     handle = term.register_forward_hook(hook)
     if isinstance(term, LinearTerm):
         term._validate_parts = True

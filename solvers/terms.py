@@ -20,6 +20,7 @@ the device of the graph it is built from. See :mod:`graphops` for the full pictu
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,7 +30,7 @@ from graphops.graph import Graph
 from graphops.operators import GraphOperator
 from graphops.spmm import map_nested
 
-__all__ = ["LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
+__all__ = ["FixedAffine", "LinearTerm", "ODETerm", "SecondOrderTerm", "Term"]
 
 
 def _holds_graph_objects(value: Any) -> bool:
@@ -45,6 +46,59 @@ def _holds_graph_objects(value: Any) -> bool:
         and len(value) > 0
         and all(isinstance(v, (GraphOperator, Graph)) for v in value)
     )
+
+
+@dataclass(frozen=True, eq=False)
+class FixedAffine:
+    r"""Capability: the right-hand side is ``f(y) = -A y + s``, fixed over a solve.
+
+    A term hands this value out (:meth:`Term.affine_form`) when its operator
+    ``A`` and source ``s`` do not change with ``t`` or ``y`` during the solve.
+    A solver asks for it once per solve, in its ``init``, and then writes its
+    stage updates as fused operator calls (:meth:`stage`: one ``addmm`` instead
+    of a product, a negation and an add) without evaluating the term.
+
+    .. math:: \text{stage}(u, x, \alpha) = u + \alpha f(x) = u - \alpha A x
+        + \alpha s
+
+    Attributes:
+        operator: ``A`` (a :class:`~graphops.operators.GraphOperator`).
+        source: ``s`` (a tensor shaped like the state) or ``None``.
+        requires_grad: Whether ``A``'s values (or a matrix-free operator, assumed
+            to) or ``s`` take part in autograd; solvers reuse stage buffers only
+            when nothing does.
+    """
+
+    operator: GraphOperator
+    source: Tensor | None = None
+
+    @property
+    def requires_grad(self) -> bool:  # noqa: D102
+        values = self.operator.values
+        return (
+            values is None
+            or values.requires_grad
+            or (self.source is not None and self.source.requires_grad)
+        )
+
+    def stage(
+        self, u: Tensor, x: Tensor, alpha: float, *, out: Tensor | None = None
+    ) -> Tensor:
+        """``u + alpha * f(x)`` in one fused operator call.
+
+        Args:
+            u: The base, shaped like the state.
+            x: Where ``f`` is evaluated.
+            alpha: Step times tableau coefficient (a Python number).
+            out: Optional buffer for the result (may be ``u``, never ``x``);
+                used only when nothing needs a gradient.
+
+        Returns:
+            A tensor shaped like the state.
+        """
+        if self.source is not None:
+            u = torch.add(u, self.source, alpha=alpha)
+        return self.operator.addmm(u, x, alpha=-alpha, out=out)
 
 
 class Term(nn.Module):
@@ -84,6 +138,17 @@ class Term(nn.Module):
         in time) parameters lists its layer boundaries.
         """
         return []
+
+    def affine_form(self, t0: float, y0: Any, args: Any) -> FixedAffine | None:
+        """The right-hand side as a :class:`FixedAffine`, if it is one for the solve.
+
+        Solvers call this once per solve (never per step) to find out whether
+        they may fuse their stages; ``None`` (the default) means "evaluate the
+        term". A term returns a value only when ``forward`` would compute exactly
+        ``-A y + s`` with the same ``A`` and ``s`` at every ``t`` and ``y`` of the
+        solve, and when nothing observes its evaluations (hooks).
+        """
+        return None
 
     def forward(self, t: float | Tensor, y: Any, args: Any = None) -> Any:  # noqa: D102
         raise TypeError(
@@ -199,6 +264,40 @@ class LinearTerm(Term):
         if self._source is None or isinstance(self._source, Tensor):
             return self._source
         return self._source(t, y, args)
+
+    def affine_form(self, t0: float, y0: Any, args: Any) -> FixedAffine | None:
+        """``FixedAffine(A, s)`` when ``A`` is a fixed operator and ``s`` constant.
+
+        That is: ``operator`` was given as a
+        :class:`~graphops.operators.GraphOperator` (not a callable), ``source`` as
+        ``None`` or a tensor, the subclass overrides none of ``forward``,
+        ``operator`` and ``source``, the state is a tensor, and no forward hook
+        (other than :func:`solvers.solve`'s own first-call check) or pre-hook is
+        registered on the term. The operator and source are checked against
+        ``y0`` here, since the fused stages never call :meth:`forward`.
+
+        Raises:
+            TypeError: ``source`` is not a tensor (see :class:`LinearTerm`).
+            ValueError: ``A`` does not map the state's space onto itself, or
+                ``s`` does not match the state's shape and dtype.
+        """
+        cls = type(self)
+        if (
+            not isinstance(self._operator, GraphOperator)
+            or not (self._source is None or isinstance(self._source, Tensor))
+            or not isinstance(y0, Tensor)
+            or cls.forward is not LinearTerm.forward
+            or cls.operator is not LinearTerm.operator
+            or cls.source is not LinearTerm.source
+            or self._forward_pre_hooks
+            or any(
+                not getattr(h, "_solve_first_call", False)
+                for h in self._forward_hooks.values()
+            )
+        ):
+            return None
+        _check_linear_parts(self, self._operator, self._source, y0)
+        return FixedAffine(self._operator, self._source)
 
     # solve() sets this on the instance for its first evaluation: the operator and
     # source are then checked against y once per solve, never in the steps.
