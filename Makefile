@@ -22,7 +22,7 @@ $(VENV)/.installed: $(VENV)/.torch setup.cfg setup.py
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed setup.cfg
-	$(PIP) install -c $(CONSTRAINTS) -e ".[test,notebooks,demo,tune,sets,docs]"
+	$(PIP) install -c $(CONSTRAINTS) -e ".[test,notebooks,demo,tune,sets,docs,metis,bench]"
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 

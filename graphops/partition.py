@@ -319,9 +319,13 @@ def _metis(adj, parts: int, seed: int) -> np.ndarray:
     if parts == 1:
         return np.zeros(adj.shape[0], dtype=np.int64)
     opts = pymetis.Options(seed=seed)
-    _, membership = pymetis.part_graph(
-        parts, xadj=adj.indptr, adjncy=adj.indices, options=opts
-    )
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2; xadj/adjncy deprecated
+        csr = pymetis.CSRAdjacency(adj.indptr, adj.indices)
+        _, membership = pymetis.part_graph(parts, adjacency=csr, options=opts)
+    else:
+        _, membership = pymetis.part_graph(
+            parts, xadj=adj.indptr, adjncy=adj.indices, options=opts
+        )
     return np.asarray(membership, dtype=np.int64)
 
 
