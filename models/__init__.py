@@ -27,6 +27,7 @@ from models.diagnostics import (
     jacobian_sensitivity,
     sensitivity_by_distance,
 )
+from models.distributed import DistributedGraph, check_distributable
 from models.gcn import GCNIIArgs, GCNIITerm, GCNTerm, pairnorm
 from models.graff import GRAFFTerm
 from models.grand import GRAND, BLENDEncoder, GRANDArgs, GRANDAttention
@@ -57,7 +58,9 @@ from models.sheaf import (
 __all__ = [
     "AttentionCoupling",
     "BLENDEncoder",
+    "check_distributable",
     "check_equivariance",
+    "DistributedGraph",
     "EdgeWeightLearner",
     "FromStalks",
     "GCNCoupling",

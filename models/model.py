@@ -257,6 +257,13 @@ class GraphTerm(Term):
         return sorted(times)
 
 
+def _is_distributed(graph: Any) -> bool:
+    """Whether ``graph`` is a rank's :class:`~models.distributed.DistributedGraph`."""
+    from models.distributed import DistributedGraph
+
+    return isinstance(graph, DistributedGraph)
+
+
 def _check_module(name: str, value: Any) -> None:
     if not callable(value):
         raise TypeError(
@@ -391,9 +398,14 @@ class GraphPDEModel(nn.Module):
     def initial_state(self, x: Tensor, graph: Graph) -> tuple[Any, Any]:
         """``(y0, args)``: the encoded initial state and the term's ``args``."""
         y0 = self.encoder(x)
+        distributed = _is_distributed(graph)
         if isinstance(self.term, GraphTerm):
             y0 = self.term.initial_state(y0)
+            if distributed:
+                return y0, graph.prepare(self.term, self.t0, y0)
             return y0, self.term.prepare(self.t0, y0, graph)
+        if distributed:  # refused, naming the supported families
+            graph.prepare(self.term, self.t0, y0)
         return y0, graph
 
     def _solve_kwargs(self) -> dict[str, Any]:

@@ -279,6 +279,21 @@ def _add_train(sub: Any) -> None:
     )
     g.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group(
+        "distributed (launch with torchrun --nproc-per-node K -m models train ...)"
+    )
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="full-graph training on a partitioned graph, one part per process "
+        "(gcn, res-gcn, gcnii, graphcon); rank 0 writes the run folder",
+    )
+    g.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a collective waits for a failed peer (default 600)",
+    )
     p.set_defaults(func=_train)
 
 
@@ -290,6 +305,8 @@ def _train(args: argparse.Namespace) -> int:
     from models.experiments.runfolder import read_json
     from models.experiments.train import run
 
+    if args.distributed:
+        return _train_distributed(args)
     if args.resume:
         if args.out is None:
             raise SystemExit("graphpde train: --resume needs --out (the run folder).")
@@ -299,7 +316,8 @@ def _train(args: argparse.Namespace) -> int:
                 f"graphpde train: --resume needs a run folder with config.json; got "
                 f"{str(args.out)!r}, which has none. Start it without --resume."
             )
-        own = {"out", "resume", "quiet", "no_plots", "command", "func", "threads"}
+        own = {"out", "resume", "quiet", "no_plots", "command", "func", "threads",
+               "dist_timeout", "distributed"}
         given = sorted(
             k for k, v in vars(args).items() if k not in own and v not in (None, [])
         )
@@ -321,6 +339,45 @@ def _train(args: argparse.Namespace) -> int:
 
     print(format_summary(summary))
     print(f"run folder: {out}")
+    return 0
+
+
+def _train_distributed(args: argparse.Namespace) -> int:
+    """``graphpde train --distributed``: one rank of a torchrun launch."""
+    from models.experiments.distributed import init_from_env, run_distributed
+
+    if args.resume:
+        raise SystemExit(
+            "graphpde train: --resume is not supported with --distributed (the "
+            "random-number states are per rank); start a new --out."
+        )
+    if args.dist_timeout <= 0:
+        raise SystemExit(
+            f"graphpde train: `--dist-timeout` must be > 0 seconds; got "
+            f"{args.dist_timeout}."
+        )
+    cfg = config_from_args(args)
+    try:
+        rank, _ = init_from_env(cfg.device, args.dist_timeout)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    import torch.distributed as dist
+
+    try:
+        # every rank writes into rank 0's folder (the default name has a time stamp)
+        box = [str(args.out or _default_out("train", cfg))]
+        dist.broadcast_object_list(box, 0)
+        out = Path(box[0])
+        summary = run_distributed(
+            cfg, out, progress=_progress(args), plots=not args.no_plots
+        )
+        if rank == 0:
+            from models.experiments.train import format_summary
+
+            print(format_summary(summary))
+            print(f"run folder: {out}")
+    finally:
+        dist.destroy_process_group()
     return 0
 
 

@@ -183,9 +183,11 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     ((res.x * xo).sum() + (sol.ys[-1] * c[own]).sum()).backward()
     out["implicit_grad"] = wl.grad
     # one training step of a GCN model on the partitioned graph: the model code is
-    # unchanged; its term takes the distributed adjacency as `args` (what prepare
-    # would return) and the loss and gradients are summed over the ranks
+    # unchanged; it takes the rank's DistributedGraph, whose prepare hands the term
+    # the distributed adjacency, and the loss and gradients are summed over the ranks
     import torch.distributed as dist
+
+    from models import DistributedGraph
 
     def summed(t):
         t = t.clone()
@@ -193,11 +195,9 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
         return t
 
     model = gcn_model()
-    model.term.prepare = lambda t0, y0, g: g
     xs, ys, mask = train_data(graph.num_nodes)
-    dop = DistributedOperator(plan, Adjacency, normalization="gcn")
-    out["train"] = train_step(model, xs[own], ys[own], mask[own], dop,
-                              int(mask.sum()), summed)
+    out["train"] = train_step(model, xs[own], ys[own], mask[own],
+                              DistributedGraph(plan), int(mask.sum()), summed)
     for every in (1, 3):
         mr = opn.multirate(every)
         sol = solve(LinearTerm(mr), RK4(), y0=xo, t1=0.5, dt0=0.05)

@@ -1,0 +1,162 @@
+r"""Models on a partitioned graph: the rank's graph a model family's term accepts.
+
+A :class:`DistributedGraph` stands for the whole graph inside one rank of a
+domain-decomposed run (:mod:`graphops.distributed`): it holds the rank's
+:class:`~graphops.partition.RankPlan` and process group. Pass it where a
+:class:`~models.GraphPDEModel` takes its graph, with the rank's owned rows of the
+features (``x[plan.owned]``)::
+
+    logits = model(x[plan.owned], DistributedGraph(plan))
+
+and the model computes the owned rows of the single-process ``model(x, graph)``.
+The term gets its ``args`` from :meth:`DistributedGraph.prepare` instead of
+:meth:`~models.GraphTerm.prepare`: for every supported family the same ``args``
+with each ``Adjacency(graph, "gcn")`` replaced by the
+:class:`~graphops.distributed.DistributedOperator` of the rank's plan (a halo
+exchange, then the local SpMM). The family's ``forward`` runs unchanged, and so do
+the encoder and decoder (row-wise maps).
+
+**Supported families** (:data:`SUPPORTED`): those whose right-hand side touches
+the graph only through the GCN adjacency and row-wise maps. GCN and residual GCN
+(:class:`~models.GCNTerm` without PairNorm), GCNII (:class:`~models.GCNIITerm`:
+its initial residual :math:`H^0` is row-wise, so each rank keeps its own rows) and
+GraphCON-GCN (:class:`~models.GraphCONTerm` with a
+:class:`~models.GCNCoupling`). The others are refused with a ``ValueError`` by
+:func:`check_distributable` (and by :meth:`DistributedGraph.prepare`), because
+they do global or edge-space work that the distributed operators do not provide:
+PairNorm (a mean over all nodes), PDE-GCN (edge-space gradient and divergence),
+GRAND and GraphCON-GAT (attention on edges), sheaf diffusion and GRAFF.
+
+**Collectives.** Every application of the operator is a halo exchange, so all
+ranks must run the same forward and backward passes (an SPMD program); the
+gradients of the replicated parameters are then summed over the ranks (see
+:mod:`models.experiments.distributed`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from graphops import Adjacency
+from graphops._checks import describe
+from graphops.distributed import DistributedOperator
+from graphops.partition import RankPlan
+
+__all__ = ["SUPPORTED", "DistributedGraph", "check_distributable"]
+
+#: Model names (``graphpde train --model``) that train on a partitioned graph.
+SUPPORTED: tuple[str, ...] = ("gcn", "res-gcn", "gcnii", "graphcon (GCN coupling)")
+
+
+def _refuse(where: str, what: str, why: str) -> ValueError:
+    return ValueError(
+        f"{where}: the model must be one whose term touches the graph only through "
+        f"the GCN adjacency ({', '.join(SUPPORTED)}); got {what}, which {why}. "
+        "Train it on one process (without --distributed)."
+    )
+
+
+def _term_reason(term: Any) -> str | None:
+    """Why ``term`` cannot run on a partitioned graph (``None``: it can)."""
+    from models.gcn import GCNIITerm, GCNTerm
+    from models.graphcon import GCNCoupling, GraphCONTerm
+
+    if isinstance(term, GCNTerm):
+        if term.norm is not None:
+            return "normalises with PairNorm (a mean over all nodes)"
+        return None
+    if isinstance(term, GCNIITerm):
+        return None
+    if isinstance(term, GraphCONTerm):
+        if isinstance(term.coupling, GCNCoupling):
+            return None
+        return "couples through attention on edges (GraphCON-GAT)"
+    return "does global or edge-space work the distributed operators do not provide"
+
+
+def check_distributable(model: nn.Module, where: str = "check_distributable") -> None:
+    """Refuse a model that cannot run on a partitioned graph.
+
+    Args:
+        model: A :class:`~models.GraphPDEModel`.
+        where: The caller, for the message.
+
+    Raises:
+        ValueError: its term is not one of the supported families (module
+            docstring), naming them.
+
+    Example:
+        >>> from models import gcn
+        >>> check_distributable(gcn.from_config(4, 2, hidden=8, layers=2))
+    """
+    term = getattr(model, "term", None)
+    reason = _term_reason(term)
+    if reason is not None:
+        raise _refuse(where, f"a model with term {type(term).__name__}", reason)
+
+
+class DistributedGraph:
+    """The graph of one rank of a partitioned run (pass it as ``model(x, graph)``).
+
+    Args:
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        group: The process group (``None``: the default group).
+
+    Raises:
+        TypeError: ``plan`` is not a RankPlan.
+
+    Attributes:
+        plan: The plan.
+        group: The group.
+    """
+
+    def __init__(self, plan: RankPlan, group: Any = None) -> None:
+        """Store the plan (see the class docstring)."""
+        if not isinstance(plan, RankPlan):
+            raise TypeError(
+                f"DistributedGraph: `plan` must be a RankPlan; got {describe(plan)}. "
+                "Build it with graphops.partition.halo_plan(graph, part, rank)."
+            )
+        self.plan, self.group = plan, group
+
+    @property
+    def num_nodes(self) -> int:
+        """Rows this rank holds (its owned nodes)."""
+        return self.plan.num_owned
+
+    def adjacency(self) -> DistributedOperator:
+        """The GCN adjacency ``Adjacency(graph, "gcn")`` on this rank's block."""
+        return DistributedOperator(
+            self.plan, Adjacency, normalization="gcn", group=self.group
+        )
+
+    def prepare(self, term: Any, t0: float, y0: Any) -> Any:
+        """The ``args`` of ``term`` for this forward pass, on this rank's block.
+
+        What ``term.prepare(t0, y0, graph)`` returns on the whole graph, with the
+        distributed adjacency in place of the global one. Collective only through
+        the operator's later applications (building it exchanges nothing).
+
+        Raises:
+            ValueError: ``term`` is not of a supported family.
+        """
+        from models.gcn import GCNIIArgs, GCNIITerm
+
+        reason = _term_reason(term)
+        if reason is not None:
+            raise _refuse(
+                "DistributedGraph.prepare", f"term {type(term).__name__}", reason
+            )
+        if isinstance(term, GCNIITerm):
+            return GCNIIArgs(self.adjacency(), y0)
+        return self.adjacency()
+
+    def __repr__(self) -> str:
+        """``DistributedGraph(rank=0, parts=2, owned=..., ghosts=...)``."""
+        p = self.plan
+        return (
+            f"DistributedGraph(rank={p.rank}, parts={p.num_parts}, "
+            f"owned={p.num_owned}, ghosts={p.num_ghosts})"
+        )

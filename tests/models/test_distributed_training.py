@@ -1,0 +1,172 @@
+"""Full-graph training on a partitioned graph (``graphpde train --distributed``).
+
+The reference of a distributed run is the single-process run of the same
+configuration (same seed, dropout 0): its per-epoch metrics and selected
+parameters must agree to 1e-10 in float64. The distributed runs are real
+``torchrun`` launches (``python -m torch.distributed.run``, gloo, 2 ranks).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from graphops.partition import halo_plan, partition
+from models import DistributedGraph, GraphPDEModel, check_distributable, gcn
+from models.experiments.cli import main
+from models.experiments.distributed import TORCHRUN_ENV, init_from_env
+from models.experiments.registry import MODELS
+from models.experiments.runfolder import read_json
+from solvers import Euler, LinearTerm
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = "csbm:num_nodes=120"
+PY = sys.executable
+
+
+def _args(model: str, out: Path, epochs: int = 6) -> list[str]:
+    return [
+        "train", "--model", model, "--dataset", DATA, "--epochs", str(epochs),
+        "--dtype", "float64", "--seeds", "1", "--dropout", "0", "--quiet",
+        "--no-plots", "--out", str(out),
+    ]
+
+
+def _torchrun(argv: list[str], world: int | None = 2) -> subprocess.CompletedProcess:
+    """``graphpde`` under torchrun with ``world`` ranks (``None``: a plain process)."""
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    launch = [] if world is None else [
+        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(world)
+    ]
+    cmd = [PY, *launch, "-m", "models", *argv]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["gcn", "gcnii", "graphcon"])
+def test_torchrun_training_equals_single_process(tmp_path, model):
+    dist_out, ref_out = tmp_path / "dist", tmp_path / "ref"
+    proc = _torchrun([*_args(model, dist_out), "--distributed"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the reference: the same command in one plain process (a fresh interpreter,
+    # as the ranks are, so no state of the test session leaks into either)
+    ref = _torchrun(_args(model, ref_out), world=None)
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    # one run folder, written once (by rank 0), with the rank count recorded
+    summary = read_json(dist_out / "summary.json")
+    assert summary["distributed"]["world_size"] == 2
+    assert proc.stdout.count("run folder:") == 1
+    run_a, run_b = dist_out / "runs" / "split0-seed0", ref_out / "runs" / "split0-seed0"
+    hist_a = read_json(run_a / "metrics.json")
+    hist_b = read_json(run_b / "metrics.json")
+    assert len(hist_a) == len(hist_b) == 6
+    for a, b in zip(hist_a, hist_b, strict=True):
+        for key in ("train_loss", "val_loss", "train_acc", "val_acc", "test_acc"):
+            assert abs(a[key] - b[key]) < 1e-10, (key, a, b)
+        assert a["nfe"] == b["nfe"]
+    # the loss moved: the parameters were trained, not left at their init
+    assert abs(hist_a[-1]["train_loss"] - hist_a[0]["train_loss"]) > 1e-3
+    pa = torch.load(run_a / "best.pt", weights_only=True)
+    pb = torch.load(run_b / "best.pt", weights_only=True)
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        torch.testing.assert_close(pa[k], pb[k], rtol=0, atol=1e-10)
+    ra, rb = read_json(run_a / "result.json"), read_json(run_b / "result.json")
+    assert ra["best_epoch"] == rb["best_epoch"]
+    assert ra["test_acc"] == rb["test_acc"]
+    # the Dirichlet energies are reduced over the ranks
+    assert abs(ra["energy_t1"] - rb["energy_t1"]) < 1e-10 * max(1.0, rb["energy_t1"])
+
+
+@pytest.mark.slow
+def test_torchrun_refuses_an_unsupported_family_before_writing(tmp_path):
+    out = tmp_path / "r"
+    proc = _torchrun([*_args("pde-gcn-d", out, epochs=1), "--distributed"])
+    assert proc.returncode != 0
+    assert "the model must be one whose term touches the graph only" in proc.stderr
+    assert not (out / "config.json").exists()
+
+
+# -- in one process -----------------------------------------------------------------
+def _model(name: str, **kw):
+    spec = MODELS[name]
+    return spec.build(4, 3, **spec.fixed, **kw)
+
+
+@pytest.mark.parametrize("name", ["gcn", "res-gcn", "gcnii", "graphcon"])
+def test_supported_families_pass_the_check(name):
+    check_distributable(_model(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("pairnorm", "PairNorm"),
+        ("pde-gcn-d", "global or edge-space"),
+        ("pde-gcn-h", "global or edge-space"),
+        ("grand-l", "global or edge-space"),
+        ("grand-nl", "global or edge-space"),
+        ("nsd-diag", "global or edge-space"),
+        ("graff", "global or edge-space"),
+    ],
+)
+def test_unsupported_families_are_refused_naming_the_supported(name, why):
+    with pytest.raises(ValueError, match=f"gcn, res-gcn, gcnii.*{why}"):
+        check_distributable(_model(name), "here")
+
+
+def test_graphcon_attention_is_refused():
+    from models import graphcon
+
+    m = graphcon.from_config(4, 3, coupling="attention")
+    with pytest.raises(ValueError, match="attention on edges"):
+        check_distributable(m)
+
+
+def test_distributed_graph_refuses_a_term_in_the_forward_pass(random_graph):
+    plan = halo_plan(random_graph, partition(random_graph, 2, method="bfs"), 0)
+    dg = DistributedGraph(plan)
+    assert dg.num_nodes == plan.num_owned
+    assert "rank=0, parts=2" in repr(dg)
+    from graphops import Laplacian
+
+    model = GraphPDEModel(nn.Identity(), LinearTerm(Laplacian(random_graph)),
+                          nn.Identity(), solver=Euler(), t1=1.0, dt0=1.0)
+    x = torch.zeros(plan.num_owned, 2, dtype=random_graph.dtype)
+    with pytest.raises(ValueError, match="term LinearTerm, which does global"):
+        model(x, dg)
+    m = gcn.pairnorm_from_config(4, 3, hidden=4, layers=2)
+    with pytest.raises(ValueError, match="PairNorm"):
+        m(torch.zeros(plan.num_owned, 4), dg)
+
+
+def test_distributed_graph_type_check():
+    with pytest.raises(TypeError, match="`plan` must be a RankPlan; got str"):
+        DistributedGraph("plan")
+
+
+def test_without_torchrun_env_the_error_says_how_to_launch(monkeypatch, capsys,
+                                                            tmp_path):
+    for k in TORCHRUN_ENV:
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(RuntimeError, match="must be launched by torchrun"):
+        init_from_env()
+    with pytest.raises(SystemExit, match="torchrun --nproc-per-node K"):
+        main([*_args("gcn", tmp_path / "r"), "--distributed"])
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_distributed_option_checks(tmp_path):
+    with pytest.raises(SystemExit, match="--resume is not supported"):
+        main([*_args("gcn", tmp_path / "r"), "--distributed", "--resume"])
+    with pytest.raises(SystemExit, match="`--dist-timeout` must be > 0"):
+        main([*_args("gcn", tmp_path / "r"), "--distributed", "--dist-timeout", "0"])
