@@ -1051,9 +1051,10 @@ class _NodeValues(torch.autograd.Function):
 
     One autograd node for the whole construction (degree, normalisation, gather into
     CSR order) with a hand-written backward (and forward-mode ``jvp``), instead of
-    the dozen nodes of the composed ops (:func:`_adjacency_parts`). The backward
-    recomputes the degree from the saved weights (two ``index_add`` of ``M``), so it
-    saves only ``w`` and stays differentiable itself.
+    the dozen nodes of the composed ops (:func:`_adjacency_parts`). For a
+    normalised operator the backward recomputes the degree from the saved weights
+    (two ``index_add`` of ``M``), so it saves only ``w`` and stays differentiable
+    itself (double backward).
     """
 
     generate_vmap_rule = True
@@ -1078,12 +1079,12 @@ class _NodeValues(torch.autograd.Function):
         gd, gf, gb = g[:n], g[n : n + m], g[n + m :]
         if p.laplacian:
             gf, gb = -gf, -gb
-        wf, wb, deg, s = _node_factors(p, w)
-        if p.norm is None:
+        if p.norm is None:  # linear in w: no degree needed
             dwf, dwb = gf, gb
             if p.laplacian:  # diag = deg
                 dwf, dwb = gf + gd[p.i], gb + gd[p.j]
         else:
+            wf, wb, _, s = _node_factors(p, w)
             if p.norm == "rw":
                 ds = w.new_zeros(n).index_add(0, p.i, gf * wf)
                 ds = ds.index_add(0, p.j, gb * wb)
