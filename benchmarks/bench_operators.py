@@ -6,21 +6,58 @@ on COO, scipy CSR, gather + ``index_add_`` and torch-scatter's ``scatter_add`` (
 installed); then forward+backward with learnable edge weights versus torch's
 built-in sparse autograd and gather + ``index_add_`` autograd.
 
-Run: ``python benchmarks/bench_operators.py [--quick]``.
+Part ``learned`` (issue 13, target 3) follows the protocol of ``_common``
+(interleaved rounds inside a process, ``--processes`` processes, median ratio and
+spread, mode jumps flagged): forward + backward with the operator rebuilt from
+learned edge weights on every call, against the forward apply of a prebuilt
+operator, the same step with the composed-ops value construction (before the fused
+node), the kernel's own forward + backward with leaf values (the floor), and
+gather + ``index_add_`` autograd.
+
+Run: ``python benchmarks/bench_operators.py [--quick] [--parts forward learned]
+[--processes 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import fmt_time, machine, random_graph, save, table, timeit  # noqa: E402
+from _common import (  # noqa: E402
+    JUMP,
+    PROCESSES,
+    WORKER_FLAG,
+    emit,
+    fmt_time,
+    interleaved,
+    load,
+    machine,
+    mode_jumps,
+    process_medians,
+    protocol_text,
+    random_graph,
+    run_processes,
+    save,
+    summarize_ratio,
+    table,
+    timeit,
+)
 
 from graphops import Laplacian  # noqa: E402
+from graphops.operators import (  # noqa: E402
+    _adjacency_parts,
+    _node_pattern,
+    _PatternOperator,
+)
+from graphops.spmm import spmm  # noqa: E402
+
+F = 64
+TARGET = 4.0
 
 
 def bench_graph(
@@ -113,21 +150,16 @@ def bench_graph(
     return res
 
 
-def main(argv=None) -> str:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument(
-        "--quick", action="store_true", help="small graphs only (smoke test)"
-    )
-    ap.add_argument("--device", default="cpu")
-    a = ap.parse_args(argv)
+def forward_part(quick: bool, device: str) -> str:
+    """The single-process forward and learned-weights tables (issue 5)."""
     cases = [("Cora-size", 2708, 10556, True)]
-    if not a.quick:
+    if not quick:
         cases += [
             ("200k edges", 50_000, 200_000, True),
             ("1M edges", 200_000, 1_000_000, False),
         ]
     results = [
-        bench_graph(lbl, n, e, sparse_autograd=sa, device=a.device)
+        bench_graph(lbl, n, e, sparse_autograd=sa, device=device)
         for lbl, n, e, sa in cases
     ]
 
@@ -200,8 +232,193 @@ def main(argv=None) -> str:
         + "\n"
     )
     print(text)
-    save("operators" + ("_quick" if a.quick else ""), text)
+    save("operators" + ("_quick" if quick else ""), text)
     return text
+
+
+
+def _learned_cases(quick: bool) -> list[tuple[str, int, int, int]]:
+    """``(label, N, directed edges, rounds)`` of part ``learned``."""
+    cases = [("Cora-size", 2708, 10_556, 5 if quick else 15)]
+    if not quick:
+        cases += [
+            ("200k edges", 50_000, 200_000, 7),
+            ("1M edges", 200_000, 1_000_000, 3),
+        ]
+    return cases
+
+
+def bench_learned(label: str, n: int, e: int, repeat: int) -> dict:
+    """One process's interleaved samples of the learned-weights step on one graph."""
+    g = random_graph(n, e).to(dtype=torch.float32)
+    x = torch.randn(n, F)
+    gy = torch.randn(n, F)  # the upstream gradient, as a loss would hand it
+    prebuilt = Laplacian(g)
+    pattern, order = _node_pattern(g)
+    w = (torch.rand(g.num_edges) + 0.5).requires_grad_()
+    xg = x.clone().requires_grad_()
+    leaf = prebuilt.values.detach().clone().requires_grad_()
+
+    def unfused_values(wt):
+        deg, _, fwd, bwd, _ = _adjacency_parts(g, None, wt, "bench", False)
+        return torch.cat([deg, -fwd, -bwd])[order]
+
+    def fused():
+        y = Laplacian(g, edge_weight=w, validate=False) @ xg
+        return torch.autograd.grad(y, (w, xg), gy)
+
+    def unfused():
+        # the Laplacian as it was built before the fused node (composed ops, then
+        # the same operator class and kernel)
+        op = _PatternOperator(
+            g,
+            pattern,
+            unfused_values(w),
+            domain="node",
+            codomain="node",
+            symmetric=True,
+            edge_measure=None,
+            name="Laplacian",
+            config="normalization=None",
+        )
+        y = op @ xg
+        return torch.autograd.grad(y, (w, xg), gy)
+
+    def kernel():
+        y = spmm(pattern, leaf, xg)
+        return torch.autograd.grad(y, (leaf, xg), gy)
+
+    def gather():
+        v = unfused_values(w)
+        msg = v.unsqueeze(1) * xg.index_select(0, pattern.col)
+        y = xg.new_zeros(n, F).index_add(0, pattern.row, msg)
+        return torch.autograd.grad(y, (w, xg), gy)
+
+    def forward():
+        with torch.no_grad():
+            return prebuilt @ x
+
+    # the comparison is only meaningful if all give the same gradients
+    ref = fused()
+    for other in (unfused, gather) if e <= 200_000 else (unfused,):
+        got = other()
+        for a, b in zip(ref, got, strict=True):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-3), f"{label}: gradients"
+    fns = {
+        "forward": forward,
+        "fused": fused,
+        "unfused": unfused,
+        "kernel": kernel,
+    }
+    if e <= 200_000:
+        fns["gather"] = gather
+    samples = interleaved(fns, repeat)
+    return {"label": label, "N": n, "nnz": pattern.nnz, "samples": samples}
+
+
+def learned_worker(quick: bool) -> None:
+    """One process of the protocol for part ``learned``: every case, then emit."""
+    torch.manual_seed(0)
+    emit([bench_learned(*c) for c in _learned_cases(quick)])
+
+
+def learned_part(quick: bool, processes: int) -> str:
+    """Part ``learned`` under the protocol; the markdown text."""
+    argv_w = ["--parts", "learned"] + (["--quick"] if quick else [])
+    load_before = load()
+    procs = run_processes(__file__, argv_w, processes)
+    load_after = load()
+    rows, flags = [], []
+    for i, first in enumerate(procs[0]):
+        runs = [p[i]["samples"] for p in procs]
+        med = {k: statistics.median(process_medians(runs, k)) for k in runs[0]}
+        flags += [f"{first['label']}, {f}" for f in mode_jumps(runs)]
+        gather = "gather" in runs[0]
+        rows.append(
+            [
+                first["label"],
+                first["N"],
+                first["nnz"],
+                fmt_time(med["forward"]),
+                fmt_time(med["fused"]),
+                fmt_time(med["unfused"]),
+                fmt_time(med["kernel"]),
+                fmt_time(med["gather"]) if gather else "not run",
+                f"**{summarize_ratio(runs, 'fused', 'forward')}**",
+                str(summarize_ratio(runs, "kernel", "forward")),
+                str(summarize_ratio(runs, "unfused", "fused")),
+                str(summarize_ratio(runs, "gather", "fused")) if gather else "n/a",
+            ]
+        )
+    headers = [
+        "graph",
+        "N",
+        "nnz",
+        "forward, prebuilt L @ x",
+        "fwd+bwd, rebuilt (fused values)",
+        "fwd+bwd, rebuilt (composed values, before)",
+        "kernel fwd+bwd, leaf values (floor)",
+        "gather+index_add_ fwd+bwd",
+        f"fwd+bwd / prebuilt fwd (target <= {TARGET:g}x)",
+        "kernel floor / prebuilt fwd",
+        "speed-up of the fused values",
+        "speed-up vs gather",
+    ]
+    repeat = max(c[3] for c in _learned_cases(quick))
+    text = (
+        f"### Learned edge weights: fwd+bwd vs prebuilt forward (L = D - W, F = {F}, "
+        "float32)\n\n"
+        f"Machine: {machine()}; load average before / after: {load_before} / "
+        f"{load_after}\n\n"
+        "Every call rebuilds `Laplacian(g, edge_weight=w, validate=False)` and "
+        "returns the gradients w.r.t. `w` and `x` (`torch.autograd.grad` with a "
+        "given upstream gradient).\n\n"
+        f"{table(headers, rows)}\n\n{protocol_text(processes, repeat)}\n\n"
+        + (
+            f"Mode jumps (absolute times moved by more than {JUMP}x):\n"
+            + "\n".join(f"- {f}" for f in flags)
+            if flags
+            else f"No mode jumps (no absolute time moved by more than {JUMP}x)."
+        )
+        + "\n"
+    )
+    print(text)
+    save("operators_learned" + ("_quick" if quick else ""), text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Run the selected parts, print and save their markdown, and return it."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--quick", action="store_true", help="small graphs only (smoke test)"
+    )
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["forward", "learned"],
+        default=["forward", "learned"],
+        help="forward: the single-process tables; learned: target 3 under the "
+        "protocol",
+    )
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        help=f"processes of the protocol (default {PROCESSES})",
+    )
+    ap.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.worker:
+        learned_worker(a.quick)
+        return ""
+    out = []
+    if "forward" in a.parts:
+        out.append(forward_part(a.quick, a.device))
+    if "learned" in a.parts:
+        out.append(learned_part(a.quick, a.processes))
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ BENCHMARKS = (
     "bench_operators.py",
     "bench_cg.py",
     "bench_solvers.py",
+    "bench_adaptive.py",
     "bench_models.py",
     "bench_training.py",
 )

@@ -945,7 +945,11 @@ class Divergence(_PatternOperator):
 def _adjacency_parts(
     graph: Graph, normalization, edge_weight, where: str, validate: bool
 ):
-    """Diagonal, forward and backward values of the (normalised) adjacency."""
+    """Diagonal, forward and backward values of the (normalised) adjacency.
+
+    The composed-ops reference of :class:`_NodeValues` (the operators use the fused
+    node; tests and ``benchmarks/bench_operators.py`` compare the two).
+    """
     _check_normalization(where, normalization, _NORMALIZATIONS)
     wf, wb, sym = _edge_weight(
         graph, edge_weight, where, allow_directed=True, validate=validate
@@ -969,6 +973,184 @@ def _adjacency_parts(
         fwd, bwd = r[i] * wf, r[j] * wb
         sym = False
     return connected.to(wf.dtype), zero_diag, fwd, bwd, sym
+
+
+def _node_values_inverse(graph: Graph) -> Tensor:
+    """Inverse of the node pattern's ``order``: CSR position of each entry.
+
+    ``values_csr[inv[k]]`` is entry ``k`` of ``[diag (N), (i, j) (M), (j, i) (M)]``,
+    so the gradient of the CSR values in that entry order is one gather.
+    """
+    c = graph._cache
+    if "node_pattern_inverse" not in c:
+        _, order = _node_pattern(graph)
+        c["node_pattern_inverse"] = torch.argsort(order)
+    return c["node_pattern_inverse"]
+
+
+class _NodePlan:
+    """Everything but the weights that :class:`_NodeValues` needs (no tensors' grads).
+
+    Passed to the autograd Function as a plain object (like ``spmm._Prebuilt``), so
+    functorch transforms do not try to wrap the index tensors.
+    """
+
+    __slots__ = ("i", "j", "n", "m", "order", "inverse", "norm", "laplacian", "split")
+
+    def __init__(self, graph: Graph, norm, laplacian: bool, split: bool) -> None:
+        """Gather the cached indices of ``graph``; ``split``: weights are ``[2M]``."""
+        self.i, self.j = graph.edge_index
+        self.n, self.m = graph.num_nodes, graph.num_edges
+        self.order = _node_pattern(graph)[1]
+        self.inverse = _node_values_inverse(graph)
+        self.norm, self.laplacian, self.split = norm, laplacian, split
+
+
+def _node_factors(p: _NodePlan, w: Tensor):
+    """``(wf, wb, deg, s)``: per-direction weights, row sums and the node scaling.
+
+    ``s`` is ``D^-1/2`` (``"sym"``, zero on isolated nodes), ``(D + 1)^-1/2``
+    (``"gcn"``), ``D^-1`` (``"rw"``, zero on isolated nodes) or ``None``.
+    Out-of-place ops only, so the backward built from them is itself
+    differentiable (double backward) and vmappable.
+    """
+    wf, wb = (w[: p.m], w[p.m :]) if p.split else (w, w)
+    deg = w.new_zeros(p.n).index_add(0, p.i, wf).index_add(0, p.j, wb)
+    if p.norm is None:
+        return wf, wb, deg, None
+    if p.norm == "gcn":
+        return wf, wb, deg, (deg + 1.0).rsqrt()
+    connected = deg > 0
+    safe = torch.where(connected, deg, torch.ones_like(deg))
+    s = safe.rsqrt() if p.norm == "sym" else safe.reciprocal()
+    return wf, wb, deg, torch.where(connected, s, torch.zeros_like(s))
+
+
+def _node_parts(p: _NodePlan, w: Tensor) -> Tensor:
+    """The values in entry order ``[diag (N), (i, j) (M), (j, i) (M)]``."""
+    wf, wb, deg, s = _node_factors(p, w)
+    if p.norm is None:
+        diag, fwd, bwd = deg if p.laplacian else torch.zeros_like(deg), wf, wb
+    elif p.norm == "rw":
+        fwd, bwd = s[p.i] * wf, s[p.j] * wb
+        diag = (deg > 0).to(w.dtype) if p.laplacian else torch.zeros_like(deg)
+    else:
+        sij = s[p.i] * s[p.j]
+        fwd, bwd = sij * wf, sij * wb
+        if p.norm == "gcn":
+            diag = 1.0 - s * s if p.laplacian else s * s
+        else:
+            diag = (deg > 0).to(w.dtype) if p.laplacian else torch.zeros_like(deg)
+    if p.laplacian:
+        fwd, bwd = -fwd, -bwd
+    return torch.cat([diag, fwd, bwd])
+
+
+class _NodeValues(torch.autograd.Function):
+    """CSR values of :class:`Laplacian` / :class:`Adjacency` from the edge weights.
+
+    One autograd node for the whole construction (degree, normalisation, gather into
+    CSR order) with a hand-written backward (and forward-mode ``jvp``), instead of
+    the dozen nodes of the composed ops (:func:`_adjacency_parts`). For a
+    normalised operator the backward recomputes the degree from the saved weights
+    (two ``index_add`` of ``M``), so it saves only ``w`` and stays differentiable
+    itself (double backward).
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(w: Tensor, p: _NodePlan) -> Tensor:  # noqa: D102
+        return _node_parts(p, w).index_select(0, p.order)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: D102
+        w, p = inputs
+        ctx.p = p
+        ctx.save_for_backward(w)
+        ctx.save_for_forward(w)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        (w,) = ctx.saved_tensors
+        p: _NodePlan = ctx.p
+        n, m = p.n, p.m
+        g = grad.index_select(0, p.inverse)
+        gd, gf, gb = g[:n], g[n : n + m], g[n + m :]
+        if p.laplacian:
+            gf, gb = -gf, -gb
+        if p.norm is None:  # linear in w: no degree needed
+            dwf, dwb = gf, gb
+            if p.laplacian:  # diag = deg
+                dwf, dwb = gf + gd[p.i], gb + gd[p.j]
+        else:
+            wf, wb, _, s = _node_factors(p, w)
+            if p.norm == "rw":
+                ds = w.new_zeros(n).index_add(0, p.i, gf * wf)
+                ds = ds.index_add(0, p.j, gb * wb)
+                dwf, dwb = gf * s[p.i], gb * s[p.j]
+                ddeg = -(s * s) * ds  # d(1/deg)
+            else:
+                si, sj = s[p.i], s[p.j]
+                t = gf * wf + gb * wb
+                ds = w.new_zeros(n).index_add(0, p.i, t * sj).index_add(0, p.j, t * si)
+                if p.norm == "gcn":  # diag = s^2 (adjacency) or 1 - s^2 (Laplacian)
+                    ds = ds + (-2.0 if p.laplacian else 2.0) * s * gd
+                sij = si * sj
+                dwf, dwb = gf * sij, gb * sij
+                ddeg = -0.5 * (s * s * s) * ds  # d(deg^-1/2); zero where s = 0
+            dwf, dwb = dwf + ddeg[p.i], dwb + ddeg[p.j]
+        return (torch.cat([dwf, dwb]) if p.split else dwf + dwb), None
+
+    @staticmethod
+    def jvp(ctx, dw: Tensor, _p: Any) -> Tensor:  # noqa: D102
+        (w,) = ctx.saved_tensors
+        p: _NodePlan = ctx.p
+        wf, wb, deg, s = _node_factors(p, w)
+        dwf, dwb = (dw[: p.m], dw[p.m :]) if p.split else (dw, dw)
+        ddeg = dw.new_zeros(p.n).index_add(0, p.i, dwf).index_add(0, p.j, dwb)
+        zero = torch.zeros_like(ddeg)
+        if p.norm is None:
+            dd, df, db = (ddeg if p.laplacian else zero), dwf, dwb
+        elif p.norm == "rw":
+            dr = -(s * s) * ddeg
+            df = dr[p.i] * wf + s[p.i] * dwf
+            db = dr[p.j] * wb + s[p.j] * dwb
+            dd = zero
+        else:
+            ds = -0.5 * (s * s * s) * ddeg
+            si, sj = s[p.i], s[p.j]
+            sij, dsij = si * sj, ds[p.i] * sj + si * ds[p.j]
+            df, db = dsij * wf + sij * dwf, dsij * wb + sij * dwb
+            dd = zero
+            if p.norm == "gcn":
+                dd = (-2.0 if p.laplacian else 2.0) * s * ds
+        if p.laplacian:
+            df, db = -df, -db
+        return torch.cat([dd, df, db]).index_select(0, p.order)
+
+
+def _node_values(
+    graph: Graph,
+    normalization,
+    edge_weight: Tensor | None,
+    where: str,
+    validate: bool,
+    *,
+    laplacian: bool,
+) -> tuple[Tensor, bool]:
+    """CSR values of the (normalised) Laplacian or adjacency, and its symmetry.
+
+    The fused counterpart of :func:`_adjacency_parts` (same values up to
+    round-off, one autograd node).
+    """
+    _check_normalization(where, normalization, _NORMALIZATIONS)
+    _, _, sym = _edge_weight(
+        graph, edge_weight, where, allow_directed=True, validate=validate
+    )
+    w = graph.edge_weight if edge_weight is None else edge_weight
+    plan = _NodePlan(graph, normalization, laplacian, split=not sym)
+    return _NodeValues.apply(w, plan), sym and normalization != "rw"
 
 
 class Adjacency(_PatternOperator):
@@ -1002,14 +1184,13 @@ class Adjacency(_PatternOperator):
         validate: bool = True,
     ) -> None:
         """Build the operator; the arguments are documented on the class."""
-        _, adj_diag, fwd, bwd, sym = _adjacency_parts(
-            graph, normalization, edge_weight, "Adjacency", validate
+        values, sym = _node_values(
+            graph, normalization, edge_weight, "Adjacency", validate, laplacian=False
         )
-        p, order = _node_pattern(graph)
         super().__init__(
             graph,
-            p,
-            torch.cat([adj_diag, fwd, bwd])[order],
+            _node_pattern(graph)[0],
+            values,
             domain="node",
             codomain="node",
             symmetric=sym,
@@ -1063,15 +1244,13 @@ class Laplacian(_PatternOperator):
         validate: bool = True,
     ) -> None:
         """Build the operator; the arguments are documented on the class."""
-        ident, adj_diag, fwd, bwd, sym = _adjacency_parts(
-            graph, normalization, edge_weight, "Laplacian", validate
+        values, sym = _node_values(
+            graph, normalization, edge_weight, "Laplacian", validate, laplacian=True
         )
-        p, order = _node_pattern(graph)
-        diag = ident - adj_diag if ident is not None else 1.0 - adj_diag
         super().__init__(
             graph,
-            p,
-            torch.cat([diag, -fwd, -bwd])[order],
+            _node_pattern(graph)[0],
+            values,
             domain="node",
             codomain="node",
             symmetric=sym,

@@ -89,6 +89,8 @@ def test_run_processes_bad_input(common):
     [
         ["bench_cg.py", "--quick", "--processes", "2"],
         ["bench_solvers.py", "--quick", "--parts", "1", "--processes", "2"],
+        ["bench_operators.py", "--quick", "--parts", "learned", "--processes", "2"],
+        ["bench_adaptive.py", "--quick", "--processes", "2"],
     ],
     ids=lambda a: a[0],
 )
