@@ -249,7 +249,43 @@ def edge_cases(graph, parts: int, rank: int, method: str) -> dict:
     mask = grad.owned_edges
     out["edge/count"] = int(mask.sum())
     out["edge/sum"] = (g[mask] ** 2).sum()
+    # PDE-GCN models on the partitioned graph: output rows and summed gradients
+    import torch.distributed as dist
+
+    from models import DistributedGraph
+
+    xs, _, _ = train_data(graph.num_nodes)
+    cot = torch.randn(graph.num_nodes, 3, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(13))
+    for key, kw in PDE_GCN_CASES.items():
+        model = pde_gcn_model(**kw)
+        y = model(xs[own], DistributedGraph(plan))
+        (y * cot[own]).sum().backward()
+        grads = []
+        for p in model.parameters():
+            gp = p.grad.clone()
+            dist.all_reduce(gp)
+            grads.append(gp)
+        out[f"pde/{key}"] = (y.detach(), grads)
     return out
+
+
+#: PDE-GCN configurations of the edge cases (variant, operator, activation).
+PDE_GCN_CASES = {
+    "D-code-relu": dict(variant="D", operator="code", activation="relu"),
+    "D-paper-tanh": dict(variant="D", operator="paper", activation="tanh"),
+    "H-paper-relu": dict(variant="H", operator="paper", activation="relu"),
+    "M-code-tanh": dict(variant="M", operator="code", activation="tanh"),
+}
+
+
+def pde_gcn_model(**kw):
+    """A seeded 3-layer PDE-GCN (dropout 0, float64): the same in every process."""
+    from models import pde_gcn
+
+    torch.manual_seed(17)
+    return pde_gcn.from_config(5, 3, hidden=4, layers=3, h=0.5, dropout=0.0,
+                               **kw).to(torch.float64)
 
 
 def edge_k(f: int):

@@ -514,6 +514,23 @@ def test_edge_adjoints_and_a_global_edge_sum(edge_run):
     )
 
 
+@pytest.mark.parametrize("case", sorted(W.PDE_GCN_CASES))
+def test_pde_gcn_model_forward_and_parameter_gradients(edge_run, case):
+    graph, res = edge_run
+    xs, _, _ = W.train_data(graph.num_nodes)
+    cot = torch.randn(graph.num_nodes, 3, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(13))
+    model = W.pde_gcn_model(**W.PDE_GCN_CASES[case])
+    y = model(xs, graph)
+    (y * cot).sum().backward()
+    got = _own_gather(res, [r[f"pde/{case}"][0] for r in res])
+    torch.testing.assert_close(got, y.detach(), **TOL)
+    grads = res[0][f"pde/{case}"][1]  # all-reduced: the same on every rank
+    for p, g in zip(model.parameters(), grads, strict=True):
+        assert p.grad.abs().max() > 0
+        torch.testing.assert_close(g, p.grad, **TOL)
+
+
 @pytestmark_fast
 def test_edge_operators_on_one_rank_and_bad_inputs():
     from graphops.distributed import DistributedDivergence, DistributedGradient
