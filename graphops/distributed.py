@@ -19,6 +19,23 @@ pattern (:class:`~graphops.operators.Laplacian` and
 per-direction ``[2M]`` learned weights) so that its ``op @ x`` on a rank's block is
 exactly the owned rows of the single-process ``op @ x``.
 
+**Edge space.** :class:`DistributedGradient` and :class:`DistributedDivergence`
+carry the edge-space operators over. On rank ``r`` the *local edges* are every
+edge with at least one owned end point (``plan.local_graph``, ``[M_local]`` in its
+order, ``plan.edge_ids`` their global ids); an edge signal on a rank is
+``[M_local, F]``, and a cut edge is held, and computed, on both of its ranks.
+After one halo exchange of ``x`` the gradient is exact at every local edge, in
+the *global* orientation (``x_j - x_i``, ``i < j`` global ids; a local edge read
+backwards gets a sign, so non-odd maps of edge signals, e.g. ReLU, agree with one
+process). The divergence is evaluated at owned nodes only: the local edges hold
+every edge incident to an owned node, so it is exact with no exchange. Learned
+``[M]`` weights enter as ``plan.local_edge_weight(w)``; edge weights computed
+from the node features at both ends (attention) are computable locally after the
+exchange. **No double counting:** a cut edge's copy on rank ``r`` influences only
+its owned end point's divergence row, so the per-rank gradients w.r.t. a global
+weight tensor, summed over the ranks, are the one-process gradient; a global sum
+*over edges* must mask with ``op.owned_edges`` (each edge counted by one rank).
+
 **Degrees.** A normalised operator needs the *global* degree of a ghost node, which
 has edges the rank does not hold. The local graph gets one extra *phantom* node,
 joined to every ghost by an edge weighted ``d_global - d_local``, so the operator
@@ -60,7 +77,13 @@ from graphops.spmm import (
     spmm,
 )
 
-__all__ = ["DistributedOperator", "MultirateOperator", "halo_exchange"]
+__all__ = [
+    "DistributedDivergence",
+    "DistributedGradient",
+    "DistributedOperator",
+    "MultirateOperator",
+    "halo_exchange",
+]
 
 
 def _dist():
@@ -703,3 +726,334 @@ class MultirateOperator(GraphOperator):
     def __repr__(self) -> str:
         """``MultirateOperator(DistributedOperator(...), every=4)``."""
         return f"MultirateOperator({self.base!r}, every={self.every})"
+
+
+# ---------------------------------------------------------------------------------
+# edge-space operators
+# ---------------------------------------------------------------------------------
+def _edge_sign(plan: RankPlan) -> Tensor:
+    """``[M_local]`` ``+1``, or ``-1`` where the local edge is the global one reversed.
+
+    A local edge is stored ``(a, b)`` with local ids ``a < b``; the global edge
+    ``(i, j)`` has global ids ``i < j``. The two orders differ when an owned node
+    has a larger global id than its ghost neighbour (``plan.edge_flipped``).
+    """
+    store = plan._cache
+    if "edge_sign" not in store:
+        flip = plan.edge_flipped
+        one = torch.ones(flip.shape, dtype=plan.local_graph.edge_weight.dtype,
+                         device=flip.device)
+        store["edge_sign"] = torch.where(flip, -one, one)
+    return store["edge_sign"]
+
+
+def _local_edge_weight(
+    plan: RankPlan, edge_weight: Tensor | None, where: str, validate: bool
+) -> Tensor:
+    """Checked ``[M_local]`` weights (``None``: the local graph's)."""
+    if edge_weight is None:
+        return plan.local_graph.edge_weight
+    m = plan.local_graph.num_edges
+    if not isinstance(edge_weight, Tensor) or not edge_weight.is_floating_point():
+        raise TypeError(
+            f"{where}: `edge_weight` must be a floating tensor; got "
+            f"{describe(edge_weight)}. Pass plan.local_edge_weight(w)."
+        )
+    if edge_weight.dim() != 1 or edge_weight.shape[0] != m:
+        raise ValueError(
+            f"{where}: `edge_weight` must have shape [M_local]=[{m}] (this rank's "
+            f"local edges); got {tuple(edge_weight.shape)}. Pass "
+            "plan.local_edge_weight(w) with w of shape [M]."
+        )
+    if validate and edge_weight.numel():
+        w = edge_weight.detach()
+        bad = ~(torch.isfinite(w) & (w >= 0))
+        if bool(bad.any()):
+            k = int(bad.nonzero()[0])
+            raise ValueError(
+                f"{where}: `edge_weight` must be finite and >= 0; got "
+                f"{float(w[k])} at local edge {k}. Map learned weights through "
+                "softplus/exp/sigmoid."
+            )
+    return edge_weight
+
+
+def _incidence(plan: RankPlan) -> tuple[SparsePattern, Tensor]:
+    """``[M_local, n_own + n_ghost]`` local incidence; order ``[(e, a), (e, b)]``."""
+    store = plan._cache
+    if "incidence" not in store:
+        local = plan.local_graph
+        m, (a, b) = local.num_edges, local.edge_index
+        ar = torch.arange(m, device=local.device)
+        store["incidence"] = SparsePattern.from_coo(
+            torch.cat([ar, ar]), torch.cat([a, b]), (m, local.num_nodes)
+        )
+    return store["incidence"]
+
+
+def _incidence_t_owned(plan: RankPlan) -> tuple[SparsePattern, Tensor]:
+    """The owned rows ``[n_own, M_local]`` of the transposed local incidence.
+
+    Returns the pattern and the gather index of its entries from the order
+    ``[(a, e), (b, e)]``.
+    """
+    store = plan._cache
+    if "incidence_t_owned" not in store:
+        local = plan.local_graph
+        m, (a, b) = local.num_edges, local.edge_index
+        ar = torch.arange(m, device=local.device)
+        rows, cols = torch.cat([a, b]), torch.cat([ar, ar])
+        keep = (rows < plan.num_owned).nonzero().flatten()
+        pat, order = SparsePattern.from_coo(
+            rows[keep], cols[keep], (plan.num_owned, m)
+        )
+        store["incidence_t_owned"] = (pat, keep[order])
+    return store["incidence_t_owned"]
+
+
+class _EdgeOperator(GraphOperator):
+    """Shared parts of the distributed edge-space operators (a pattern, values)."""
+
+    def _setup(
+        self, plan: Any, edge_weight: Tensor | None, group: Any, validate: bool
+    ) -> Tensor:
+        where = type(self).__name__
+        if not isinstance(plan, RankPlan):
+            raise TypeError(
+                f"{where}: `plan` must be a RankPlan; got {describe(plan)}. Build "
+                "it with halo_plan(graph, part, rank)."
+            )
+        _check_group(plan, group, where)
+        self.plan, self.group = plan, group
+        self.graph = plan.local_graph
+        self.edge_measure = _local_edge_weight(plan, edge_weight, where, validate)
+        self._cache: dict = {}
+        return self.edge_measure
+
+    def _check_rows(self, x: Any, n: int, what: str) -> None:
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n:
+            got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
+            raise ValueError(
+                f"{self!r}: expected {what} of shape [{n}, F]; got {got}. Scalar "
+                "fields are [rows, 1]: use x.unsqueeze(-1)."
+            )
+        if x.dtype not in SIGNAL_DTYPES:
+            check_signal_dtype(repr(self), x, self.dtype)
+
+    def _spmm(self, x: Tensor, backend: str | None) -> Tensor:
+        v = self._values if self._values.dtype == x.dtype else self._values.to(
+            x.dtype
+        )
+        return spmm(self._pattern, v, x, backend)
+
+    @property
+    def values(self) -> Tensor:
+        """The ``[nnz]`` values in CSR order (differentiable; local columns)."""
+        return self._values
+
+    @property
+    def dtype(self) -> torch.dtype:  # noqa: D102
+        return self._values.dtype
+
+    @property
+    def device(self) -> torch.device:  # noqa: D102
+        return self._values.device
+
+    @property
+    def is_symmetric(self) -> bool:  # noqa: D102
+        return False
+
+    @property
+    def owned_edges(self) -> Tensor:
+        """``[M_local]`` bool: the local edges this rank counts in a global sum.
+
+        A cut edge is held by both ranks of its end points; it is *counted* by
+        the owner of its end point with the smaller global id, so summing an
+        edge quantity over ``owned_edges`` on every rank and all-reducing counts
+        every edge of the graph once.
+        """
+        store = self.plan._cache
+        if "owned_edges" not in store:
+            a = self.plan.local_graph.edge_index[0]
+            b = self.plan.local_graph.edge_index[1]
+            first = torch.where(self.plan.edge_flipped, b, a)  # global i's local id
+            store["owned_edges"] = first < self.plan.num_owned
+        return store["owned_edges"]
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
+        """``t`` summed (``"sum"``) or maximised (``"max"``) over the ranks."""
+        dist = _dist()
+        red = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
+        t = t.detach().clone()
+        dist.all_reduce(t, op=red, group=self.group)
+        return t
+
+    def to_dense(self) -> Tensor:
+        """The local matrix (columns/rows in local node and edge order)."""
+        p = self._pattern
+        out = self._values.new_zeros(p.shape)
+        return out.index_put_((p.row, p.col), self._values.detach(), accumulate=True)
+
+    def to_scipy(self) -> Any:
+        """The local matrix as scipy CSR (local node and edge order)."""
+        import scipy.sparse as sp
+
+        p = self._pattern
+        return sp.csr_matrix(
+            (self._values.detach().cpu().numpy(),
+             (p.row.cpu().numpy(), p.col.cpu().numpy())),
+            shape=p.shape,
+        )
+
+    def __repr__(self) -> str:
+        """``DistributedGradient(rank=0, parts=2, owned=..., local_edges=...)``."""
+        p = self.plan
+        return (
+            f"{type(self).__name__}(rank={p.rank}, parts={p.num_parts}, "
+            f"owned={p.num_owned}, local_edges={p.local_graph.num_edges})"
+        )
+
+
+class DistributedGradient(_EdgeOperator):
+    r"""The graph gradient on a rank's block: owned node rows -> local edge rows.
+
+    ``op @ x`` with ``x`` this rank's ``[n_own, F]`` rows is ``[M_local, F]``: the
+    single-process ``Gradient(graph) @ x_global`` at every local edge
+    (``plan.edge_ids``), in the global orientation
+    :math:`(\nabla x)_e = x_j - x_i`, ``i < j`` *global* ids. One halo exchange
+    brings the ghost rows; a cut edge is computed on both of its ranks.
+    Differentiable w.r.t. ``x`` (the backward sends ghost gradients to their
+    owners). ``edge_weight`` is only the edge measure used by :meth:`adjoint`.
+
+    Args:
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        edge_weight: ``[M_local]`` (``plan.local_edge_weight(w)``); ``None``: the
+            graph's.
+        group: Process group (``None``: the default group).
+        validate: Check ``edge_weight`` is finite and ``>= 0``.
+
+    Raises:
+        TypeError: ``plan`` is not a RankPlan or ``edge_weight`` not a floating
+            tensor.
+        ValueError: ``edge_weight`` has the wrong shape or bad entries, or the plan
+            is not this rank's.
+        RuntimeError: torch.distributed is not initialised.
+
+    Shapes:
+        input ``[n_own, F]`` -> output ``[M_local, F]``.
+    """
+
+    domain, codomain = "node", "edge"
+
+    def __init__(
+        self,
+        plan: RankPlan,
+        edge_weight: Tensor | None = None,
+        *,
+        group: Any = None,
+        validate: bool = True,
+    ) -> None:
+        """Build the operator; the arguments are documented on the class."""
+        w = self._setup(plan, edge_weight, group, validate)
+        pat, order = _incidence(plan)
+        s = _edge_sign(plan).to(w.dtype)
+        self._pattern = pat
+        self._values = torch.cat([-s, s])[order]
+
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        self._check_rows(x, self.plan.num_owned, "this rank's block")
+        ghosts = _HaloExchange.apply(x, self.plan, self.group)
+        y = self._spmm(torch.cat([x, ghosts]), backend)
+        return y if out is None else out.copy_(y)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(M_local, n_own)``."""
+        return (self.plan.local_graph.num_edges, self.plan.num_owned)
+
+    def adjoint(self) -> GraphOperator:
+        """``-DistributedDivergence(plan, edge_weight)``, as in one process."""
+        return -DistributedDivergence(
+            self.plan, self.edge_measure, group=self.group, validate=False
+        )
+
+    def __neg__(self) -> DistributedGradient:
+        """The operator with negated values."""
+        new = DistributedGradient.__new__(DistributedGradient)
+        new.__dict__.update(self.__dict__)
+        new._values, new._cache = -self._values, {}
+        return new
+
+
+class DistributedDivergence(_EdgeOperator):
+    r"""The graph divergence on a rank's block: local edge rows -> owned node rows.
+
+    ``op @ F`` with ``F`` ``[M_local, F]`` (local edge order, global orientation,
+    as :class:`DistributedGradient` returns) is ``[n_own, F]``: the owned rows of
+    the single-process ``Divergence(graph, w) @ F_global``,
+
+    .. math:: (\operatorname{div} F)_i = \sum_{e=(i,j)} w_e F_e
+        - \sum_{e=(j,i)} w_e F_e .
+
+    The local edges hold every edge incident to an owned node, so no exchange is
+    needed; a cut edge's copy on this rank feeds only its owned end point, which
+    is why summing per-rank gradients of global weights gives the one-process
+    gradient.
+
+    Args:
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        edge_weight: ``[M_local]`` weights (``plan.local_edge_weight(w)``, may
+            require grad); ``None``: the graph's.
+        group: Process group (``None``: the default group).
+        validate: Check ``edge_weight`` is finite and ``>= 0``.
+
+    Raises:
+        TypeError, ValueError, RuntimeError: as :class:`DistributedGradient`.
+
+    Shapes:
+        input ``[M_local, F]`` -> output ``[n_own, F]``.
+    """
+
+    domain, codomain = "edge", "node"
+
+    def __init__(
+        self,
+        plan: RankPlan,
+        edge_weight: Tensor | None = None,
+        *,
+        group: Any = None,
+        validate: bool = True,
+    ) -> None:
+        """Build the operator; the arguments are documented on the class."""
+        w = self._setup(plan, edge_weight, group, validate)
+        pat, order = _incidence_t_owned(plan)
+        ws = w * _edge_sign(plan).to(w.dtype)
+        self._pattern = pat
+        self._values = torch.cat([ws, -ws])[order]
+
+    def matmul(  # noqa: D102
+        self, x: Tensor, *, backend: str | None = None, out: Tensor | None = None
+    ) -> Tensor:
+        self._check_rows(x, self.plan.local_graph.num_edges, "local edge rows")
+        y = self._spmm(x, backend)
+        return y if out is None else out.copy_(y)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_own, M_local)``."""
+        return (self.plan.num_owned, self.plan.local_graph.num_edges)
+
+    def adjoint(self) -> GraphOperator:
+        """``-DistributedGradient(plan, edge_weight)``, as in one process."""
+        return -DistributedGradient(
+            self.plan, self.edge_measure, group=self.group, validate=False
+        )
+
+    def __neg__(self) -> DistributedDivergence:
+        """The operator with negated values."""
+        new = DistributedDivergence.__new__(DistributedDivergence)
+        new.__dict__.update(self.__dict__)
+        new._values, new._cache = -self._values, {}
+        return new

@@ -17,15 +17,23 @@ exchange, then the local SpMM). The family's ``forward`` runs unchanged, and so 
 the encoder and decoder (row-wise maps).
 
 **Supported families** (:data:`SUPPORTED`): those whose right-hand side touches
-the graph only through the GCN adjacency and row-wise maps. GCN and residual GCN
-(:class:`~models.GCNTerm` without PairNorm), GCNII (:class:`~models.GCNIITerm`:
-its initial residual :math:`H^0` is row-wise, so each rank keeps its own rows) and
-GraphCON-GCN (:class:`~models.GraphCONTerm` with a
-:class:`~models.GCNCoupling`). The others are refused with a ``ValueError`` by
+the graph only through the GCN adjacency, the graph gradient and divergence, and
+row-wise maps. GCN and residual GCN (:class:`~models.GCNTerm` without PairNorm),
+GCNII (:class:`~models.GCNIITerm`: its initial residual :math:`H^0` is row-wise,
+so each rank keeps its own rows), GraphCON-GCN (:class:`~models.GraphCONTerm`
+with a :class:`~models.GCNCoupling`) and PDE-GCN_D/H/M
+(:class:`~models.pde_gcn.PDEGCNTerm` without edge features): its ``prepare``
+gets :class:`~graphops.distributed.DistributedGradient` and
+:class:`~graphops.distributed.DistributedDivergence` on the rank's local edges,
+with the operator weights ``c`` and scaling ``s`` computed from the *global*
+degrees (``plan.global_degree``); its edge field is then ``[2 M_local, C]``
+(a cut edge on both ranks) and only owned rows of the divergence are formed, so
+nothing is counted twice. The others are refused with a ``ValueError`` by
 :func:`check_distributable` (and by :meth:`DistributedGraph.prepare`), because
 they do global or edge-space work that the distributed operators do not provide:
-PairNorm (a mean over all nodes), PDE-GCN (edge-space gradient and divergence),
-GRAND and GraphCON-GAT (attention on edges), sheaf diffusion and GRAFF.
+PairNorm (a mean over all nodes), PDE-GCN with edge features (their rows would
+have to be split by the plan too), GRAND and GraphCON-GAT (attention on edges),
+sheaf diffusion and GRAFF.
 
 **Collectives.** Every application of the operator is a halo exchange, so all
 ranks must run the same forward and backward passes (an SPMD program); the
@@ -41,19 +49,30 @@ from torch import nn
 
 from graphops import Adjacency
 from graphops._checks import describe
-from graphops.distributed import DistributedOperator
+from graphops.distributed import (
+    DistributedDivergence,
+    DistributedGradient,
+    DistributedOperator,
+)
 from graphops.partition import RankPlan
 
 __all__ = ["SUPPORTED", "DistributedGraph", "check_distributable"]
 
 #: Model names (``graphpde train --model``) that train on a partitioned graph.
-SUPPORTED: tuple[str, ...] = ("gcn", "res-gcn", "gcnii", "graphcon (GCN coupling)")
+SUPPORTED: tuple[str, ...] = (
+    "gcn",
+    "res-gcn",
+    "gcnii",
+    "graphcon (GCN coupling)",
+    "pde-gcn-d/h/m (without edge features)",
+)
 
 
 def _refuse(where: str, what: str, why: str) -> ValueError:
     return ValueError(
         f"{where}: the model must be one whose term touches the graph only through "
-        f"the GCN adjacency ({', '.join(SUPPORTED)}); got {what}, which {why}. "
+        f"the GCN adjacency or the graph gradient and divergence "
+        f"({', '.join(SUPPORTED)}); got {what}, which {why}. "
         "Train it on one process (without --distributed)."
     )
 
@@ -62,6 +81,7 @@ def _term_reason(term: Any) -> str | None:
     """Why ``term`` cannot run on a partitioned graph (``None``: it can)."""
     from models.gcn import GCNIITerm, GCNTerm
     from models.graphcon import GCNCoupling, GraphCONTerm
+    from models.pde_gcn import PDEGCNTerm
 
     if isinstance(term, GCNTerm):
         if term.norm is not None:
@@ -73,6 +93,13 @@ def _term_reason(term: Any) -> str | None:
         if isinstance(term.coupling, GCNCoupling):
             return None
         return "couples through attention on edges (GraphCON-GAT)"
+    if isinstance(term, PDEGCNTerm):
+        if term.edge_map is not None:
+            return (
+                "takes edge features (model(x, (graph, edge_attr)) has no "
+                "partitioned form)"
+            )
+        return None
     return "does global or edge-space work the distributed operators do not provide"
 
 
@@ -136,13 +163,15 @@ class DistributedGraph:
         """The ``args`` of ``term`` for this forward pass, on this rank's block.
 
         What ``term.prepare(t0, y0, graph)`` returns on the whole graph, with the
-        distributed adjacency in place of the global one. Collective only through
+        distributed adjacency (or, for PDE-GCN, the distributed gradient and
+        divergence) in place of the global ones. Collective only through
         the operator's later applications (building it exchanges nothing).
 
         Raises:
             ValueError: ``term`` is not of a supported family.
         """
         from models.gcn import GCNIIArgs, GCNIITerm
+        from models.pde_gcn import PDEGCNTerm
 
         reason = _term_reason(term)
         if reason is not None:
@@ -151,7 +180,27 @@ class DistributedGraph:
             )
         if isinstance(term, GCNIITerm):
             return GCNIIArgs(self.adjacency(), y0)
+        if isinstance(term, PDEGCNTerm):
+            return self._pde_gcn_args(term)
         return self.adjacency()
+
+    def _pde_gcn_args(self, term: Any) -> Any:
+        """PDE-GCN's prepared operators on this rank (see the module docstring)."""
+        from models.pde_gcn import _Prepared, _weights_from
+
+        plan = self.plan
+        local = plan.local_graph
+        i, j = local.edge_index
+        deg = plan.global_degree.to(local.edge_weight.dtype)
+        c, s = _weights_from(local.edge_weight, i, j, deg, term.graph_operator)
+        return _Prepared(
+            graph=local,
+            grad=DistributedGradient(plan, group=self.group, validate=False),
+            div=DistributedDivergence(plan, c, group=self.group, validate=False),
+            c=c.unsqueeze(-1),
+            s=None if s is None else s[: plan.num_owned].unsqueeze(-1),
+            edge_term=None,
+        )
 
     def __repr__(self) -> str:
         """``DistributedGraph(rank=0, parts=2, owned=..., ghosts=...)``."""

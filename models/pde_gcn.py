@@ -170,9 +170,18 @@ class _Prepared:
 
 def _operator_weights(graph: Graph, operator: str) -> tuple[Tensor, Tensor | None]:
     """``(c [M], s [N] or None)`` of the operator (see the module docstring)."""
-    a = graph.edge_weight
     i, j = graph.edge_index
-    d = graph.degree()
+    return _weights_from(graph.edge_weight, i, j, graph.degree(), operator)
+
+
+def _weights_from(
+    a: Tensor, i: Tensor, j: Tensor, d: Tensor, operator: str
+) -> tuple[Tensor, Tensor | None]:
+    """``(c, s)`` from edge weights ``a`` on edges ``(i, j)`` and node degrees ``d``.
+
+    Shared with :mod:`models.distributed`, which passes a rank's local edges and
+    the global degrees of its local nodes.
+    """
     if operator == "code":
         # PyG gcn_norm: unit self-loops enter the degree only.
         r = (d + 1.0).rsqrt()

@@ -211,6 +211,89 @@ def run_cases(graph, parts: int, rank: int, method: str, full: bool) -> dict:
     return out
 
 
+def edge_cases(graph, parts: int, rank: int, method: str) -> dict:
+    """The edge-space operators on this rank's block (``--case edge``).
+
+    ``y = Div_w(softplus(Grad(x) K))``: a non-odd nonlinearity between the two,
+    so the edge orientation must be the global one; ``w`` a learned global ``[M]``
+    tensor.
+    """
+    from graphops.distributed import DistributedDivergence, DistributedGradient
+
+    part = partition(graph, parts, method=method)
+    plan = halo_plan(graph, part, rank)
+    own = plan.owned
+    x, c, w, _ = inputs(graph)
+    kmat = edge_k(x.shape[1])
+    out = {"owned": own, "edge_ids": plan.edge_ids}
+    xl = x[own].clone().requires_grad_()
+    wl = w.clone().requires_grad_()
+    grad = DistributedGradient(plan)
+    div = DistributedDivergence(plan, plan.local_edge_weight(wl))
+    g = grad @ xl
+    y = div @ torch.nn.functional.softplus(g @ kmat)
+    (y * c[own]).sum().backward()
+    out["edge/grad"] = g.detach()
+    out["edge/div_softplus"] = (y.detach(), xl.grad, wl.grad)
+    # the linear Div_w(K Grad x), K a learned per-edge weight, and the adjoints
+    xl = x[own].clone().requires_grad_()
+    wl = w.clone().requires_grad_()
+    kl = (w.flip(0) + 0.5).clone().requires_grad_()
+    div = DistributedDivergence(plan, plan.local_edge_weight(wl))
+    y = div @ (plan.local_edge_weight(kl).unsqueeze(1) * (grad @ xl))
+    (y * c[own]).sum().backward()
+    out["edge/div_k"] = (y.detach(), xl.grad, wl.grad, kl.grad)
+    out["edge/adjoint"] = grad.adjoint() @ (grad @ x[own])
+    out["edge/div_adjoint"] = div.adjoint() @ x[own]
+    # a global edge sum counts every edge once
+    mask = grad.owned_edges
+    out["edge/count"] = int(mask.sum())
+    out["edge/sum"] = (g[mask] ** 2).sum()
+    # PDE-GCN models on the partitioned graph: output rows and summed gradients
+    import torch.distributed as dist
+
+    from models import DistributedGraph
+
+    xs, _, _ = train_data(graph.num_nodes)
+    cot = torch.randn(graph.num_nodes, 3, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(13))
+    for key, kw in PDE_GCN_CASES.items():
+        model = pde_gcn_model(**kw)
+        y = model(xs[own], DistributedGraph(plan))
+        (y * cot[own]).sum().backward()
+        grads = []
+        for p in model.parameters():
+            gp = p.grad.clone()
+            dist.all_reduce(gp)
+            grads.append(gp)
+        out[f"pde/{key}"] = (y.detach(), grads)
+    return out
+
+
+#: PDE-GCN configurations of the edge cases (variant, operator, activation).
+PDE_GCN_CASES = {
+    "D-code-relu": dict(variant="D", operator="code", activation="relu"),
+    "D-paper-tanh": dict(variant="D", operator="paper", activation="tanh"),
+    "H-paper-relu": dict(variant="H", operator="paper", activation="relu"),
+    "M-code-tanh": dict(variant="M", operator="code", activation="tanh"),
+}
+
+
+def pde_gcn_model(**kw):
+    """A seeded 3-layer PDE-GCN (dropout 0, float64): the same in every process."""
+    from models import pde_gcn
+
+    torch.manual_seed(17)
+    return pde_gcn.from_config(5, 3, hidden=4, layers=3, h=0.5, dropout=0.0,
+                               **kw).to(torch.float64)
+
+
+def edge_k(f: int):
+    """The seeded ``[F, F]`` matrix of the edge cases."""
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(f, f, generator=g, dtype=torch.float64)
+
+
 def main() -> None:
     """Entry point of one rank."""
     import torch.distributed as dist
@@ -245,6 +328,8 @@ def main() -> None:
             for _ in range(3):  # the other ranks wait for rank 1's rows
                 x = op @ x
             result = {}
+        elif a.case == "edge":
+            result = edge_cases(graph, a.world, a.rank, a.method)
         else:
             result = run_cases(graph, a.world, a.rank, a.method, a.case == "all")
         torch.save(result, Path(a.out) / f"rank{a.rank}.pt")

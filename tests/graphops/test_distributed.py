@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _dist_worker as W  # noqa: E402
 
-from graphops import Adjacency, Gradient, Laplacian  # noqa: E402
+from graphops import Adjacency, Divergence, Gradient, Laplacian  # noqa: E402
 from graphops.distributed import (  # noqa: E402
     DistributedOperator,
     MultirateOperator,
@@ -434,3 +434,134 @@ def test_plan_and_operator_move_with_to():
     assert moved.plan.global_degree.dtype == torch.float32
     for o in (built, moved):
         torch.testing.assert_close(o @ x.float(), ref, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------
+# edge-space operators: gradient and divergence on the partitioned graph
+# ---------------------------------------------------------------------------------
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(2, marks=SLOW), pytest.param(4, marks=SLOW)],
+    ids=["2ranks", "4ranks"],
+)
+def edge_run(request, tmp_path_factory):
+    world = request.param
+    res = W.launch(world, tmp_path_factory.mktemp(f"edge{world}"), case="edge")
+    return W.build_graph("random"), res
+
+
+def _edge_reference(graph):
+    """Single-process values and gradients (the plain operators, autograd)."""
+    x, c, w, _ = W.inputs(graph)
+    kmat = W.edge_k(x.shape[1])
+    ref = {"grad": Gradient(graph) @ x}
+    xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+    flux = torch.nn.functional.softplus((Gradient(graph) @ xg) @ kmat)
+    y = Divergence(graph, wg) @ flux
+    (y * c).sum().backward()
+    ref["div_softplus"] = (y.detach(), xg.grad, wg.grad)
+    xg, wg = x.clone().requires_grad_(), w.clone().requires_grad_()
+    kg = (w.flip(0) + 0.5).clone().requires_grad_()
+    y = Divergence(graph, wg) @ (kg.unsqueeze(1) * (Gradient(graph) @ xg))
+    (y * c).sum().backward()
+    ref["div_k"] = (y.detach(), xg.grad, wg.grad, kg.grad)
+    return x, ref
+
+
+def test_edge_gradient_is_the_global_one_at_every_local_edge(edge_run):
+    graph, res = edge_run
+    _, ref = _edge_reference(graph)
+    for r in res:  # cut edges appear on two ranks, both equal to the global value
+        torch.testing.assert_close(r["edge/grad"], ref["grad"][r["edge_ids"]], **TOL)
+    held = torch.cat([r["edge_ids"] for r in res]).unique()
+    assert held.numel() == graph.num_edges
+
+
+@pytest.mark.parametrize("case", ["div_softplus", "div_k"])
+def test_divergence_of_a_gradient_forward_and_backward(edge_run, case):
+    graph, res = edge_run
+    _, ref = _edge_reference(graph)
+    y_ref, gx_ref, *gw_ref = ref[case]
+    y = _own_gather(res, [r[f"edge/{case}"][0] for r in res])
+    gx = _own_gather(res, [r[f"edge/{case}"][1] for r in res])
+    torch.testing.assert_close(y, y_ref, **TOL)
+    torch.testing.assert_close(gx, gx_ref, **TOL)
+    # gradients w.r.t. global [M] weights: the per-rank ones sum to the single one
+    for k, g_ref in enumerate(gw_ref):
+        summed = sum(r[f"edge/{case}"][2 + k] for r in res)
+        torch.testing.assert_close(summed, g_ref, **TOL)
+
+
+def test_edge_adjoints_and_a_global_edge_sum(edge_run):
+    graph, res = edge_run
+    x, ref = _edge_reference(graph)
+    w = W.inputs(graph)[2]
+    # Gradient.adjoint() = -Div (graph weights); Div_w.adjoint() = -Grad
+    want = Gradient(graph).adjoint() @ (Gradient(graph) @ x)
+    torch.testing.assert_close(
+        _own_gather(res, [r["edge/adjoint"] for r in res]), want, **TOL
+    )
+    assert want.abs().max() > 0.1
+    torch.testing.assert_close(
+        torch.cat([r["edge/div_adjoint"] for r in res]),
+        torch.cat([(Divergence(graph, w).adjoint() @ x)[r["edge_ids"]]
+                   for r in res]),
+        **TOL,
+    )
+    assert sum(r["edge/count"] for r in res) == graph.num_edges
+    torch.testing.assert_close(
+        sum(r["edge/sum"] for r in res), (ref["grad"] ** 2).sum(), **TOL
+    )
+
+
+@pytest.mark.parametrize("case", sorted(W.PDE_GCN_CASES))
+def test_pde_gcn_model_forward_and_parameter_gradients(edge_run, case):
+    graph, res = edge_run
+    xs, _, _ = W.train_data(graph.num_nodes)
+    cot = torch.randn(graph.num_nodes, 3, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(13))
+    model = W.pde_gcn_model(**W.PDE_GCN_CASES[case])
+    y = model(xs, graph)
+    (y * cot).sum().backward()
+    got = _own_gather(res, [r[f"pde/{case}"][0] for r in res])
+    torch.testing.assert_close(got, y.detach(), **TOL)
+    grads = res[0][f"pde/{case}"][1]  # all-reduced: the same on every rank
+    for p, g in zip(model.parameters(), grads, strict=True):
+        assert p.grad.abs().max() > 0
+        torch.testing.assert_close(g, p.grad, **TOL)
+
+
+@pytestmark_fast
+def test_edge_operators_on_one_rank_and_bad_inputs():
+    from graphops.distributed import DistributedDivergence, DistributedGradient
+
+    g = W.build_graph("random")
+    x, _, w, _ = W.inputs(g)
+    plan = halo_plan(g, partition(g, 1), 0)
+    grad = DistributedGradient(plan, plan.local_edge_weight(w))
+    div = DistributedDivergence(plan, plan.local_edge_weight(w))
+    torch.testing.assert_close(grad.to_dense(), Gradient(g).to_dense(), **TOL)
+    torch.testing.assert_close(div.to_dense(), Divergence(g, w).to_dense(), **TOL)
+    assert div.to_scipy().shape == div.shape == (60, g.num_edges)
+    assert grad.shape == (g.num_edges, 60) and not grad.is_symmetric
+    assert "DistributedGradient(rank=0, parts=1, owned=60" in repr(grad)
+    torch.testing.assert_close(
+        (-grad.adjoint()).to_dense(), Divergence(g, w).to_dense(), **TOL
+    )
+    with pytest.raises(TypeError, match="DistributedGradient: `plan` must be a Rank"):
+        DistributedGradient("plan")
+    two = halo_plan(g, partition(g, 2), 1)
+    with pytest.raises(ValueError, match="the plan must be this process's"):
+        DistributedDivergence(two)
+    with pytest.raises(ValueError, match=r"`edge_weight` must have shape \[M_local\]"):
+        DistributedDivergence(plan, torch.ones(3))
+    with pytest.raises(TypeError, match="`edge_weight` must be a floating tensor"):
+        DistributedGradient(plan, torch.ones(g.num_edges).long())
+    with pytest.raises(ValueError, match="must be finite and >= 0"):
+        DistributedDivergence(plan, -torch.ones(g.num_edges))
+    with pytest.raises(ValueError, match=r"expected this rank's block of shape"):
+        grad @ torch.zeros(59, 1)
+    with pytest.raises(ValueError, match=r"expected local edge rows of shape"):
+        div @ torch.zeros(59, 1)
+    with pytest.raises(TypeError, match="must be float32 or float64"):
+        div @ torch.zeros(g.num_edges, 1, dtype=torch.int64)

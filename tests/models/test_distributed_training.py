@@ -52,7 +52,8 @@ def _torchrun(argv: list[str], world: int | None = 2) -> subprocess.CompletedPro
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["gcn", "gcnii", "graphcon"])
+@pytest.mark.parametrize("model", ["gcn", "gcnii", "graphcon", "pde-gcn-d",
+                                   "pde-gcn-h"])
 def test_torchrun_training_equals_single_process(tmp_path, model):
     dist_out, ref_out = tmp_path / "dist", tmp_path / "ref"
     proc = _torchrun([*_args(model, dist_out), "--distributed"])
@@ -90,7 +91,7 @@ def test_torchrun_training_equals_single_process(tmp_path, model):
 @pytest.mark.slow
 def test_torchrun_refuses_an_unsupported_family_before_writing(tmp_path):
     out = tmp_path / "r"
-    proc = _torchrun([*_args("pde-gcn-d", out, epochs=1), "--distributed"])
+    proc = _torchrun([*_args("grand-l", out, epochs=1), "--distributed"])
     assert proc.returncode != 0
     assert "the model must be one whose term touches the graph only" in proc.stderr
     assert not (out / "config.json").exists()
@@ -102,7 +103,10 @@ def _model(name: str, **kw):
     return spec.build(4, 3, **spec.fixed, **kw)
 
 
-@pytest.mark.parametrize("name", ["gcn", "res-gcn", "gcnii", "graphcon"])
+@pytest.mark.parametrize(
+    "name", ["gcn", "res-gcn", "gcnii", "graphcon", "pde-gcn-d", "pde-gcn-h",
+             "pde-gcn-m"]
+)
 def test_supported_families_pass_the_check(name):
     check_distributable(_model(name))
 
@@ -111,8 +115,7 @@ def test_supported_families_pass_the_check(name):
     ("name", "why"),
     [
         ("pairnorm", "PairNorm"),
-        ("pde-gcn-d", "global or edge-space"),
-        ("pde-gcn-h", "global or edge-space"),
+        ("pde-gcn-d", "takes edge features"),
         ("grand-l", "global or edge-space"),
         ("grand-nl", "global or edge-space"),
         ("nsd-diag", "global or edge-space"),
@@ -120,8 +123,9 @@ def test_supported_families_pass_the_check(name):
     ],
 )
 def test_unsupported_families_are_refused_naming_the_supported(name, why):
+    kw = {"edge_features": 2} if name == "pde-gcn-d" else {}
     with pytest.raises(ValueError, match=f"gcn, res-gcn, gcnii.*{why}"):
-        check_distributable(_model(name), "here")
+        check_distributable(_model(name, **kw), "here")
 
 
 def test_graphcon_attention_is_refused():
