@@ -58,7 +58,7 @@ from models.experiments.registry import MODELS, make_optimizer
 from models.experiments.runfolder import get_rng_state, save_torch, write_json
 from models.experiments.train import (
     RunResult,
-    _better,
+    _close_epoch,
     _scheduler,
     _seed_everything,
     build_model,
@@ -326,17 +326,10 @@ def train_one_distributed(
             "test_acc": acc(2),
             "nfe": nfe,
         }
-        loop["history"].append(rec)
-        value = rec[cfg.select]
-        if _better(cfg.select, value, loop["best"]):
-            loop["best"], loop["best_epoch"], loop["bad"] = value, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            loop["bad"] += 1
-        epoch += 1
-        loop["epoch"] = epoch
-        if cfg.patience is not None and loop["bad"] >= cfg.patience:
-            loop["stopped"] = "patience"
+        improved = _close_epoch(loop, rec, cfg, model)
+        if improved is not None:
+            best_state = improved
+        epoch = loop["epoch"]
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", val=f"{rec['val_acc']:.3f}")
         if rank == 0 and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs):

@@ -219,6 +219,27 @@ def _better(select: str, value: float, best: float | None) -> bool:
     return value > best if select == "val_acc" else value < best
 
 
+def _close_epoch(
+    loop: dict[str, Any], rec: dict[str, Any], cfg: RunConfig, model: torch.nn.Module
+) -> dict[str, Any] | None:
+    """Record an epoch in ``loop``: history, selection, patience, next epoch.
+
+    Returns the model's state when this epoch is the new best, else ``None``.
+    """
+    loop["history"].append(rec)
+    value = rec[cfg.select]
+    best = None
+    if _better(cfg.select, value, loop["best"]):
+        loop["best"], loop["best_epoch"], loop["bad"] = value, rec["epoch"], 0
+        best = copy.deepcopy(model.state_dict())
+    else:
+        loop["bad"] += 1
+    loop["epoch"] = rec["epoch"] + 1
+    if cfg.patience is not None and loop["bad"] >= cfg.patience:
+        loop["stopped"] = "patience"
+    return best
+
+
 def _energy_trajectory(model: GraphPDEModel, x: torch.Tensor, graph: Any) -> Any:
     """Dirichlet energy of the decoder's input along the model's own solve.
 
@@ -367,17 +388,10 @@ def train_one(
                 "test_acc": _accuracy(ev, y, test_m),
                 "nfe": nfe,
             }
-            loop["history"].append(rec)
-            value = rec[cfg.select]
-            if _better(cfg.select, value, loop["best"]):
-                loop["best"], loop["best_epoch"], loop["bad"] = value, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                loop["bad"] += 1
-            epoch += 1
-            loop["epoch"] = epoch
-            if cfg.patience is not None and loop["bad"] >= cfg.patience:
-                loop["stopped"] = "patience"
+            improved = _close_epoch(loop, rec, cfg, model)
+            if improved is not None:
+                best_state = improved
+            epoch = loop["epoch"]
             bar.update(1)
             bar.set_postfix(
                 loss=f"{rec['train_loss']:.3f}", val=f"{rec['val_acc']:.3f}"
