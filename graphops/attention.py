@@ -74,6 +74,7 @@ from torch import Tensor
 from graphops._checks import check_int, describe
 from graphops.graph import Graph
 from graphops.operators import Adjacency
+from graphops.spmm import SparsePattern, sddmm
 
 __all__ = [
     "AttentionWeights",
@@ -85,6 +86,8 @@ __all__ = [
 
 Score = Literal["scaled_dot", "exp_kernel"]
 Normalization = Literal["softmax", "squareplus"]
+Method = Literal["auto", "sddmm", "gather"]
+_METHODS = ("auto", "sddmm", "gather")
 _SCORES = ("scaled_dot", "exp_kernel")
 _NORMALIZATIONS = ("softmax", "squareplus")
 _SCALINGS = ("sqrt", "linear")
@@ -111,6 +114,23 @@ def attention_edge_index(graph: Graph, *, self_loops: bool = True) -> Tensor:
         ar = torch.arange(graph.num_nodes, device=graph.device)
         c["attention_edge_index"] = torch.cat([directed, torch.stack([ar, ar])], dim=1)
     return c["attention_edge_index"]
+
+
+def _layout(where: str, heads: int, width: int, scaling: str) -> tuple[int, int, float]:
+    """``(heads, d_k, scale)`` of ``scaled_dot`` scores, validated."""
+    if scaling not in _SCALINGS:
+        raise ValueError(
+            f"{where}: `scaling` must be one of {_SCALINGS}; got {scaling!r}. 'sqrt' "
+            "divides by sqrt(d_k) (authors' code), 'linear' by d_k (paper)."
+        )
+    heads = check_int(where, "heads", heads, low=1)
+    if width % heads:
+        raise ValueError(
+            f"{where}: `heads`={heads} must divide the width of `q` and `k`; got "
+            f"width {width}. Use an attention dimension that is a multiple of heads."
+        )
+    d_k = width // heads
+    return heads, d_k, math.sqrt(d_k) if scaling == "sqrt" else float(d_k)
 
 
 def _check_qk(where: str, q: Tensor, k: Tensor, num_nodes: int | None) -> None:
@@ -174,18 +194,7 @@ def attention_scores(
     _check_qk(where, q, k, None)
     if score not in _SCORES:
         raise ValueError(f"{where}: `score` must be one of {_SCORES}; got {score!r}.")
-    if scaling not in _SCALINGS:
-        raise ValueError(
-            f"{where}: `scaling` must be one of {_SCALINGS}; got {scaling!r}. 'sqrt' "
-            "divides by sqrt(d_k) (authors' code), 'linear' by d_k (paper)."
-        )
-    heads = check_int(where, "heads", heads, low=1)
-    width = q.shape[1]
-    if width % heads:
-        raise ValueError(
-            f"{where}: `heads`={heads} must divide the width of `q` and `k`; got "
-            f"width {width}. Use an attention dimension that is a multiple of heads."
-        )
+    heads, d_k, scale = _layout(where, heads, q.shape[1], scaling)
     if (
         not isinstance(edge_index, Tensor)
         or edge_index.dim() != 2
@@ -195,11 +204,9 @@ def attention_scores(
             f"{where}: `edge_index` must be an int64 tensor [2, E]; got "
             f"{describe(edge_index)}. Use attention_edge_index(graph)."
         )
-    d_k = width // heads
     src = q.view(-1, heads, d_k)[edge_index[0]]
     dst = k.view(-1, heads, d_k)[edge_index[1]]
     if score == "scaled_dot":
-        scale = math.sqrt(d_k) if scaling == "sqrt" else float(d_k)
         return (src * dst).sum(-1) / scale
     if output_var is None or lengthscale is None:
         raise ValueError(
@@ -342,6 +349,7 @@ def attention_weights(
     scaling: Literal["sqrt", "linear"] = "sqrt",
     output_var: Tensor | float | None = None,
     lengthscale: Tensor | float | None = None,
+    method: Method = "auto",
 ) -> AttentionWeights:
     r"""Multi-head attention of a graph, normalised and averaged over heads.
 
@@ -365,13 +373,23 @@ def attention_weights(
         scaling: ``"sqrt"`` (code) or ``"linear"`` (paper) for ``scaled_dot``.
         output_var: The kernel's :math:`\sigma` (``exp_kernel``).
         lengthscale: The kernel's :math:`\ell` (``exp_kernel``).
+        method: How ``scaled_dot`` scores are computed. ``"sddmm"``: one
+            sampled dense-dense product (:func:`graphops.spmm.sddmm`) over all
+            heads on the block-diagonal pattern of the edge set, with SpMM
+            derivatives (no ``[E, heads, d_k]`` gathers; the pattern is cached on
+            the graph); ``"gather"``: :func:`attention_scores` (gather both end
+            points' rows per entry, the reference). ``"auto"`` [default]: sddmm
+            for ``scaled_dot``, gather for ``exp_kernel`` (whose squared distance
+            is computed exactly, not as ``|q|^2 + |k|^2 - 2<q, k>``). Both give
+            the same weights up to round-off.
 
     Returns:
         :class:`AttentionWeights` (``[2M]`` edge weights, ``[N]`` self weights).
 
     Raises:
         ValueError: ``q``/``k`` without one row per node, ``norm_idx`` not 0 or 1,
-            or any error of :func:`attention_scores` / :func:`normalize_scores`.
+            ``method`` unknown or ``"sddmm"`` with ``exp_kernel``, or any error of
+            :func:`attention_scores` / :func:`normalize_scores`.
 
     Shapes:
         ``q``, ``k``: ``[N, heads * d_k]`` -> edge weights ``[2M]``, self weights
@@ -394,19 +412,70 @@ def attention_weights(
             f"{where}: `q` is on {q.device} but the graph is on {graph.device}. "
             f"Use graph.to({q.device})."
         )
+    if method not in _METHODS:
+        raise ValueError(
+            f"{where}: `method` must be one of {_METHODS}; got {method!r}."
+        )
+    if method == "sddmm" and score != "scaled_dot":
+        raise ValueError(
+            f"{where}: method='sddmm' computes scaled_dot scores only; got "
+            f"score={score!r}. Use method='auto' or 'gather'."
+        )
     edge_index = attention_edge_index(graph, self_loops=self_loops)
-    scores = attention_scores(
-        q,
-        k,
-        edge_index,
-        heads=heads,
-        score=score,
-        scaling=scaling,
-        output_var=output_var,
-        lengthscale=lengthscale,
-    )
-    weights = normalize_scores(
-        scores, edge_index[norm_idx], graph.num_nodes, normalization=normalization
-    ).mean(-1)
+    if score == "scaled_dot" and method != "gather":
+        heads, d_k, scale = _layout(where, heads, q.shape[1], scaling)
+        blocks, rows, cols, inverse = _attention_pattern(
+            graph, edge_index, heads, self_loops
+        )
+
+        def stack(m: Tensor) -> Tensor:  # head h of node a -> row h * N + a
+            return m.reshape(-1, heads, d_k).transpose(0, 1).reshape(-1, d_k)
+
+        # All heads in one sampled product on the block-diagonal pattern; the
+        # normalisation and head average run in CSR order, then one [E] gather
+        # returns the weights to the order of `edge_index`.
+        scores = sddmm(blocks, stack(q), stack(k)).view(heads, -1).t().contiguous()
+        scores = scores / scale
+        weights = normalize_scores(
+            scores,
+            rows if norm_idx == 0 else cols,
+            graph.num_nodes,
+            normalization=normalization,
+        ).mean(-1)[inverse]
+    else:
+        scores = attention_scores(
+            q,
+            k,
+            edge_index,
+            heads=heads,
+            score=score,
+            scaling=scaling,
+            output_var=output_var,
+            lengthscale=lengthscale,
+        )
+        weights = normalize_scores(
+            scores, edge_index[norm_idx], graph.num_nodes, normalization=normalization
+        ).mean(-1)
     m2 = 2 * graph.num_edges
     return AttentionWeights(graph, weights[:m2], weights[m2:] if self_loops else None)
+
+
+def _attention_pattern(
+    graph: Graph, edge_index: Tensor, heads: int, self_loops: bool
+) -> tuple[SparsePattern, Tensor, Tensor, Tensor]:
+    """The SDDMM layout of the attention edge set, cached on the graph.
+
+    Returns ``(blocks, rows, cols, inverse)``: the block-diagonal pattern of
+    ``heads`` copies of the edge set (CSR order), the row and column node of every
+    entry in CSR order, and the permutation from CSR order back to the order of
+    ``edge_index`` (``w_edges = w_csr[inverse]``).
+    """
+    key = ("attention_sddmm", bool(self_loops), int(heads))
+    c = graph._cache
+    if key not in c:
+        n = graph.num_nodes
+        pattern, order = SparsePattern.from_coo(edge_index[0], edge_index[1], (n, n))
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(order.numel(), device=order.device)
+        c[key] = (pattern.block_diagonal(heads), pattern.row, pattern.col, inverse)
+    return c[key]

@@ -11,6 +11,12 @@ only supplies the ``nnz`` values, so applying it never rebuilds an index structu
   (which is orders of magnitude slower, see ``benchmarks/README.md``);
 * forward-mode (``torch.func.jvp``): ``dy = A(dv) x + A(v) dx``.
 
+The SDDMM is also a differentiable kernel of its own (:func:`sddmm`,
+``s_k = <a_{row_k}, b_{col_k}>`` on a fixed pattern), which attention scores use
+instead of gathering both end points' rows for every entry; its derivatives are
+SpMMs on the pattern and its transpose. :meth:`SparsePattern.block_diagonal`
+stacks ``k`` copies of a pattern, so ``k`` attention heads are one call.
+
 Backends: ``"csr"`` (default, the kernel above), ``"gather"`` (pure torch gather +
 ``index_add``, a reference) and ``"scatter"`` (``torch_scatter.scatter_add``, needs
 the optional ``torch-scatter``). All give the same result up to round-off; pick one
@@ -36,6 +42,7 @@ __all__ = [
     "get_backend",
     "map_nested",
     "set_backend",
+    "sddmm",
     "spmm",
     "use_backend",
 ]
@@ -86,9 +93,7 @@ def _csr_tensor(
     """``torch.sparse_csr_tensor`` without torch's "beta" notice (and nothing else)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_CSR_BETA, category=UserWarning)
-        return torch.sparse_csr_tensor(
-            crow, col, values, shape, check_invariants=False
-        )
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
 
 
 def _check_backend(name: str) -> str:
@@ -130,9 +135,7 @@ def use_backend(name: str) -> Iterator[None]:
         _backend = old
 
 
-def map_nested(
-    obj: Any, fn: Callable[[Tensor], Tensor], memo: dict[int, Any]
-) -> Any:
+def map_nested(obj: Any, fn: Callable[[Tensor], Tensor], memo: dict[int, Any]) -> Any:
     """Apply ``fn`` to every tensor in ``obj``, keeping shared objects shared.
 
     Handles tensors, tuples (named ones too), lists, dicts, and any object with a
@@ -277,6 +280,31 @@ class SparsePattern:
         """Copy to ``device`` (with the cached transpose and diagonal mask)."""
         return self.map_tensors(lambda t: t.to(device))
 
+    def block_diagonal(self, k: int) -> SparsePattern:
+        """The pattern of ``diag(A, A, ..., A)`` (``k`` copies), in CSR order.
+
+        Entry ``p`` of copy ``c`` is at position ``c * nnz + p`` and joins row
+        ``c * R + row_p`` to column ``c * C + col_p``, so values laid out as
+        ``[k, nnz]`` (row-major) are the values of the block-diagonal matrix.
+
+        Args:
+            k: Number of copies (``>= 1``).
+
+        Returns:
+            A ``(k R) x (k C)`` pattern (``self`` when ``k == 1``).
+        """
+        if k == 1:
+            return self
+        r, c = self.shape
+        nnz, dev = self.nnz, self.crow.device
+        copy = torch.arange(k, device=dev).unsqueeze(1)
+        crow = torch.cat(
+            [(self.crow[:-1] + copy * nnz).reshape(-1), self.crow.new_tensor([k * nnz])]
+        )
+        col = (self.col + copy * c).reshape(-1)
+        row = (self.row + copy * r).reshape(-1)
+        return SparsePattern(crow, col, row, (k * r, k * c))
+
 
 def _csr_mm(pattern: SparsePattern, values: Tensor, x: Tensor) -> Tensor:
     if pattern.nnz == 0:
@@ -292,6 +320,99 @@ def _sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
         pattern.tensor(a.new_zeros(pattern.nnz)), a, b.transpose(0, 1), beta=0.0
     )
     return s.values()
+
+
+class _SDDMM(torch.autograd.Function):
+    """``s_k = <a[row_k], b[col_k]>`` on a fixed pattern, with SpMM derivatives."""
+
+    @staticmethod
+    def forward(a: Tensor, b: Tensor, pattern: SparsePattern) -> Tensor:
+        # A copy, not the CSR result's `values()` alias: a dense tensor whose base
+        # is sparse breaks code that inspects `_base` (dynamo's resume after the
+        # graph break of `sddmm` under torch.compile does).
+        return _sddmm(pattern, a, b).clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:  # noqa: D102
+        a, b, pattern = inputs
+        ctx.pattern = pattern
+        ctx.save_for_backward(a, b)
+        ctx.save_for_forward(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_s: Tensor):  # noqa: D102
+        # d<a_r, b_c> = <da_r, b_c> + <a_r, db_c>: grad_a = G b, grad_b = G^T a,
+        # with G the matrix of the pattern holding grad_s. Both are SpMMs through
+        # the differentiable Function, so second derivatives exist too.
+        a, b = ctx.saved_tensors
+        pattern: SparsePattern = ctx.pattern
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = _SpMM.apply(grad_s, b, pattern, None)
+        if ctx.needs_input_grad[1]:
+            pt, perm = pattern.transpose
+            grad_b = _SpMM.apply(grad_s[perm], a, pt, None)
+        return grad_a, grad_b, None
+
+    @staticmethod
+    def jvp(ctx, d_a: Tensor | None, d_b: Tensor | None, *_):  # noqa: D102
+        # Forward mode runs under functorch wrappers, which CSR tensors do not
+        # support: the same products with gathers.
+        a, b = ctx.saved_tensors
+        p: SparsePattern = ctx.pattern
+        out = None
+        if d_a is not None:
+            out = (d_a.index_select(0, p.row) * b.index_select(0, p.col)).sum(-1)
+        if d_b is not None:
+            t = (a.index_select(0, p.row) * d_b.index_select(0, p.col)).sum(-1)
+            out = t if out is None else out + t
+        return out
+
+
+@torch.compiler.disable
+def sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
+    """Sampled dense-dense product ``s_k = <a[row_k], b[col_k]>``, differentiable.
+
+    The entries of ``a @ b.T`` at the stored positions of ``pattern``, computed by
+    ``torch.sparse.sampled_addmm`` without forming the dense product or gathering
+    an ``[nnz, F]`` copy of either factor. Backward: ``grad_a = G b`` and
+    ``grad_b = G^T a`` (SpMMs with the incoming gradient ``G`` as values on the
+    pattern and its cached transpose); forward mode uses gathers. Under
+    ``torch.compile`` it runs eagerly (a graph break; dynamo cannot trace an
+    autograd Function with a custom ``jvp``).
+
+    Args:
+        pattern: ``R x C`` pattern.
+        a: Dense ``[R, F]``.
+        b: Dense ``[C, F]`` (same dtype and device as ``a``).
+
+    Returns:
+        ``[nnz]`` in CSR order.
+
+    Raises:
+        ValueError: ``a`` or ``b`` of the wrong shape, or different widths.
+
+    Example:
+        >>> p, order = SparsePattern.from_coo(
+        ...     torch.tensor([0, 1]), torch.tensor([1, 0]), (2, 2))
+        >>> a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+        >>> sddmm(p, a, a)   # <a_0, a_1> at (0, 1) and (1, 0)
+        tensor([11., 11.])
+    """
+    r, c = pattern.shape
+    for name, m, n in (("a", a, r), ("b", b, c)):
+        if not isinstance(m, Tensor) or m.dim() != 2 or m.shape[0] != n:
+            raise ValueError(
+                f"sddmm: `{name}` must be a dense [{n}, F] tensor (one row per "
+                f"{'row' if name == 'a' else 'column'} of the {r} x {c} pattern); "
+                f"got {tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__}."
+            )
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"sddmm: `a` and `b` need the same width; got {a.shape[1]} and "
+            f"{b.shape[1]}."
+        )
+    return _SDDMM.apply(a, b, pattern)
 
 
 class _Prebuilt:

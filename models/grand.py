@@ -206,6 +206,10 @@ class GRANDAttention(nn.Module):
         dot_scaling: ``"sqrt"`` (code) or ``"linear"`` (paper).
         qk_init: Constant for the weights of ``W_Q`` and ``W_K`` (code: ``1e-5``);
             ``None`` keeps PyTorch's default initialisation.
+        method: How the scores are computed (``attention_weights``' ``method``):
+            ``"auto"`` [default] (one SDDMM for ``scaled_dot``), ``"sddmm"`` or
+            ``"gather"`` (the reference). Same values; a plain attribute, so
+            ``term.attention.method = "gather"`` switches an existing model.
 
     Raises:
         ValueError: an unknown option, or ``heads`` not dividing ``attention_dim``.
@@ -223,6 +227,7 @@ class GRANDAttention(nn.Module):
         self_loops: bool = True,
         dot_scaling: str = "sqrt",
         qk_init: float | None = 1e-5,
+        method: str = "auto",
     ) -> None:
         """Build the query and key maps (see the class docstring)."""
         super().__init__()
@@ -249,6 +254,12 @@ class GRANDAttention(nn.Module):
         )
         self.dot_scaling = _choice(where, "dot_scaling", dot_scaling, _SCALINGS)
         self.self_loops = bool(self_loops)
+        self.method = _choice(where, "method", method, ("auto", "sddmm", "gather"))
+        if self.method == "sddmm" and self.attention_type != "scaled_dot":
+            raise ValueError(
+                f"{where}: method='sddmm' computes scaled_dot scores only; got "
+                f"attention_type={self.attention_type!r}. Use method='auto'."
+            )
         self.Q = nn.Linear(in_features, attention_dim)
         self.K = nn.Linear(in_features, attention_dim)
         if qk_init is not None:
@@ -277,6 +288,7 @@ class GRANDAttention(nn.Module):
             scaling=self.dot_scaling,
             output_var=self.output_var if kernel else None,
             lengthscale=self.lengthscale if kernel else None,
+            method=self.method,
         )
 
     def extra_repr(self) -> str:

@@ -269,9 +269,7 @@ MODEL_CASES: list[ModelCase] = [
     ModelCase("pde-gcn-m", lambda f, c: _pde_gcn(f, c, "M")),
     ModelCase(
         "graphcon",
-        lambda f, c: graphcon.from_config(
-            f, c, hidden=4, layers=2, dt=0.5, gamma=1.0
-        ),
+        lambda f, c: graphcon.from_config(f, c, hidden=4, layers=2, dt=0.5, gamma=1.0),
     ),
     ModelCase(
         "graff-dd",
@@ -337,3 +335,20 @@ def operators() -> list[tuple[str, object]]:
         ("SheafLaplacian-orthogonal-normalised", sheaf("orthogonal", True)),
         ("SheafLaplacian-general-normalised", sheaf("general", True)),
     ]
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` (with ``benchmarks/`` importable meanwhile)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(bench))
+    return module

@@ -180,7 +180,45 @@ def test_csr_beta_notice_is_silenced_only_around_our_calls():
         "assert any('Sparse CSR' in str(x.message) for x in w), w\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=root,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_sddmm_against_dense_product_with_derivatives():
+    from graphops.spmm import sddmm
+
+    p, _ = random_pattern(7, 5, 15, seed=3)
+    a = torch.randn(7, 4, requires_grad=True)
+    b = torch.randn(5, 4, requires_grad=True)
+    assert torch.allclose(sddmm(p, a, b), (a @ b.T)[p.row, p.col])
+    f = lambda a, b: sddmm(p, a, b)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (a, b), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(f, (a, b))
+
+
+def test_sddmm_refuses_mismatched_factors():
+    from graphops.spmm import sddmm
+
+    p, _ = random_pattern(4, 3, 5)
+    with pytest.raises(ValueError, match=r"sddmm: `b` must be a dense \[3, F\]"):
+        sddmm(p, torch.randn(4, 2), torch.randn(4, 2))
+    with pytest.raises(ValueError, match="same width; got 2 and 3"):
+        sddmm(p, torch.randn(4, 2), torch.randn(3, 3))
+
+
+def test_block_diagonal_pattern_is_torch_block_diag():
+    p, _ = random_pattern(4, 3, 6, seed=5)
+    vals = torch.randn(3, p.nnz)
+    blocks = p.block_diagonal(3)
+    dense = torch.block_diag(*(p.tensor(v).to_dense() for v in vals))
+    assert blocks.shape == (12, 9)
+    assert torch.equal(blocks.tensor(vals.reshape(-1)).to_dense(), dense)
+    assert torch.equal(
+        blocks.row, blocks.tensor(vals.reshape(-1)).to_sparse_coo().indices()[0]
+    )
+    assert p.block_diagonal(1) is p

@@ -342,3 +342,49 @@ def test_repr_names_the_variant():
     assert "variant='nl'" in text and "normalization='squareplus'" in text
     assert "solver=Dopri5()" in text
     assert isinstance(model, GraphPDEModel)
+
+
+def test_attention_methods_give_the_same_model(graph):
+    # The scores by SDDMM (default for scaled_dot) and by gathers: same outputs
+    # and parameter gradients through a whole GRAND-nl solve.
+    torch.manual_seed(0)
+    model = from_config(6, 3, variant="nl", hidden=8, heads=2, attention_dim=8).eval()
+    for p in model.term.attention.parameters():
+        nn.init.normal_(p, std=0.5)
+    x = torch.randn(graph.num_nodes, 6)
+    outs = []
+    for method in ("sddmm", "gather"):
+        model.term.attention.method = method
+        out = model(x, graph)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        outs.append((out, grads))
+    (a, ga), (b, gb) = outs
+    assert torch.allclose(a, b, atol=1e-12)
+    for u, v in zip(ga, gb, strict=True):
+        assert torch.allclose(u, v, atol=1e-10)
+    with pytest.raises(ValueError, match="method='sddmm' computes scaled_dot"):
+        GRANDAttention(4, heads=2, attention_type="exp_kernel", method="sddmm")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.compile internals
+def test_term_compiles(graph):
+    # `model.term.compile()` (torch.compile) runs GRAND-nl with our kernels as
+    # graph breaks and gives the eager result.
+    torch.manual_seed(0)
+    model = from_config(
+        6,
+        3,
+        variant="nl",
+        hidden=8,
+        heads=2,
+        attention_dim=8,
+        solver=RK4(),
+        t1=1.0,
+        dt0=0.5,
+    ).eval()
+    x = torch.randn(graph.num_nodes, 6)
+    eager = model(x, graph)
+    model.term.compile()
+    with torch.no_grad():
+        assert torch.allclose(model(x, graph), eager, atol=1e-12)
