@@ -322,6 +322,21 @@ def _sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
     return s.values()
 
 
+def _product(pattern: SparsePattern, values: Tensor, x: Tensor) -> Tensor:
+    """``A(values) @ x`` inside a backward pass.
+
+    Through the differentiable Function when a graph is being built
+    (``create_graph=True``); otherwise straight into a fresh buffer with
+    ``addmm(beta=0)``, which skips ``torch.sparse.mm``'s zero-fill and copy.
+    """
+    if pattern.nnz == 0 or (
+        torch.is_grad_enabled() and (values.requires_grad or x.requires_grad)
+    ):
+        return _SpMM.apply(values, x, pattern, None)
+    out = x.new_empty(pattern.shape[0], x.shape[1])
+    return torch.addmm(out, pattern.tensor(values), x, beta=0.0, out=out)
+
+
 class _SDDMM(torch.autograd.Function):
     """``s_k = <a[row_k], b[col_k]>`` on a fixed pattern, with SpMM derivatives."""
 
@@ -348,10 +363,10 @@ class _SDDMM(torch.autograd.Function):
         pattern: SparsePattern = ctx.pattern
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = _SpMM.apply(grad_s, b, pattern, None)
+            grad_a = _product(pattern, grad_s, b)
         if ctx.needs_input_grad[1]:
             pt, perm = pattern.transpose
-            grad_b = _SpMM.apply(grad_s[perm], a, pt, None)
+            grad_b = _product(pt, grad_s[perm], a)
         return grad_a, grad_b, None
 
     @staticmethod
