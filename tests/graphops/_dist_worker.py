@@ -91,7 +91,7 @@ def train_step(model, x, y, mask, graph, n_train: int, reduce=None) -> tuple:
     model.zero_grad()
     loss.backward()
     loss = loss.detach()
-    params = list(model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
     if reduce is not None:
         loss = reduce(loss)
         for p in params:
@@ -349,8 +349,12 @@ def launch(
     method: str = "spectral",
     timeout: float = 60.0,
     deadline: float = 300.0,
+    script: str | None = None,
 ) -> list[dict]:
     """Run ``world`` ranks of this file; their results, or a RuntimeError.
+
+    ``script`` runs another worker file with the same command line (it saves
+    ``rank{r}.pt`` into ``--out`` as :func:`main` does).
 
     Raises:
         RuntimeError: a rank exited non-zero (its stderr tail is in the message),
@@ -363,9 +367,9 @@ def launch(
     procs, logs = [], []
     for r in range(world):
         log = open(tmp / f"rank{r}.err", "w+")  # noqa: SIM115 - closed below
-        cmd = [sys.executable, __file__, "--rank", str(r), "--world", str(world),
-               "--init", init, "--out", str(tmp), "--graph", graph, "--case", case,
-               "--method", method, "--timeout", str(timeout)]
+        cmd = [sys.executable, script or __file__, "--rank", str(r), "--world",
+               str(world), "--init", init, "--out", str(tmp), "--graph", graph,
+               "--case", case, "--method", method, "--timeout", str(timeout)]
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, env=env))
         logs.append(log)
     start = time.monotonic()
