@@ -518,10 +518,15 @@ class DistributedOperator(GraphOperator):
         n, s = self.plan.num_owned, self.stalk
         if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n * s:
             got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
-            what = "[n_own, F]" if s == 1 else f"[n_own*{s}, F] (node-major stalks)"
+            if s == 1:
+                what, fix = "[n_own, F]", "Scalar fields are [n_own, 1]: use "
+                fix += "x.unsqueeze(-1)."
+            else:
+                what = f"[n_own*d', F] (node-major stalks, d'={s})"
+                fix = f"Reshape an [n_own, d', F] block with x.reshape({n * s}, -1)."
             raise ValueError(
                 f"{caller!r}: expected this rank's block of shape {what}=[{n * s}, "
-                f"F]; got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
+                f"F]; got {got}. {fix}"
             )
         if x.dtype not in SIGNAL_DTYPES:
             check_signal_dtype(repr(caller), x, self.dtype)
