@@ -44,6 +44,13 @@ never touch the phantom. With the graph's weights ``d_global`` comes from the pl
 (computed once from the whole graph); with learned weights the owners' degrees are
 halo-exchanged (differentiably) on each construction.
 
+**Sheaf Laplacians.** :class:`DistributedSheafLaplacian` acts on node-major
+stalks ``[n_own*d', F]`` (:mod:`graphops.sheaf`); the restriction maps of the
+local edges come from the rank (a learner reads both end points after one
+exchange of the state), and the ghosts' node blocks ``D_v``, which sum over
+edges the rank does not hold, are exchanged from their owners (differentiably)
+instead of using a phantom node.
+
 **Collectives.** ``op @ x``, building an operator with learned weights, and
 :meth:`DistributedOperator.allreduce` are collective: every rank of the group must
 make the same calls in the same order (as in any SPMD program). ``lam_max`` and
@@ -81,6 +88,7 @@ __all__ = [
     "DistributedDivergence",
     "DistributedGradient",
     "DistributedOperator",
+    "DistributedSheafLaplacian",
     "MultirateOperator",
     "halo_exchange",
 ]
@@ -310,7 +318,9 @@ class _Blocks:
     ``rows`` is the CSR prefix of the owned rows (``n_own x n_ext``); ``inner``
     holds its entries in owned columns (``n_own x n_own``), ``halo`` those in ghost
     columns (``n_own x n_ghost``, column ``k`` is ghost ``k``); ``inner_idx`` and
-    ``halo_idx`` gather their values from the prefix values.
+    ``halo_idx`` gather their values from the prefix values. With ``stalk = s``
+    rows per node (node-major, :mod:`graphops.sheaf`) every count is ``s`` times
+    larger: the owned nodes' rows and columns still come first.
     """
 
     __slots__ = ("rows", "inner", "inner_idx", "halo", "halo_idx")
@@ -324,8 +334,8 @@ class _Blocks:
             memo[id(self)] = new
         return memo[id(self)]
 
-    def __init__(self, plan: RankPlan, pattern: SparsePattern) -> None:
-        n_own, n_ghost = plan.num_owned, plan.num_ghosts
+    def __init__(self, plan: RankPlan, pattern: SparsePattern, stalk: int) -> None:
+        n_own, n_ghost = stalk * plan.num_owned, stalk * plan.num_ghosts
         nnz = int(pattern.crow[n_own])
         self.rows = SparsePattern(
             pattern.crow[: n_own + 1],
@@ -346,13 +356,18 @@ class _Blocks:
         self.halo_idx = halo[order]
 
 
-def _blocks(plan: RankPlan, pattern: SparsePattern) -> _Blocks:
-    """:class:`_Blocks` of ``pattern``, built once per plan and pattern."""
+def _blocks(plan: RankPlan, pattern: SparsePattern, stalk: int = 1) -> _Blocks:
+    """:class:`_Blocks` of ``pattern``, built once per plan and pattern.
+
+    A pattern is used with one ``stalk`` (its shape fixes it), so the key need
+    not hold it.
+    """
     key = ("blocks", id(pattern))
     store = plan._cache
     if key not in store:
-        store[key] = (pattern, _Blocks(plan, pattern))  # holding `pattern` keeps
-    return store[key][1]  # its id unique
+        # holding `pattern` keeps its id unique
+        store[key] = (pattern, _Blocks(plan, pattern, stalk))
+    return store[key][1]
 
 
 class DistributedOperator(GraphOperator):
@@ -429,18 +444,19 @@ class DistributedOperator(GraphOperator):
             )
         self._init(plan, op, group)
 
-    def _init(self, plan: RankPlan, op: GraphOperator, group: Any) -> None:
+    def _init(
+        self, plan: RankPlan, op: GraphOperator, group: Any, stalk: int = 1
+    ) -> None:
         self.plan, self.local, self.group = plan, op, group
         self.graph = plan.local_graph
-        self._blocks = _blocks(plan, op.pattern)
+        self.stalk = stalk
+        self._blocks = _blocks(plan, op.pattern, stalk)
         self._values = op.values[: self._blocks.rows.nnz]
 
-    @classmethod
-    def _wrap(
-        cls, plan: RankPlan, op: GraphOperator, group: Any
-    ) -> DistributedOperator:
-        new = cls.__new__(cls)
-        new._init(plan, op, group)
+    def _wrap(self, op: GraphOperator) -> DistributedOperator:
+        """``op`` (built from ``self.local``) distributed like ``self``."""
+        new = type(self).__new__(type(self))
+        new._init(self.plan, op, self.group, self.stalk)
         return new
 
     @staticmethod
@@ -499,24 +515,34 @@ class DistributedOperator(GraphOperator):
         ``caller`` (the operator the user applied) names the call in errors; its
         repr is built only when one is raised.
         """
-        n = self.plan.num_owned
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n:
+        n, s = self.plan.num_owned, self.stalk
+        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[0] != n * s:
             got = tuple(x.shape) if isinstance(x, Tensor) else describe(x)
+            if s == 1:
+                what, fix = "[n_own, F]", "Scalar fields are [n_own, 1]: use "
+                fix += "x.unsqueeze(-1)."
+            else:
+                what = f"[n_own*d', F] (node-major stalks, d'={s})"
+                fix = f"Reshape an [n_own, d', F] block with x.reshape({n * s}, -1)."
             raise ValueError(
-                f"{caller!r}: expected this rank's block of shape [n_own, F]=[{n}, "
-                f"F]; got {got}. Scalar fields are [n_own, 1]: use x.unsqueeze(-1)."
+                f"{caller!r}: expected this rank's block of shape {what}=[{n * s}, "
+                f"F]; got {got}. {fix}"
             )
         if x.dtype not in SIGNAL_DTYPES:
             check_signal_dtype(repr(caller), x, self.dtype)
         b = self._blocks
+        # node-major stalks: a node's s rows travel as one row of width s * F
+        rows = x if s == 1 else x.reshape(n, -1)
         # post the boundary rows, multiply the interior while they travel, then
         # wait and add the ghost columns' contribution
-        pending = _post(x.detach(), self.plan, self.group) if stale is None else None
+        pending = _post(rows.detach(), self.plan, self.group) if stale is None else None
         inner_csr, halo_csr = self._csr(x.dtype)
         v_in, v_halo = self._split_values(x.dtype)
         y = spmm(b.inner, v_in, x, backend, inner_csr)
         if stale is None:
-            ghosts = _HaloWait.apply(x, self.plan, self.group, pending)
+            ghosts = _HaloWait.apply(rows, self.plan, self.group, pending)
+            if s != 1:
+                ghosts = ghosts.reshape(-1, x.shape[1])
         else:
             ghosts = stale
         if b.halo.nnz:
@@ -576,8 +602,12 @@ class DistributedOperator(GraphOperator):
     # -- structure -----------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
-        """``(n_own, n_own)``: the block of rows and the block of ``x`` it takes."""
-        return (self.plan.num_owned, self.plan.num_owned)
+        """``(n_own, n_own)``: the block of rows and the block of ``x`` it takes.
+
+        ``s`` times both for ``s`` stalk rows per node.
+        """
+        n = self.stalk * self.plan.num_owned
+        return (n, n)
 
     @property
     def dtype(self) -> torch.dtype:  # noqa: D102
@@ -595,34 +625,41 @@ class DistributedOperator(GraphOperator):
         """The adjoint ``A^T``, distributed the same way (its ghost rows are exact)."""
         if self.is_symmetric:
             return self
-        return self._wrap(self.plan, self.local.adjoint(), self.group)
+        return self._wrap(self.local.adjoint())
 
     @property
     def T(self) -> GraphOperator:  # noqa: N802 - matrix transpose, as in torch
         """Plain matrix transpose."""
-        return self._wrap(self.plan, self.local.T, self.group)
+        return self._wrap(self.local.T)
 
     def shifted(  # noqa: D102
         self, shift: float | Tensor = 0.0, scale: float | Tensor = 1.0
     ) -> GraphOperator:
-        return self._wrap(self.plan, self.local.shifted(shift, scale), self.group)
+        return self._wrap(self.local.shifted(shift, scale))
+
+    def _local_rows_cols(self) -> tuple[int, int]:
+        """Rows of the owned nodes, columns of the local nodes (no phantom)."""
+        s, p = self.stalk, self.plan
+        return s * p.num_owned, s * (p.num_owned + p.num_ghosts)
 
     def diagonal(self) -> Tensor:
         """The diagonal entries of the owned rows ``[n_own]``."""
-        return self.local.diagonal()[: self.plan.num_owned]
+        return self.local.diagonal()[: self._local_rows_cols()[0]]
 
     def to_dense(self) -> Tensor:
         """The owned rows ``[n_own, n_own + n_ghost]`` (columns in local order)."""
-        return self.local.to_dense()[: self.plan.num_owned, :-1]
+        r, c = self._local_rows_cols()
+        return self.local.to_dense()[:r, :c]
 
     def to_scipy(self) -> Any:
         """The owned rows as scipy CSR ``[n_own, n_own + n_ghost]`` (local order)."""
-        return self.local.to_scipy()[: self.plan.num_owned, :-1].tocsr()
+        r, c = self._local_rows_cols()
+        return self.local.to_scipy()[:r, :c].tocsr()
 
     def __repr__(self) -> str:
         """``DistributedOperator(Laplacian(...), rank=0, parts=2, ...)``."""
         return (
-            f"DistributedOperator({self.local!r}, rank={self.plan.rank}, "
+            f"{type(self).__name__}({self.local!r}, rank={self.plan.rank}, "
             f"parts={self.plan.num_parts}, owned={self.plan.num_owned}, "
             f"ghosts={self.plan.num_ghosts})"
         )
@@ -726,6 +763,113 @@ class MultirateOperator(GraphOperator):
     def __repr__(self) -> str:
         """``MultirateOperator(DistributedOperator(...), every=4)``."""
         return f"MultirateOperator({self.base!r}, every={self.every})"
+
+
+# ---------------------------------------------------------------------------------
+# sheaf Laplacians
+# ---------------------------------------------------------------------------------
+def _with_owner_rows(t: Tensor, plan: RankPlan, group: Any) -> Tensor:
+    """``t`` (``[n_own + n_ghost, ...]``) with its ghost rows replaced by the owners'.
+
+    One (differentiable) halo exchange of the owned rows, flattened to
+    ``[n_own, prod(...)]``: what a ghost's per-node quantity is when it sums over
+    edges the rank does not hold.
+    """
+    n = plan.num_owned
+    own = t[:n]
+    ghosts = _HaloExchange.apply(own.reshape(n, -1), plan, group)
+    return torch.cat([own, ghosts.reshape(-1, *t.shape[1:])])
+
+
+class DistributedSheafLaplacian(DistributedOperator):
+    r"""A sheaf Laplacian on a rank's block of a partitioned graph.
+
+    ``op @ x`` with ``x`` this rank's node-major stalks ``[n_own*d', F]`` (the
+    layout of :mod:`graphops.sheaf`, nodes in ``plan.owned`` order) is the owned
+    rows of the single-process
+    ``SheafLaplacian(graph, maps_global, kind, ...) @ x_global``. The maps of the
+    rank's local edges (``plan.local_graph``: every edge with an owned end point)
+    are computable on the rank once the state's ghost rows are there, because a
+    learner maps the features of an edge's two end points. The node blocks
+    :math:`D_v = \sum_{e \ni v} w_e F_{v⊴e}^\top F_{v⊴e}` (and the degrees of the
+    fixed channels) of the owned nodes are complete locally; those of the ghosts
+    miss their edges to other ranks, so they are replaced by their owners' through
+    one halo exchange (per quantity, at construction) before the normalisation.
+    Applying it is a halo exchange of ``x`` (``d' F`` numbers per node) and the
+    local SpMM on the owned rows, as :class:`DistributedOperator`.
+
+    **Gradients.** Differentiable w.r.t. ``x``, ``maps`` and ``edge_weight``. A
+    cut edge's maps are computed on both of its ranks; each copy enters only its
+    own rank's rows and node blocks (a ghost's block comes from its owner), so
+    per-rank gradients of parameters that produced the maps, summed over the
+    ranks, are the single-process gradient.
+
+    Args:
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        maps: The restriction maps of the local edges: ``[2M_local, d]``
+            (``"diag"``) or ``[2M_local, d, d]`` in
+            ``plan.local_graph.directed_edge_index`` order (or
+            ``[M_local, 2, ...]``), the formats of
+            :class:`~graphops.sheaf.SheafLaplacian` on the local graph.
+            ``F_{v⊴e}`` belongs to the incidence, not to an orientation, so a
+            learner evaluated on the local graph's directed edges gives them.
+        kind: ``"diag"``, ``"orthogonal"`` or ``"general"``.
+        normalised: ``Δ_F = (D + I)^{-1/2} L_F (D + I)^{-1/2}`` instead of
+            ``L_F``.
+        edge_weight: Optional ``[M_local]`` or ``[2M_local]`` map scalings
+            (local order, as ``maps``).
+        add_lp: The signless-Laplacian channel.
+        add_hp: The ordinary-Laplacian channel.
+        group: Process group (``None``: the default group).
+        validate: As :class:`~graphops.sheaf.SheafLaplacian`.
+
+    Raises:
+        TypeError: ``plan`` is not a RankPlan, or bad ``maps``/``edge_weight``
+            types (as :class:`~graphops.sheaf.SheafLaplacian` on the local graph).
+        ValueError: the plan is not this rank's, or bad shapes or values (as
+            :class:`~graphops.sheaf.SheafLaplacian` on the local graph).
+        RuntimeError: torch.distributed is not initialised.
+
+    Shapes:
+        input ``[n_own*d', F]`` -> output ``[n_own*d', F]``,
+        ``d' = d + add_lp + add_hp``.
+    """
+
+    def __init__(
+        self,
+        plan: RankPlan,
+        maps: Tensor,
+        kind: str = "diag",
+        *,
+        normalised: bool = False,
+        edge_weight: Tensor | None = None,
+        add_lp: bool = False,
+        add_hp: bool = False,
+        group: Any = None,
+        validate: bool = True,
+    ) -> None:
+        """Build the operator; the arguments are documented on the class."""
+        from graphops.sheaf import SheafLaplacian
+
+        if not isinstance(plan, RankPlan):
+            raise TypeError(
+                f"DistributedSheafLaplacian: `plan` must be a RankPlan; got "
+                f"{describe(plan)}. Build it with halo_plan(graph, part, rank)."
+            )
+        _check_group(plan, group, "DistributedSheafLaplacian")
+        local = SheafLaplacian.__new__(SheafLaplacian)
+        local._setup(
+            plan.local_graph,
+            maps,
+            kind,
+            normalised,
+            edge_weight,
+            add_lp,
+            add_hp,
+            validate,
+            lambda t: _with_owner_rows(t, plan, group),
+        )
+        self._init(plan, local, group, local.stalk_dim)
 
 
 # ---------------------------------------------------------------------------------

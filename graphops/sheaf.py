@@ -42,6 +42,7 @@ References:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -358,6 +359,31 @@ class SheafLaplacian(_PatternOperator):
         validate: bool = True,
     ) -> None:
         """Validate the inputs and compute the ``nnz`` values (see the class)."""
+        self._setup(
+            graph, maps, kind, normalised, edge_weight, add_lp, add_hp, validate, None
+        )
+
+    def _setup(
+        self,
+        graph: Graph,
+        maps: Tensor,
+        kind: str,
+        normalised: bool,
+        edge_weight: Tensor | None,
+        add_lp: bool,
+        add_hp: bool,
+        validate: bool,
+        complete: Callable[[Tensor], Tensor] | None,
+    ) -> None:
+        """The constructor's work; ``complete`` fixes the node quantities.
+
+        ``complete`` (``None`` in one process) maps every per-node quantity summed
+        over the graph's edges (the node blocks of ``L_F`` and the degrees,
+        ``[N, ...]``) to the one to use, before the normalisation: on a rank of a
+        partitioned graph (:class:`graphops.distributed.DistributedSheafLaplacian`)
+        it replaces the ghost nodes' rows, which miss their edges to other ranks,
+        by their owners'.
+        """
         where = "SheafLaplacian"
         fi, fj, d = _check_maps(graph, maps, kind, where)
         for name, flag in (
@@ -396,6 +422,8 @@ class SheafLaplacian(_PatternOperator):
             node = fi.new_zeros(n, d)
             node = node.index_add(0, i, w.unsqueeze(1) * fi * fi)
             node = node.index_add(0, j, w.unsqueeze(1) * fj * fj)
+            if complete is not None:
+                node = complete(node)
             if normalised:
                 s = (node + 1.0).rsqrt()
                 off = s[i] * off * s[j]
@@ -413,6 +441,8 @@ class SheafLaplacian(_PatternOperator):
                 else:
                     node = w.new_zeros(n).index_add(0, i, w * oi * oi)
                     node = node.index_add(0, j, w * oj * oj)
+                if complete is not None:
+                    node = complete(node)
                 if normalised:
                     s = (node + 1.0).rsqrt()
                     off = (s[i] * s[j]).view(-1, 1, 1) * off
@@ -422,6 +452,8 @@ class SheafLaplacian(_PatternOperator):
                 node = fi.new_zeros(n, d, d)
                 node = node.index_add(0, i, w.view(-1, 1, 1) * (fi.mT @ fi))
                 node = node.index_add(0, j, w.view(-1, 1, 1) * (fj.mT @ fj))
+                if complete is not None:
+                    node = complete(node)
                 if normalised:
                     s = _augmented_inv_sqrt(node)
                     off = s[i] @ off @ s[j]
@@ -434,6 +466,8 @@ class SheafLaplacian(_PatternOperator):
         extra = int(add_lp) + int(add_hp)
         if extra:
             deg = graph.degree(w)
+            if complete is not None:
+                deg = complete(deg)
             sign = [1.0] * int(add_lp) + [-1.0] * int(add_hp)
             fixed_off = w.unsqueeze(1) * torch.tensor(
                 sign, dtype=dtype, device=w.device

@@ -17,23 +17,41 @@ exchange, then the local SpMM). The family's ``forward`` runs unchanged, and so 
 the encoder and decoder (row-wise maps).
 
 **Supported families** (:data:`SUPPORTED`): those whose right-hand side touches
-the graph only through the GCN adjacency, the graph gradient and divergence, and
-row-wise maps. GCN and residual GCN (:class:`~models.GCNTerm` without PairNorm),
+the graph only through the operators :mod:`graphops.distributed` provides (the
+adjacency, the graph gradient and divergence, the sheaf Laplacian) and row-wise
+maps. GCN and residual GCN (:class:`~models.GCNTerm` without PairNorm),
 GCNII (:class:`~models.GCNIITerm`: its initial residual :math:`H^0` is row-wise,
 so each rank keeps its own rows), GraphCON-GCN (:class:`~models.GraphCONTerm`
-with a :class:`~models.GCNCoupling`) and PDE-GCN_D/H/M
-(:class:`~models.pde_gcn.PDEGCNTerm` without edge features): its ``prepare``
+with a :class:`~models.GCNCoupling`) and GRAFF (:class:`~models.graff.GRAFFTerm`:
+:math:`\bar A` is the distributed ``Adjacency(graph, "sym")`` or ``"gcn"``; the
+channel maps :math:`\Omega, W` and the source :math:`\beta F(0)` are row-wise).
+
+PDE-GCN_D/H/M (:class:`~models.pde_gcn.PDEGCNTerm`): its ``prepare``
 gets :class:`~graphops.distributed.DistributedGradient` and
 :class:`~graphops.distributed.DistributedDivergence` on the rank's local edges,
 with the operator weights ``c`` and scaling ``s`` computed from the *global*
 degrees (``plan.global_degree``); its edge field is then ``[2 M_local, C]``
 (a cut edge on both ranks) and only owned rows of the divergence are formed, so
-nothing is counted twice. The others are refused with a ``ValueError`` by
+nothing is counted twice. Edge features are passed as in one process,
+``model(x_block, (dgraph, edge_attr))`` with the *whole* graph's ``[M, F_e]`` or
+``[2M, F_e]``; the rank keeps the rows ``plan.edge_ids`` of its local edges, in
+the global orientation of the distributed gradient (the forward half of the
+edge field is the direction ``i -> j``, ``i < j`` global ids, so a ``[2M, F_e]``
+row ``M + e`` is the reverse direction of edge ``e`` on every rank).
+
+NSD (:class:`~models.sheaf.SheafDiffusionTerm`, every ``kind``, fixed channels,
+edge weights, ``rebuild_sheaf`` on or off): its sheaf Laplacian is built by
+:meth:`DistributedGraph.sheaf_laplacian` from the same state as in one process
+(the current state of each evaluation, or ``y0`` with ``rebuild_sheaf=False``):
+the learner's input rows are halo-exchanged once, every local edge computes its
+maps and edge weights, and
+:class:`~graphops.distributed.DistributedSheafLaplacian` takes the ghosts' node
+blocks :math:`D_v` from their owners.
+
+The others are refused with a ``ValueError`` by
 :func:`check_distributable` (and by :meth:`DistributedGraph.prepare`), because
 they do global or edge-space work that the distributed operators do not provide:
-PairNorm (a mean over all nodes), PDE-GCN with edge features (their rows would
-have to be split by the plan too), GRAND and GraphCON-GAT (attention on edges),
-sheaf diffusion and GRAFF.
+PairNorm (a mean over all nodes), GRAND and GraphCON-GAT (attention on edges).
 
 **Collectives.** Every application of the operator is a halo exchange, so all
 ranks must run the same forward and backward passes (an SPMD program); the
@@ -45,7 +63,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from graphops import Adjacency
 from graphops._checks import describe
@@ -53,6 +72,8 @@ from graphops.distributed import (
     DistributedDivergence,
     DistributedGradient,
     DistributedOperator,
+    DistributedSheafLaplacian,
+    halo_exchange,
 )
 from graphops.partition import RankPlan
 
@@ -64,14 +85,16 @@ SUPPORTED: tuple[str, ...] = (
     "res-gcn",
     "gcnii",
     "graphcon (GCN coupling)",
-    "pde-gcn-d/h/m (without edge features)",
+    "pde-gcn-d/h/m",
+    "graff",
+    "nsd-diag/orthogonal/general",
 )
 
 
 def _refuse(where: str, what: str, why: str) -> ValueError:
     return ValueError(
         f"{where}: the model must be one whose term touches the graph only through "
-        f"the GCN adjacency or the graph gradient and divergence "
+        f"the operators of graphops.distributed "
         f"({', '.join(SUPPORTED)}); got {what}, which {why}. "
         "Train it on one process (without --distributed)."
     )
@@ -80,8 +103,10 @@ def _refuse(where: str, what: str, why: str) -> ValueError:
 def _term_reason(term: Any) -> str | None:
     """Why ``term`` cannot run on a partitioned graph (``None``: it can)."""
     from models.gcn import GCNIITerm, GCNTerm
+    from models.graff import GRAFFTerm
     from models.graphcon import GCNCoupling, GraphCONTerm
     from models.pde_gcn import PDEGCNTerm
+    from models.sheaf import SheafDiffusionTerm
 
     if isinstance(term, GCNTerm):
         if term.norm is not None:
@@ -93,12 +118,7 @@ def _term_reason(term: Any) -> str | None:
         if isinstance(term.coupling, GCNCoupling):
             return None
         return "couples through attention on edges (GraphCON-GAT)"
-    if isinstance(term, PDEGCNTerm):
-        if term.edge_map is not None:
-            return (
-                "takes edge features (model(x, (graph, edge_attr)) has no "
-                "partitioned form)"
-            )
+    if isinstance(term, (PDEGCNTerm, GRAFFTerm, SheafDiffusionTerm)):
         return None
     return "does global or edge-space work the distributed operators do not provide"
 
@@ -153,38 +173,101 @@ class DistributedGraph:
         """Rows this rank holds (its owned nodes)."""
         return self.plan.num_owned
 
-    def adjacency(self) -> DistributedOperator:
-        """The GCN adjacency ``Adjacency(graph, "gcn")`` on this rank's block."""
+    def adjacency(self, normalization: str = "gcn") -> DistributedOperator:
+        """The adjacency ``Adjacency(graph, normalization)`` on this rank's block."""
         return DistributedOperator(
-            self.plan, Adjacency, normalization="gcn", group=self.group
+            self.plan, Adjacency, normalization=normalization, group=self.group
         )
 
-    def prepare(self, term: Any, t0: float, y0: Any) -> Any:
+    def prepare(
+        self, term: Any, t0: float, y0: Any, edge_attr: Tensor | None = None
+    ) -> Any:
         """The ``args`` of ``term`` for this forward pass, on this rank's block.
 
         What ``term.prepare(t0, y0, graph)`` returns on the whole graph, with the
         distributed adjacency (or, for PDE-GCN, the distributed gradient and
-        divergence) in place of the global ones. Collective only through
-        the operator's later applications (building it exchanges nothing).
+        divergence; for NSD, a term that builds its sheaf Laplacian through
+        :meth:`sheaf_laplacian`) in place of the global ones. Collective only
+        through the operators' later applications (building the adjacency
+        exchanges nothing), except NSD with ``rebuild_sheaf=False``, whose sheaf
+        is built here.
+
+        Args:
+            term: The model's term.
+            t0: Start time.
+            y0: This rank's rows of the initial state.
+            edge_attr: PDE-GCN's edge features of the *whole* graph, ``[M, F_e]``
+                or ``[2M, F_e]`` (what ``model(x, (graph, edge_attr))`` takes in
+                one process; ``model(x_block, (dgraph, edge_attr))`` passes
+                them); the rank keeps the rows of its local edges.
 
         Raises:
-            ValueError: ``term`` is not of a supported family.
+            ValueError: ``term`` is not of a supported family, or ``edge_attr``
+                is given to a term that takes none.
         """
         from models.gcn import GCNIIArgs, GCNIITerm
+        from models.graff import GRAFFTerm
         from models.pde_gcn import PDEGCNTerm
+        from models.sheaf import SheafDiffusionTerm
 
         reason = _term_reason(term)
         if reason is not None:
             raise _refuse(
                 "DistributedGraph.prepare", f"term {type(term).__name__}", reason
             )
+        if isinstance(term, PDEGCNTerm):
+            return self._pde_gcn_args(term, edge_attr)
+        if edge_attr is not None:
+            raise ValueError(
+                "DistributedGraph.prepare: `edge_attr` is taken by PDE-GCN with edge "
+                f"features only; got edge features for term {type(term).__name__}. "
+                "Call model(x, dgraph) without them."
+            )
         if isinstance(term, GCNIITerm):
             return GCNIIArgs(self.adjacency(), y0)
-        if isinstance(term, PDEGCNTerm):
-            return self._pde_gcn_args(term)
+        if isinstance(term, GRAFFTerm):
+            return self._graff_args(term, y0)
+        if isinstance(term, SheafDiffusionTerm):
+            # the term builds its sheaf through self.sheaf_laplacian
+            return term.prepare(t0, y0, self)
         return self.adjacency()
 
-    def _pde_gcn_args(self, term: Any) -> Any:
+    def _graff_args(self, term: Any, y0: Tensor) -> Any:
+        """GRAFF's ``(A_bar, F(0))`` on this rank: its source term is row-wise."""
+        return self.adjacency(term.normalization), term.source_state(y0)
+
+    def sheaf_laplacian(self, term: Any, layer: int, y: Tensor) -> Any:
+        """NSD's sheaf Laplacian of ``layer`` from this rank's rows ``y``.
+
+        What :meth:`models.sheaf.SheafDiffusionTerm.sheaf_laplacian` builds on
+        the whole graph, on this rank's block: the learner's input rows are
+        halo-exchanged once (the maps of an edge read both end points), the
+        maps and edge weights of every local edge are computed on the rank,
+        and :class:`~graphops.distributed.DistributedSheafLaplacian` completes
+        the ghosts' node blocks from their owners. Collective.
+
+        Args:
+            term: A :class:`~models.sheaf.SheafDiffusionTerm`.
+            layer: Layer index ``k``.
+            y: This rank's state ``[n_own*d', C]`` (node-major stalks).
+
+        Returns:
+            The :class:`~graphops.distributed.DistributedSheafLaplacian`.
+        """
+        plan = self.plan
+        term._check_state(y, self)
+        xm = term._learner_input(layer, y, plan.num_owned)
+        xl = torch.cat([xm, halo_exchange(xm, plan, self.group)])
+        maps, weights = term._maps(layer, xl, plan.local_graph)
+        return DistributedSheafLaplacian(
+            plan,
+            maps,
+            edge_weight=weights,
+            group=self.group,
+            **term.laplacian_options(),
+        )
+
+    def _pde_gcn_args(self, term: Any, edge_attr: Tensor | None) -> Any:
         """PDE-GCN's prepared operators on this rank (see the module docstring)."""
         from models.pde_gcn import _Prepared, _weights_from
 
@@ -199,7 +282,9 @@ class DistributedGraph:
             div=DistributedDivergence(plan, c, group=self.group, validate=False),
             c=c.unsqueeze(-1),
             s=None if s is None else s[: plan.num_owned].unsqueeze(-1),
-            edge_term=None,
+            edge_term=term.edge_term(
+                plan.global_num_edges, edge_attr, rows=plan.edge_ids
+            ),
         )
 
     def __repr__(self) -> str:

@@ -324,10 +324,18 @@ class GRAFFTerm(GraphTerm):
         r"""The diagonal of :math:`\Omega` (``[d]``); ``None`` if ``omega="zero"``."""
         return self.omega_diag
 
+    @property
+    def normalization(self) -> str:
+        r"""The normalisation of :math:`\bar A`: ``"gcn"`` (self-loops) or ``"sym"``."""
+        return "gcn" if self.self_loops else "sym"
+
+    def source_state(self, y0: Tensor) -> Tensor | None:
+        """:math:`F(0)` detached (the code's ``x0``), or ``None`` without source."""
+        return y0.detach() if self.source else None
+
     def prepare(self, t0: float, y0: Tensor, graph: Graph) -> tuple[Adjacency, Any]:
         r"""``(A_bar, F(0) detached or None)`` for this forward pass."""
-        adj = Adjacency(graph, "gcn" if self.self_loops else "sym")
-        return adj, (y0.detach() if self.source else None)
+        return Adjacency(graph, self.normalization), self.source_state(y0)
 
     def forward(self, t: Any, y: Tensor, args: tuple[Adjacency, Any]) -> Tensor:
         """``-F Omega + A_bar F W + beta F(0)``."""

@@ -257,11 +257,24 @@ class GraphTerm(Term):
         return sorted(times)
 
 
-def _is_distributed(graph: Any) -> bool:
-    """Whether ``graph`` is a rank's :class:`~models.distributed.DistributedGraph`."""
+def _distributed(graph: Any) -> tuple[Any, Any] | None:
+    """``(dgraph, edge_attr)`` when ``graph`` is a rank's graph, else ``None``.
+
+    A rank's graph is a :class:`~models.distributed.DistributedGraph`, or a pair
+    ``(dgraph, edge_attr)`` (PDE-GCN's edge features, as ``(graph, edge_attr)``
+    in one process).
+    """
     from models.distributed import DistributedGraph
 
-    return isinstance(graph, DistributedGraph)
+    if isinstance(graph, DistributedGraph):
+        return graph, None
+    if (
+        isinstance(graph, tuple)
+        and len(graph) == 2
+        and isinstance(graph[0], DistributedGraph)
+    ):
+        return graph
+    return None
 
 
 def _check_module(name: str, value: Any) -> None:
@@ -398,14 +411,15 @@ class GraphPDEModel(nn.Module):
     def initial_state(self, x: Tensor, graph: Graph) -> tuple[Any, Any]:
         """``(y0, args)``: the encoded initial state and the term's ``args``."""
         y0 = self.encoder(x)
-        distributed = _is_distributed(graph)
+        distributed = _distributed(graph)
         if isinstance(self.term, GraphTerm):
             y0 = self.term.initial_state(y0)
-            if distributed:
-                return y0, graph.prepare(self.term, self.t0, y0)
+            if distributed is not None:
+                dgraph, edge_attr = distributed
+                return y0, dgraph.prepare(self.term, self.t0, y0, edge_attr)
             return y0, self.term.prepare(self.t0, y0, graph)
-        if distributed:  # refused, naming the supported families
-            graph.prepare(self.term, self.t0, y0)
+        if distributed is not None:  # refused, naming the supported families
+            distributed[0].prepare(self.term, self.t0, y0)
         return y0, graph
 
     def _solve_kwargs(self) -> dict[str, Any]:

@@ -295,7 +295,7 @@ class PDEGCNTerm(GraphTerm):
                 f"{where}: the graph argument must be a Graph or a pair (Graph, "
                 f"edge_attr); got {describe(graph)}."
             )
-        edge_term = self._edge_term(graph, edge_attr)
+        edge_term = self.edge_term(graph.num_edges, edge_attr)
         c, s = _operator_weights(graph, self.graph_operator)
         return _Prepared(
             graph=graph,
@@ -306,7 +306,23 @@ class PDEGCNTerm(GraphTerm):
             edge_term=edge_term,
         )
 
-    def _edge_term(self, graph: Graph, edge_attr: Any) -> Tensor | None:
+    def edge_term(
+        self, m: int, edge_attr: Any, rows: Tensor | None = None
+    ) -> Tensor | None:
+        """``E a`` on the directed edge list, ``[2M, C]`` (``None``: no features).
+
+        Args:
+            m: Number of undirected edges ``M`` of the graph.
+            edge_attr: ``[M, F_e]``, ``[2M, F_e]`` (module docstring) or ``None``.
+            rows: Only these edges (global ids, each in its global orientation):
+                a rank's local edges (``plan.edge_ids``), whose edge field is
+                ``[2 M_local, C]`` with the forward half the direction ``(i, j)``,
+                ``i < j`` global ids (what
+                :class:`~graphops.distributed.DistributedGradient` computes).
+
+        Raises:
+            ValueError: ``edge_attr`` is missing, unexpected or of the wrong shape.
+        """
         where = type(self).__name__
         if self.edge_map is None:
             if edge_attr is not None:
@@ -315,7 +331,7 @@ class PDEGCNTerm(GraphTerm):
                     "edge_features=0. Build it with edge_features=F_e to use them."
                 )
             return None
-        m, fe = graph.num_edges, self.edge_features
+        fe = self.edge_features
         if (
             not isinstance(edge_attr, Tensor)
             or edge_attr.dim() != 2
@@ -327,8 +343,16 @@ class PDEGCNTerm(GraphTerm):
                 f"[2M, F_e]=[{2 * m}, {fe}]; got {describe(edge_attr)}. Pass "
                 "model(x, (graph, edge_attr))."
             )
+        directed = edge_attr.shape[0] == 2 * m
+        if rows is not None:
+            rows = rows.to(edge_attr.device)
+            edge_attr = (
+                torch.cat([edge_attr[rows], edge_attr[m + rows]])
+                if directed
+                else edge_attr[rows]
+            )
         e = self.edge_map(edge_attr)
-        return torch.cat([e, e]) if e.shape[0] == m else e
+        return e if directed else torch.cat([e, e])
 
     def _args(self, args: Any) -> _Prepared:
         # A term used directly with solve(..., args=graph) prepares on the fly.

@@ -625,14 +625,39 @@ class SheafDiffusionTerm(GraphTerm):
             ``graph.directed_edge_index`` order, and ``s`` ``[M]`` or ``None``.
         """
         self._check_state(y, graph)
+        return self._maps(layer, self._learner_input(layer, y, graph.num_nodes), graph)
+
+    def _learner_input(self, layer: int, y: Tensor, n: int) -> Tensor:
+        """The learner's node features ``[n, d'*C]`` (dropout for ``layer > 0``)."""
         p = self.dropout if layer > 0 else 0.0
-        xm = F.dropout(y, p=p, training=self.training).reshape(graph.num_nodes, -1)
+        return F.dropout(y, p=p, training=self.training).reshape(n, -1)
+
+    def _maps(
+        self, layer: int, xm: Tensor, graph: Graph
+    ) -> tuple[Tensor, Tensor | None]:
+        """``(maps, s)`` of ``layer`` from the node features ``xm`` on ``graph``."""
         idx = layer if self.rebuild_sheaf else 0
         maps = self.sheaf_learners[idx](xm, graph)
         if self.kind == "orthogonal":
             maps = orthogonal_maps(maps, self.d, method=self.orthogonal_method)
         weights = self.weight_learners[idx](xm, graph) if self.edge_weights else None
         return maps, weights
+
+    def laplacian_options(self) -> dict[str, Any]:
+        """The options of the :class:`~graphops.sheaf.SheafLaplacian` it builds.
+
+        Everything but the graph, the maps and the edge weights: ``kind``,
+        ``normalised``, ``add_lp``, ``add_hp`` and ``validate=False`` (the
+        learner's tanh/sigmoid and ``orthogonal_maps`` make valid inputs by
+        construction, so the host-syncing checks are skipped).
+        """
+        return dict(
+            kind=self.kind,
+            normalised=self.normalised,
+            add_lp=self.add_lp,
+            add_hp=self.add_hp,
+            validate=False,
+        )
 
     def sheaf_laplacian(self, layer: int, y: Tensor, graph: Graph) -> SheafLaplacian:
         """``Δ_F`` (or ``L_F``) of ``layer`` built from the state ``y``.
@@ -643,20 +668,20 @@ class SheafDiffusionTerm(GraphTerm):
             graph: The graph.
 
         Returns:
-            A :class:`~graphops.sheaf.SheafLaplacian` on ``[N*d', C]`` signals.
+            A :class:`~graphops.sheaf.SheafLaplacian` on ``[N*d', C]`` signals (on a
+            rank's :class:`~models.distributed.DistributedGraph`, the
+            :class:`~graphops.distributed.DistributedSheafLaplacian` of its
+            block, built by :meth:`DistributedGraph.sheaf_laplacian
+            <models.distributed.DistributedGraph.sheaf_laplacian>`).
         """
+        if not isinstance(graph, Graph):
+            from models.distributed import DistributedGraph
+
+            if isinstance(graph, DistributedGraph):
+                return graph.sheaf_laplacian(self, layer, y)
         maps, weights = self.restriction_maps(layer, y, graph)
-        # The learner's tanh/sigmoid and orthogonal_maps make valid inputs by
-        # construction: skip the host-syncing checks.
         return SheafLaplacian(
-            graph,
-            maps,
-            self.kind,
-            normalised=self.normalised,
-            edge_weight=weights,
-            add_lp=self.add_lp,
-            add_hp=self.add_hp,
-            validate=False,
+            graph, maps, edge_weight=weights, **self.laplacian_options()
         )
 
     def prepare(self, t0: float, y0: Tensor, graph: Graph) -> SheafArgs:

@@ -191,8 +191,10 @@ def _allreduce_grads(params: list[torch.nn.Parameter]) -> None:
 def _energies(model, x: Tensor, dgraph: DistributedGraph) -> tuple[float, float]:
     """Dirichlet energy ``tr(H^T L H)`` at ``t0`` and ``t1``, summed over ranks."""
     lap = DistributedOperator(dgraph.plan, Laplacian, group=dgraph.group)
+    n = dgraph.num_nodes
 
     def energy(t: float, h: Tensor, g: Any) -> Tensor:
+        h = h if h.shape[0] == n else h.reshape(n, -1)  # NSD's stalks, as train_one
         return _sum((h * (lap @ h)).sum())
 
     with torch.no_grad():

@@ -9,12 +9,14 @@ saves the results, which the tests compare with single-process references.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +93,7 @@ def train_step(model, x, y, mask, graph, n_train: int, reduce=None) -> tuple:
     model.zero_grad()
     loss.backward()
     loss = loss.detach()
-    params = list(model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
     if reduce is not None:
         loss = reduce(loss)
         for p in params:
@@ -296,6 +298,34 @@ def edge_k(f: int):
 
 def main() -> None:
     """Entry point of one rank."""
+    rank_main(_cases)
+
+
+def _cases(a: argparse.Namespace) -> dict:
+    """Every case of ``--case`` on this rank (see :func:`main`)."""
+    graph = build_graph(a.graph)
+    if a.case == "fail":
+        plan = halo_plan(graph, partition(graph, a.world, method=a.method), a.rank)
+        op = DistributedOperator(plan, Laplacian, normalization="sym")
+        x = torch.ones(plan.num_owned, 2, dtype=torch.float64)
+        x = op @ x  # one exchange that works
+        if a.rank == 1:
+            raise RuntimeError("injected failure on rank 1")
+        for _ in range(3):  # the other ranks wait for rank 1's rows
+            x = op @ x
+        return {}
+    if a.case == "edge":
+        return edge_cases(graph, a.world, a.rank, a.method)
+    return run_cases(graph, a.world, a.rank, a.method, a.case == "all")
+
+
+def rank_main(body: Callable[[argparse.Namespace], dict]) -> None:
+    """One rank of :func:`launch`: parse its command line, join the group, run.
+
+    Saves ``body(args)`` as ``rank{r}.pt`` in ``--out``; on any error prints the
+    traceback and exits 1 at once (no clean-up that could wait on failed peers).
+    Also the entry point of other worker files (``launch(..., script=...)``).
+    """
     import torch.distributed as dist
 
     ap = argparse.ArgumentParser()
@@ -317,27 +347,28 @@ def main() -> None:
         timeout=datetime.timedelta(seconds=a.timeout),
     )
     try:
-        graph = build_graph(a.graph)
-        if a.case == "fail":
-            plan = halo_plan(graph, partition(graph, a.world, method=a.method), a.rank)
-            op = DistributedOperator(plan, Laplacian, normalization="sym")
-            x = torch.ones(plan.num_owned, 2, dtype=torch.float64)
-            x = op @ x  # one exchange that works
-            if a.rank == 1:
-                raise RuntimeError("injected failure on rank 1")
-            for _ in range(3):  # the other ranks wait for rank 1's rows
-                x = op @ x
-            result = {}
-        elif a.case == "edge":
-            result = edge_cases(graph, a.world, a.rank, a.method)
-        else:
-            result = run_cases(graph, a.world, a.rank, a.method, a.case == "all")
+        result = body(a)
         torch.save(result, Path(a.out) / f"rank{a.rank}.pt")
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(1)  # no clean-up that could wait on the failed peers
     dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def one_rank_group(tmp: Path):
+    """A one-rank gloo group in this process (``file://`` rendezvous in ``tmp``)."""
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp / 'rdv'}", rank=0, world_size=1,
+        timeout=datetime.timedelta(seconds=30),
+    )
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 def launch(
@@ -349,8 +380,12 @@ def launch(
     method: str = "spectral",
     timeout: float = 60.0,
     deadline: float = 300.0,
+    script: str | None = None,
 ) -> list[dict]:
     """Run ``world`` ranks of this file; their results, or a RuntimeError.
+
+    ``script`` runs another worker file with the same command line (it saves
+    ``rank{r}.pt`` into ``--out`` as :func:`main` does).
 
     Raises:
         RuntimeError: a rank exited non-zero (its stderr tail is in the message),
@@ -363,9 +398,9 @@ def launch(
     procs, logs = [], []
     for r in range(world):
         log = open(tmp / f"rank{r}.err", "w+")  # noqa: SIM115 - closed below
-        cmd = [sys.executable, __file__, "--rank", str(r), "--world", str(world),
-               "--init", init, "--out", str(tmp), "--graph", graph, "--case", case,
-               "--method", method, "--timeout", str(timeout)]
+        cmd = [sys.executable, script or __file__, "--rank", str(r), "--world",
+               str(world), "--init", init, "--out", str(tmp), "--graph", graph,
+               "--case", case, "--method", method, "--timeout", str(timeout)]
         procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, env=env))
         logs.append(log)
     start = time.monotonic()

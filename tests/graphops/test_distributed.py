@@ -7,7 +7,6 @@ gradients) with the single-process result, to 1e-10, in float64.
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import time
@@ -311,14 +310,8 @@ def test_a_failing_rank_is_reported_and_nothing_hangs(tmp_path):
 # ---------------------------------------------------------------------------------
 @pytest.fixture
 def one_rank(tmp_path):
-    import torch.distributed as dist
-
-    dist.init_process_group(
-        "gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1,
-        timeout=datetime.timedelta(seconds=30),
-    )
-    yield
-    dist.destroy_process_group()
+    with W.one_rank_group(tmp_path):
+        yield
 
 
 def test_not_initialised():

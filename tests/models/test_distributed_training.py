@@ -30,11 +30,15 @@ DATA = "csbm:num_nodes=120"
 PY = sys.executable
 
 
+#: dropout the --dropout flag leaves on (GRAFF's input dropout)
+NO_DROPOUT = {"graff": ["--set", "input_dropout=0"]}
+
+
 def _args(model: str, out: Path, epochs: int = 6) -> list[str]:
     return [
         "train", "--model", model, "--dataset", DATA, "--epochs", str(epochs),
         "--dtype", "float64", "--seeds", "1", "--dropout", "0", "--quiet",
-        "--no-plots", "--out", str(out),
+        "--no-plots", "--out", str(out), *NO_DROPOUT.get(model, []),
     ]
 
 
@@ -53,7 +57,7 @@ def _torchrun(argv: list[str], world: int | None = 2) -> subprocess.CompletedPro
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["gcn", "gcnii", "graphcon", "pde-gcn-d",
-                                   "pde-gcn-h"])
+                                   "pde-gcn-h", "graff", "nsd-diag"])
 def test_torchrun_training_equals_single_process(tmp_path, model):
     dist_out, ref_out = tmp_path / "dist", tmp_path / "ref"
     proc = _torchrun([*_args(model, dist_out), "--distributed"])
@@ -105,7 +109,7 @@ def _model(name: str, **kw):
 
 @pytest.mark.parametrize(
     "name", ["gcn", "res-gcn", "gcnii", "graphcon", "pde-gcn-d", "pde-gcn-h",
-             "pde-gcn-m"]
+             "pde-gcn-m", "graff", "nsd-diag", "nsd-orthogonal", "nsd-general"]
 )
 def test_supported_families_pass_the_check(name):
     check_distributable(_model(name))
@@ -115,17 +119,13 @@ def test_supported_families_pass_the_check(name):
     ("name", "why"),
     [
         ("pairnorm", "PairNorm"),
-        ("pde-gcn-d", "takes edge features"),
         ("grand-l", "global or edge-space"),
         ("grand-nl", "global or edge-space"),
-        ("nsd-diag", "global or edge-space"),
-        ("graff", "global or edge-space"),
     ],
 )
 def test_unsupported_families_are_refused_naming_the_supported(name, why):
-    kw = {"edge_features": 2} if name == "pde-gcn-d" else {}
     with pytest.raises(ValueError, match=f"gcn, res-gcn, gcnii.*{why}"):
-        check_distributable(_model(name, **kw), "here")
+        check_distributable(_model(name), "here")
 
 
 def test_graphcon_attention_is_refused():
