@@ -43,16 +43,22 @@ gradients of the replicated parameters are then summed over the ranks (see
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from graphops import Adjacency
 from graphops._checks import describe
 from graphops.distributed import (
+    DistributedAttention,
     DistributedDivergence,
     DistributedGradient,
     DistributedOperator,
+    _allreduce,
+    distributed_attention,
+    halo_exchange,
 )
 from graphops.partition import RankPlan
 
@@ -65,6 +71,10 @@ SUPPORTED: tuple[str, ...] = (
     "gcnii",
     "graphcon (GCN coupling)",
     "pde-gcn-d/h/m (without edge features)",
+    "pairnorm",
+    "grand-l",
+    "grand-nl",
+    "graphcon (attention coupling)",
 )
 
 
@@ -80,19 +90,16 @@ def _refuse(where: str, what: str, why: str) -> ValueError:
 def _term_reason(term: Any) -> str | None:
     """Why ``term`` cannot run on a partitioned graph (``None``: it can)."""
     from models.gcn import GCNIITerm, GCNTerm
-    from models.graphcon import GCNCoupling, GraphCONTerm
+    from models.grand import GRAND
+    from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm
     from models.pde_gcn import PDEGCNTerm
 
-    if isinstance(term, GCNTerm):
-        if term.norm is not None:
-            return "normalises with PairNorm (a mean over all nodes)"
-        return None
-    if isinstance(term, GCNIITerm):
+    if isinstance(term, GCNTerm | GCNIITerm | GRAND):
         return None
     if isinstance(term, GraphCONTerm):
-        if isinstance(term.coupling, GCNCoupling):
+        if isinstance(term.coupling, GCNCoupling | AttentionCoupling):
             return None
-        return "couples through attention on edges (GraphCON-GAT)"
+        return "couples through a module the partitioned graph does not know"
     if isinstance(term, PDEGCNTerm):
         if term.edge_map is not None:
             return (
@@ -182,7 +189,74 @@ class DistributedGraph:
             return GCNIIArgs(self.adjacency(), y0)
         if isinstance(term, PDEGCNTerm):
             return self._pde_gcn_args(term)
+        args = self._attention_args(term, t0, y0)
+        if args is not None:
+            return args
         return self.adjacency()
+
+    def _attention_args(self, term: Any, t0: float, y0: Any) -> Any:
+        """GRAND's and GraphCON-GAT's ``args``: the family's own, on this graph.
+
+        ``None`` for the other families. The family's ``prepare`` receives this
+        :class:`DistributedGraph` as its graph; its attention layer then calls
+        :meth:`attention` (GRAND) or :meth:`local_rows` (GraphCON-GAT).
+        """
+        from models.grand import GRAND
+        from models.graphcon import AttentionCoupling, GraphCONTerm
+
+        if isinstance(term, GRAND) or (
+            isinstance(term, GraphCONTerm)
+            and isinstance(term.coupling, AttentionCoupling)
+        ):
+            return term.prepare(t0, y0, self)
+        return None
+
+    def attention(
+        self, x: Tensor, query: Any, key: Any, **options: Any
+    ) -> DistributedAttention:
+        """GRAND's attention of this rank's rows ``x``: the owned rows of ``A(X)``.
+
+        :func:`graphops.distributed.distributed_attention` with this plan and
+        group; ``options`` are those of
+        :func:`graphops.attention.attention_weights`. Collective.
+        """
+        return distributed_attention(
+            x, self.plan, query, key, group=self.group, **options
+        )
+
+    def local_rows(self, fn: Any, x: Tensor) -> Tensor:
+        """``fn(rows, local_graph)[:n_own]``: a map whose row ``i`` reads ``i``'s edges.
+
+        One halo exchange of ``x`` (this rank's ``[n_own, F]`` rows); ``fn`` is
+        evaluated on the owned and ghost rows, on ``plan.local_graph`` (which
+        holds every edge of an owned node), and the owned rows are returned:
+        exact when row ``i`` of ``fn`` depends only on the rows of ``i``, its
+        neighbours and the edges between them (GraphCON-GAT's row softmax).
+        The ghost rows are computed and dropped. Collective.
+        """
+        ghosts = halo_exchange(x, self.plan, self.group)
+        out = fn(torch.cat([x, ghosts]), self.plan.local_graph)
+        return out[: self.plan.num_owned]
+
+    def controller(self, controller: Any) -> Any:
+        """``controller`` with a global error norm (adaptive steps on every rank).
+
+        A :class:`~solvers.PIController` without ``reduce`` gets one that sums
+        over the ranks, so every rank accepts and rejects the same steps;
+        other controllers are returned unchanged.
+        """
+        from solvers import PIController
+
+        if isinstance(controller, PIController) and controller.reduce is None:
+            return dataclasses.replace(controller, reduce=self.allreduce)
+        return controller
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
+        """``t`` summed (``"sum"``) or maximised (``"max"``) over the ranks.
+
+        Collective; not differentiable (error norms, counts).
+        """
+        return _allreduce(t, op, self.group)
 
     def _pde_gcn_args(self, term: Any) -> Any:
         """PDE-GCN's prepared operators on this rank (see the module docstring)."""
