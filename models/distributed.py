@@ -17,23 +17,47 @@ exchange, then the local SpMM). The family's ``forward`` runs unchanged, and so 
 the encoder and decoder (row-wise maps).
 
 **Supported families** (:data:`SUPPORTED`): those whose right-hand side touches
-the graph only through the GCN adjacency, the graph gradient and divergence, and
-row-wise maps. GCN and residual GCN (:class:`~models.GCNTerm` without PairNorm),
-GCNII (:class:`~models.GCNIITerm`: its initial residual :math:`H^0` is row-wise,
-so each rank keeps its own rows), GraphCON-GCN (:class:`~models.GraphCONTerm`
-with a :class:`~models.GCNCoupling`) and PDE-GCN_D/H/M
-(:class:`~models.pde_gcn.PDEGCNTerm` without edge features): its ``prepare``
-gets :class:`~graphops.distributed.DistributedGradient` and
+the graph only through the GCN adjacency, the graph gradient and divergence,
+attention on edges, global means and row-wise maps. GCN and residual GCN
+(:class:`~models.GCNTerm`), GCNII (:class:`~models.GCNIITerm`: its initial
+residual :math:`H^0` is row-wise, so each rank keeps its own rows), GraphCON-GCN
+(:class:`~models.GraphCONTerm` with a :class:`~models.GCNCoupling`) and
+PDE-GCN_D/H/M (:class:`~models.pde_gcn.PDEGCNTerm` without edge features): its
+``prepare`` gets :class:`~graphops.distributed.DistributedGradient` and
 :class:`~graphops.distributed.DistributedDivergence` on the rank's local edges,
 with the operator weights ``c`` and scaling ``s`` computed from the *global*
 degrees (``plan.global_degree``); its edge field is then ``[2 M_local, C]``
 (a cut edge on both ranks) and only owned rows of the divergence are formed, so
-nothing is counted twice. The others are refused with a ``ValueError`` by
-:func:`check_distributable` (and by :meth:`DistributedGraph.prepare`), because
-they do global or edge-space work that the distributed operators do not provide:
-PairNorm (a mean over all nodes), PDE-GCN with edge features (their rows would
-have to be split by the plan too), GRAND and GraphCON-GAT (attention on edges),
-sheaf diffusion and GRAFF.
+nothing is counted twice.
+
+*PairNorm* (:class:`~models.GCNTerm` with ``norm``): its mean over all nodes is
+:meth:`~graphops.distributed.DistributedOperator.node_mean`, the owned rows'
+column sums all-reduced (differentiably, :func:`~graphops.distributed.allreduce_sum`)
+over the global node count.
+
+*GRAND-l and GRAND-nl* (:class:`~models.grand.GRAND`): the family's own
+``prepare`` and ``forward`` run with this graph in place of the
+:class:`~graphops.Graph`; :class:`~models.grand.GRANDAttention` then calls
+:meth:`DistributedGraph.attention`, i.e.
+:func:`graphops.distributed.distributed_attention`: one halo exchange of the
+state, scores on every local entry, the owned rows of ``A(X)`` exact for
+either normalisation index and for softmax and squareplus (see there), and
+``A @ x`` through the owned rows of the one sparse kernel. GRAND-l computes it
+once from :math:`X(0)`, GRAND-nl at every evaluation, as in one process.
+
+*GraphCON-GAT* (:class:`~models.GraphCONTerm` with an
+:class:`~models.graphcon.AttentionCoupling`): its softmax is over each node's own
+edges, so row ``i`` reads only ``i``, its neighbours and the edges between
+them; the coupling is evaluated on the rank's owned and ghost rows over
+``plan.local_graph`` after one halo exchange and the owned rows are kept
+(:meth:`DistributedGraph.local_rows`).
+
+An adaptive controller (GRAND's ``Dopri5`` + ``PIController``) gets a global
+error norm (:meth:`DistributedGraph.controller`), so every rank takes the same
+steps. The others are refused with a ``ValueError`` by :func:`check_distributable`
+(and by :meth:`DistributedGraph.prepare`), because they do global or edge-space
+work that the distributed operators do not provide: PDE-GCN with edge features
+(their rows would have to be split by the plan too), sheaf diffusion and GRAFF.
 
 **Collectives.** Every application of the operator is a halo exchange, so all
 ranks must run the same forward and backward passes (an SPMD program); the
@@ -81,7 +105,7 @@ SUPPORTED: tuple[str, ...] = (
 def _refuse(where: str, what: str, why: str) -> ValueError:
     return ValueError(
         f"{where}: the model must be one whose term touches the graph only through "
-        f"the GCN adjacency or the graph gradient and divergence "
+        f"the GCN adjacency, the graph gradient and divergence or edge attention "
         f"({', '.join(SUPPORTED)}); got {what}, which {why}. "
         "Train it on one process (without --distributed)."
     )
@@ -171,8 +195,10 @@ class DistributedGraph:
 
         What ``term.prepare(t0, y0, graph)`` returns on the whole graph, with the
         distributed adjacency (or, for PDE-GCN, the distributed gradient and
-        divergence) in place of the global ones. Collective only through
-        the operator's later applications (building it exchanges nothing).
+        divergence) in place of the global ones; GRAND and GraphCON-GAT get their
+        own ``prepare`` with this graph (module docstring). Collective only
+        through the operators' applications (GRAND-l's attention of ``y0`` is
+        one: it exchanges the halo).
 
         Raises:
             ValueError: ``term`` is not of a supported family.

@@ -21,7 +21,10 @@ program on its part of the graph:
   ranks, so every rank sees the same numbers and makes the same model selection
   and early-stopping decisions;
 * only rank 0 writes the run folder (the writers of
-  :mod:`models.experiments.runfolder`, atomic renames).
+  :mod:`models.experiments.runfolder`, atomic renames);
+* an adaptive solve (GRAND's Dopri5) measures its error over every rank
+  (:meth:`models.distributed.DistributedGraph.controller`), so all ranks take the
+  same steps and the ``nfe`` column is the single-process one.
 
 Without dropout a run equals the single-process run to rounding (float64: 1e-10).
 With dropout it does not: each rank draws the masks of its own rows from its own
