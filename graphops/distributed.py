@@ -1135,10 +1135,8 @@ def allreduce_sum(t: Tensor, group: Any = None) -> Tensor:
         group: Process group (``None``: the default group).
 
     Returns:
-        The sum, a new tensor.
-
-    Example:
-        >>> mean = allreduce_sum(x_block.sum(0)) / plan.num_nodes  # global mean
+        The sum, a new tensor; e.g. ``allreduce_sum(x_block.sum(0)) /
+        plan.num_nodes`` is the column mean over every node of the graph.
     """
     return _AllReduceSum.apply(t, group)
 
