@@ -65,8 +65,9 @@ References:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -262,19 +263,41 @@ def normalize_scores(
             f"{where}: `index` must be an int64 tensor [E] with E={scores.shape[0]} "
             f"(one group per score); got {describe(index)}."
         )
+    return _normalize(scores, index, num_nodes, normalization)
+
+
+def _normalize(
+    scores: Tensor,
+    index: Tensor,
+    num_groups: int,
+    normalization: str,
+    complete: Callable[[Tensor], Tensor] | None = None,
+    global_max: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """:func:`normalize_scores` without the checks, with two hooks for a partition.
+
+    ``complete`` maps the ``[num_groups, ...]`` per-group maxima and sums computed
+    from the entries held here to the complete ones (a rank replaces the rows of
+    groups whose entries it does not all hold by their owners'); ``global_max``
+    replaces ``scores.max()`` (a rank reduces it over the ranks).
+    """
     if scores.numel() == 0:
         return scores
-    shape = (num_nodes, *scores.shape[1:])
+    shape = (num_groups, *scores.shape[1:])
     idx = index.view(-1, *([1] * (scores.dim() - 1))).expand_as(scores)
     if normalization == "softmax":
         group_max = scores.new_zeros(shape).scatter_reduce(
             0, idx, scores.detach(), "amax", include_self=False
         )
+        if complete is not None:
+            group_max = complete(group_max)
         out = torch.exp(scores - group_max.gather(0, idx))
     else:
-        z = scores - scores.max()
+        z = scores - (scores.max() if global_max is None else global_max(scores))
         out = 0.5 * (z + torch.sqrt(z * z + 4.0))
     total = out.new_zeros(shape).index_add(0, index, out)
+    if complete is not None:
+        total = complete(total)
     return out / total.gather(0, idx)
 
 
@@ -319,10 +342,7 @@ class AttentionWeights:
 
     def matmul(self, x: Tensor) -> Tensor:
         """``A x`` for ``x`` of shape ``[N, F]``: one SpMM plus the diagonal term."""
-        out = self.adjacency() @ x
-        if self.self_weight is None:
-            return out
-        return out + self.self_weight.to(x.dtype).unsqueeze(-1) * x
+        return _add_self(self.adjacency() @ x, self.self_weight, x)
 
     def __matmul__(self, x: Tensor) -> Tensor:
         """``A x``, as :meth:`matmul`."""
@@ -402,11 +422,7 @@ def attention_weights(
     """
     where = "attention_weights"
     _check_qk(where, q, k, graph.num_nodes)
-    if norm_idx not in (0, 1) or isinstance(norm_idx, bool):
-        raise ValueError(
-            f"{where}: `norm_idx` must be 0 (normalise rows: row-stochastic) or 1 "
-            f"(normalise columns, the authors' GRAND configs); got {norm_idx!r}."
-        )
+    _check_normalization(where, norm_idx, normalization)
     if q.device != graph.device:
         raise ValueError(
             f"{where}: `q` is on {q.device} but the graph is on {graph.device}. "
@@ -436,26 +452,23 @@ def attention_weights(
         # returns the weights to the order of `edge_index`.
         scores = sddmm(blocks, stack(q), stack(k)).view(heads, -1).t().contiguous()
         scores = scores / scale
-        weights = normalize_scores(
-            scores,
-            rows if norm_idx == 0 else cols,
-            graph.num_nodes,
-            normalization=normalization,
-        ).mean(-1)[inverse]
+        group = rows if norm_idx == 0 else cols
+        weights = _normalize(scores, group, graph.num_nodes, normalization)
+        weights = weights.mean(-1)[inverse]
     else:
-        scores = attention_scores(
+        weights = _head_averaged(
             q,
             k,
             edge_index,
+            graph.num_nodes,
+            norm_idx,
+            normalization,
             heads=heads,
             score=score,
             scaling=scaling,
             output_var=output_var,
             lengthscale=lengthscale,
         )
-        weights = normalize_scores(
-            scores, edge_index[norm_idx], graph.num_nodes, normalization=normalization
-        ).mean(-1)
     m2 = 2 * graph.num_edges
     return AttentionWeights(graph, weights[:m2], weights[m2:] if self_loops else None)
 
@@ -479,3 +492,45 @@ def _attention_pattern(
         inverse[order] = torch.arange(order.numel(), device=order.device)
         c[key] = (pattern.block_diagonal(heads), pattern.row, pattern.col, inverse)
     return c[key]
+
+
+def _head_averaged(
+    q: Tensor,
+    k: Tensor,
+    edge_index: Tensor,
+    num_groups: int,
+    norm_idx: int,
+    normalization: str,
+    complete: Callable[[Tensor], Tensor] | None = None,
+    global_max: Callable[[Tensor], Tensor] | None = None,
+    **score_options: Any,
+) -> Tensor:
+    """``[E]`` weights of the entries ``edge_index``: scored, normalised, averaged.
+
+    The body of :func:`attention_weights` on any entry list (the distributed
+    attention passes a rank's local entries and the hooks of :func:`_normalize`).
+    """
+    scores = attention_scores(q, k, edge_index, **score_options)
+    return _normalize(
+        scores, edge_index[norm_idx], num_groups, normalization, complete, global_max
+    ).mean(-1)
+
+
+def _check_normalization(where: str, norm_idx: Any, normalization: Any) -> None:
+    if norm_idx not in (0, 1) or isinstance(norm_idx, bool):
+        raise ValueError(
+            f"{where}: `norm_idx` must be 0 (normalise rows: row-stochastic) or 1 "
+            f"(normalise columns, the authors' GRAND configs); got {norm_idx!r}."
+        )
+    if normalization not in _NORMALIZATIONS:
+        raise ValueError(
+            f"{where}: `normalization` must be one of {_NORMALIZATIONS}; got "
+            f"{normalization!r}."
+        )
+
+
+def _add_self(out: Tensor, self_weight: Tensor | None, x: Tensor) -> Tensor:
+    """``out + diag(self_weight) x`` (``out`` when there are no self-loops)."""
+    if self_weight is None:
+        return out
+    return out + self_weight.to(x.dtype).unsqueeze(-1) * x

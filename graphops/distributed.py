@@ -73,6 +73,7 @@ import torch
 from torch import Tensor
 
 from graphops._checks import describe
+from graphops.attention import _add_self, _check_normalization, _head_averaged
 from graphops.graph import Graph
 from graphops.operators import GraphOperator, Laplacian
 from graphops.partition import RankPlan
@@ -85,11 +86,14 @@ from graphops.spmm import (
 )
 
 __all__ = [
+    "DistributedAttention",
     "DistributedDivergence",
     "DistributedGradient",
     "DistributedOperator",
     "DistributedSheafLaplacian",
     "MultirateOperator",
+    "allreduce_sum",
+    "distributed_attention",
     "halo_exchange",
 ]
 
@@ -104,6 +108,15 @@ def _dist():
 def _peer(q: int, group: Any) -> int:
     """The global rank of group rank ``q`` (point-to-point calls take global ranks)."""
     return q if group is None else _dist().get_global_rank(group, q)
+
+
+def _allreduce(t: Tensor, op: str, group: Any) -> Tensor:
+    """``t`` summed (``"sum"``) or maximised (``"max"``) over the ranks (a copy)."""
+    dist = _dist()
+    red = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
+    t = t.detach().clone()
+    dist.all_reduce(t, op=red, group=group)
+    return t
 
 
 def _check_group(plan: RankPlan, group: Any, where: str) -> None:
@@ -459,9 +472,34 @@ class DistributedOperator(GraphOperator):
         new._init(self.plan, op, self.group, self.stalk)
         return new
 
+    @classmethod
+    def _unnormalised(
+        cls, plan: RankPlan, edge_weight: Tensor, group: Any
+    ) -> DistributedOperator:
+        """``Adjacency(graph, None, edge_weight)`` without the degree exchange.
+
+        An unnormalised adjacency reads no degree, so the phantom weights (which
+        only ghost rows see) are left at zero; ``edge_weight`` is not checked.
+        """
+        from graphops.operators import Adjacency
+
+        ext, perm = _extended(plan)
+        w_ext = cls._extended_weights(
+            plan, ext, perm, edge_weight, group, False, degrees=False
+        )
+        new = cls.__new__(cls)
+        new._init(plan, Adjacency(ext, None, w_ext, validate=False), group)
+        return new
+
     @staticmethod
-    def _extended_weights(plan, ext, perm, edge_weight, group, validate) -> Tensor:
-        """Weights of the extended graph's edges (phantom edges included)."""
+    def _extended_weights(
+        plan, ext, perm, edge_weight, group, validate, degrees=True
+    ) -> Tensor:
+        """Weights of the extended graph's edges (phantom edges included).
+
+        ``degrees=False`` gives the phantom edges weight zero instead of
+        exchanging the owners' degrees (for an operator that reads no degree).
+        """
         if edge_weight is None:
             return ext.edge_weight
         m = plan.local_graph.num_edges
@@ -489,12 +527,15 @@ class DistributedOperator(GraphOperator):
                 )
         directed = edge_weight.shape[0] == 2 * m
         wf, wb = (edge_weight[:m], edge_weight[m:]) if directed else (edge_weight,) * 2
-        # the owners' row sums of W, exchanged: every ghost's global degree
-        i, j = plan.local_graph.edge_index
-        deg = wf.new_zeros(plan.local_graph.num_nodes).index_add(0, i, wf)
-        deg = deg.index_add(0, j, wb)[: plan.num_owned]
-        ghost_deg = _HaloExchange.apply(deg.unsqueeze(1), plan, group).squeeze(1)
-        ph = _phantom(plan, wf, wb, ghost_deg)
+        if degrees:
+            # the owners' row sums of W, exchanged: every ghost's global degree
+            i, j = plan.local_graph.edge_index
+            deg = wf.new_zeros(plan.local_graph.num_nodes).index_add(0, i, wf)
+            deg = deg.index_add(0, j, wb)[: plan.num_owned]
+            ghost_deg = _HaloExchange.apply(deg.unsqueeze(1), plan, group).squeeze(1)
+            ph = _phantom(plan, wf, wb, ghost_deg)
+        else:
+            ph = wf.new_zeros(plan.num_ghosts)
         fwd = torch.cat([wf, ph])[perm]
         if not directed:
             return fwd
@@ -593,11 +634,16 @@ class DistributedOperator(GraphOperator):
         Collective. Not differentiable (used by ``lam_max`` and CG on detached
         quantities).
         """
-        dist = _dist()
-        red = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
-        t = t.detach().clone()
-        dist.all_reduce(t, op=red, group=self.group)
-        return t
+        return _allreduce(t, op, self.group)
+
+    def node_mean(self, x: Tensor) -> Tensor:
+        """The column mean over *all* nodes of a block signal ``[n_own, F]``: ``[F]``.
+
+        The owned rows' column sums, summed over the ranks
+        (:func:`allreduce_sum`, differentiable), over the graph's node count.
+        Collective. PairNorm's mean on a partitioned graph.
+        """
+        return allreduce_sum(x.sum(dim=0), self.group) / self.plan.num_nodes
 
     # -- structure -----------------------------------------------------------------
     @property
@@ -1026,11 +1072,7 @@ class _EdgeOperator(GraphOperator):
 
     def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
         """``t`` summed (``"sum"``) or maximised (``"max"``) over the ranks."""
-        dist = _dist()
-        red = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX}[op]
-        t = t.detach().clone()
-        dist.all_reduce(t, op=red, group=self.group)
-        return t
+        return _allreduce(t, op, self.group)
 
     def to_dense(self) -> Tensor:
         """The local matrix (columns/rows in local node and edge order)."""
@@ -1201,3 +1243,236 @@ class DistributedDivergence(_EdgeOperator):
         new.__dict__.update(self.__dict__)
         new._values, new._cache = -self._values, {}
         return new
+
+
+# ---------------------------------------------------------------------------------
+# global reductions with a backward, and attention on a rank's block
+# ---------------------------------------------------------------------------------
+class _AllReduceSum(torch.autograd.Function):
+    """``t`` summed over the ranks; the backward sums the cotangents likewise."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor, group: Any) -> Tensor:  # noqa: D102
+        ctx.group = group
+        out = t.detach().clone()
+        _dist().all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        grad = grad.contiguous().clone()
+        _dist().all_reduce(grad, group=ctx.group)
+        return grad, None
+
+
+def allreduce_sum(t: Tensor, group: Any = None) -> Tensor:
+    r"""``t`` summed over the ranks, differentiably (a global reduction).
+
+    Every rank gets the sum :math:`S = \sum_r t_r`. The training loss of a
+    partitioned run is the sum of the ranks' losses, :math:`L = \sum_q L_q(S)`,
+    so :math:`\partial L / \partial t_r = \sum_q \partial L_q / \partial S`: the
+    backward all-reduces the cotangents too. Collective over ``group``, in the
+    forward and in the backward pass.
+
+    Args:
+        t: A tensor of the same shape on every rank (e.g. column sums of the
+            owned rows).
+        group: Process group (``None``: the default group).
+
+    Returns:
+        The sum, a new tensor; e.g. ``allreduce_sum(x_block.sum(0)) /
+        plan.num_nodes`` is the column mean over every node of the graph.
+    """
+    return _AllReduceSum.apply(t, group)
+
+
+class _GlobalMax(torch.autograd.Function):
+    """The maximum over every rank's counted entries, with ``torch.max``'s backward.
+
+    ``torch.max(t)`` spreads the cotangent evenly over the entries equal to the
+    maximum; here the cotangents of every rank are summed and spread over the
+    counted entries equal to it on every rank (each global entry is counted by
+    exactly one rank, so ties are counted once).
+    """
+
+    @staticmethod
+    def forward(ctx, scores: Tensor, counted: Tensor, group: Any) -> Tensor:  # noqa: D102
+        dist = _dist()
+        mine = scores.detach()[counted]
+        m = mine.max() if mine.numel() else scores.new_tensor(-torch.inf)
+        m = m.reshape(1).clone()
+        dist.all_reduce(m, op=dist.ReduceOp.MAX, group=group)
+        ctx.group, ctx.counted, ctx.m = group, counted, m
+        ctx.save_for_backward(scores)
+        return m[0].clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):  # noqa: D102
+        dist = _dist()
+        (scores,) = ctx.saved_tensors
+        mask = ctx.counted.view(-1, *([1] * (scores.dim() - 1)))
+        ties = (scores == ctx.m) & mask
+        both = torch.stack([grad.reshape(()), ties.sum().to(grad.dtype)])
+        dist.all_reduce(both, group=ctx.group)
+        return ties.to(grad.dtype) * (both[0] / both[1]), None, None
+
+
+def _attention_entries(plan: RankPlan, self_loops: bool) -> tuple[Tensor, Tensor]:
+    """This rank's attention entries (local ids) and which of them it counts.
+
+    The entries are both directions of every local edge, then the owned nodes'
+    self-loops: every entry of an owned row or an owned column. An entry is
+    *counted* (in the global maximum) by the owner of its row.
+    """
+    key = ("attention_entries", bool(self_loops))
+    store = plan._cache
+    if key not in store:
+        local = plan.local_graph
+        ei = local.directed_edge_index
+        if self_loops:
+            ar = torch.arange(plan.num_owned, device=ei.device)
+            ei = torch.cat([ei, torch.stack([ar, ar])], 1)
+        store[key] = (ei, ei[0] < plan.num_owned)
+    return store[key]
+
+
+class DistributedAttention:
+    r"""The owned rows of :class:`~graphops.attention.AttentionWeights` on a rank.
+
+    ``att @ x`` with ``x`` this rank's ``[n_own, F]`` block is the owned rows of the
+    single-process ``A x``: one halo exchange, the ``[2M_local]`` per-direction
+    weights through the one sparse kernel (only the owned rows of the
+    :class:`DistributedOperator`), plus the self-loop term. Applied to the very
+    tensor it was computed from (GRAND-nl's ``A(X) X``) it reuses that
+    computation's ghost rows instead of exchanging again. Built by
+    :func:`distributed_attention`.
+
+    .. math:: (A x)_a = \sum_{b \ne a} W_{ab}\, x_b + s_a x_a, \quad a \text{ owned}
+
+    Attributes:
+        plan: The rank's plan.
+        edge_weight: ``[2M_local]`` per-direction weights in
+            ``plan.local_graph.directed_edge_index`` order (exact at every entry of
+            an owned row).
+        self_weight: ``[n_own]`` self-loop weights, or ``None``.
+
+    Shapes:
+        ``self @ x``: input ``[n_own, F]`` -> output ``[n_own, F]``.
+    """
+
+    def __init__(
+        self,
+        plan: RankPlan,
+        edge_weight: Tensor,
+        self_weight: Tensor | None,
+        group: Any = None,
+        source: tuple[Tensor, Tensor] | None = None,
+    ) -> None:
+        """Store the weights; ``source`` is ``(x, ghosts)`` they came from."""
+        self.plan, self.group = plan, group
+        self.edge_weight, self.self_weight = edge_weight, self_weight
+        self._op = DistributedOperator._unnormalised(plan, edge_weight, group)
+        self._source = source
+
+    def matmul(self, x: Tensor) -> Tensor:
+        """``A x`` on this rank's block (an exchange unless ``x`` is the source)."""
+        src = self._source
+        stale = src[1] if src is not None and x is src[0] else None
+        y, _ = self._op._apply(x, None, stale, self)
+        return _add_self(y, self.self_weight, x)
+
+    def __matmul__(self, x: Tensor) -> Tensor:
+        """``A x``, as :meth:`matmul`."""
+        return self.matmul(x)
+
+    def __repr__(self) -> str:
+        """``DistributedAttention(rank=0, parts=2, owned=..., ghosts=...)``."""
+        p = self.plan
+        return (
+            f"DistributedAttention(rank={p.rank}, parts={p.num_parts}, "
+            f"owned={p.num_owned}, ghosts={p.num_ghosts})"
+        )
+
+
+def distributed_attention(
+    x: Tensor,
+    plan: RankPlan,
+    query: Callable[[Tensor], Tensor],
+    key: Callable[[Tensor], Tensor],
+    *,
+    group: Any = None,
+    norm_idx: int = 0,
+    normalization: str = "softmax",
+    self_loops: bool = True,
+    **score_options: Any,
+) -> DistributedAttention:
+    r""":func:`~graphops.attention.attention_weights` of a partitioned graph.
+
+    The owned rows of the single-process attention ``A(X)`` with queries
+    ``query(X)`` and keys ``key(X)`` (row-wise maps, e.g. ``nn.Linear``), for ``x``
+    this rank's ``[n_own, F]`` block:
+
+    1. one halo exchange of ``x``; ``query`` and ``key`` are applied to the owned
+       and ghost rows, so every local entry (both directions of every edge with an
+       owned end point, and the owned self-loops) is scored here;
+    2. normalisation over ``edge_index[norm_idx]``: the group of an owned node is
+       complete here (every edge of an owned node is local). With
+       ``norm_idx=1`` an owned row also reads the column groups of its ghost
+       neighbours, whose maxima (softmax, detached) and sums are the owners',
+       exchanged (the sums differentiably); with ``norm_idx=0`` only owned
+       groups are read. Squareplus subtracts the *global* maximum score, an
+       ``all_reduce`` whose backward routes the summed cotangent to the maximal
+       entries as ``torch.max`` does;
+    3. heads averaged, as in one process.
+
+    Gradients reach ``x`` (ghost rows through the reverse exchange) and the
+    parameters of ``query``/``key``; summed over the ranks they are the
+    single-process gradients. Collective (every rank calls it in the same order).
+
+    Args:
+        x: ``[n_own, F]`` this rank's rows.
+        plan: This rank's :class:`~graphops.partition.RankPlan`.
+        query: Row-wise map to the queries ``[rows, heads * d_k]``.
+        key: Row-wise map to the keys.
+        group: Process group (``None``: the default group).
+        norm_idx: ``0`` (rows) or ``1`` (columns), as in one process.
+        normalization: ``"softmax"`` or ``"squareplus"``.
+        self_loops: Include the self-loops.
+        **score_options: ``heads``, ``score``, ``scaling``, ``output_var``,
+            ``lengthscale`` of :func:`~graphops.attention.attention_scores`.
+
+    Returns:
+        :class:`DistributedAttention`.
+
+    Raises:
+        TypeError, ValueError, RuntimeError: as :func:`halo_exchange`;
+            ValueError: an unknown ``norm_idx`` or ``normalization`` or any
+            error of :func:`~graphops.attention.attention_scores`.
+    """
+    _check_normalization("distributed_attention", norm_idx, normalization)
+    ghosts = halo_exchange(x, plan, group)
+    rows = torch.cat([x, ghosts])
+    n_own = plan.num_owned
+    entries, counted = _attention_entries(plan, self_loops)
+
+    def complete(t: Tensor) -> Tensor:  # ghosts' column groups: their owners'
+        own = t[:n_own]
+        return torch.cat([own, _HaloExchange.apply(own, plan, group)])
+
+    weights = _head_averaged(
+        query(rows),
+        key(rows),
+        entries,
+        plan.local_graph.num_nodes,
+        norm_idx,
+        normalization,
+        complete if norm_idx == 1 else None,
+        lambda s: _GlobalMax.apply(s, counted, group),
+        **score_options,
+    )
+    m2 = 2 * plan.local_graph.num_edges
+    return DistributedAttention(
+        plan, weights[:m2], weights[m2:] if self_loops else None, group, (x, ghosts)
+    )

@@ -18,9 +18,10 @@ the encoder and decoder (row-wise maps).
 
 **Supported families** (:data:`SUPPORTED`): those whose right-hand side touches
 the graph only through the operators :mod:`graphops.distributed` provides (the
-adjacency, the graph gradient and divergence, the sheaf Laplacian) and row-wise
-maps. GCN and residual GCN (:class:`~models.GCNTerm` without PairNorm),
-GCNII (:class:`~models.GCNIITerm`: its initial residual :math:`H^0` is row-wise,
+adjacency, the graph gradient and divergence, the sheaf Laplacian, edge
+attention, global node means) and row-wise maps. GCN and residual GCN
+(:class:`~models.GCNTerm`), GCNII (:class:`~models.GCNIITerm`: its initial residual
+:math:`H^0` is row-wise,
 so each rank keeps its own rows), GraphCON-GCN (:class:`~models.GraphCONTerm`
 with a :class:`~models.GCNCoupling`) and GRAFF (:class:`~models.graff.GRAFFTerm`:
 :math:`\bar A` is the distributed ``Adjacency(graph, "sym")`` or ``"gcn"``; the
@@ -48,10 +49,33 @@ maps and edge weights, and
 :class:`~graphops.distributed.DistributedSheafLaplacian` takes the ghosts' node
 blocks :math:`D_v` from their owners.
 
-The others are refused with a ``ValueError`` by
-:func:`check_distributable` (and by :meth:`DistributedGraph.prepare`), because
-they do global or edge-space work that the distributed operators do not provide:
-PairNorm (a mean over all nodes), GRAND and GraphCON-GAT (attention on edges).
+*PairNorm* (:class:`~models.GCNTerm` with ``norm``): its mean over all nodes is
+:meth:`~graphops.distributed.DistributedOperator.node_mean`, the owned rows'
+column sums all-reduced (differentiably, :func:`~graphops.distributed.allreduce_sum`)
+over the global node count.
+
+*GRAND-l and GRAND-nl* (:class:`~models.grand.GRAND`): the family's own
+``prepare`` and ``forward`` run with this graph in place of the
+:class:`~graphops.Graph`; :class:`~models.grand.GRANDAttention` then calls
+:meth:`DistributedGraph.attention`, i.e.
+:func:`graphops.distributed.distributed_attention`: one halo exchange of the
+state, scores on every local entry, the owned rows of ``A(X)`` exact for
+either normalisation index and for softmax and squareplus (see there), and
+``A @ x`` through the owned rows of the one sparse kernel. GRAND-l computes it
+once from :math:`X(0)`, GRAND-nl at every evaluation, as in one process.
+
+*GraphCON-GAT* (:class:`~models.GraphCONTerm` with an
+:class:`~models.graphcon.AttentionCoupling`): its softmax is over each node's own
+edges, so row ``i`` reads only ``i``, its neighbours and the edges between
+them; the coupling is evaluated on the rank's owned and ghost rows over
+``plan.local_graph`` after one halo exchange and the owned rows are kept
+(:meth:`DistributedGraph.local_rows`).
+
+An adaptive controller (GRAND's ``Dopri5`` + ``PIController``) gets a global
+error norm (:meth:`DistributedGraph.controller`), so every rank takes the same
+steps. Every built-in family is supported; :func:`check_distributable` refuses
+a term it does not know (a custom one, or GraphCON with another coupling) with a
+``ValueError`` that names the supported families.
 
 **Collectives.** Every application of the operator is a halo exchange, so all
 ranks must run the same forward and backward passes (an SPMD program); the
@@ -61,6 +85,7 @@ gradients of the replicated parameters are then summed over the ranks (see
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -69,10 +94,13 @@ from torch import Tensor, nn
 from graphops import Adjacency
 from graphops._checks import describe
 from graphops.distributed import (
+    DistributedAttention,
     DistributedDivergence,
     DistributedGradient,
     DistributedOperator,
     DistributedSheafLaplacian,
+    _allreduce,
+    distributed_attention,
     halo_exchange,
 )
 from graphops.partition import RankPlan
@@ -88,6 +116,10 @@ SUPPORTED: tuple[str, ...] = (
     "pde-gcn-d/h/m",
     "graff",
     "nsd-diag/orthogonal/general",
+    "pairnorm",
+    "grand-l",
+    "grand-nl",
+    "graphcon (attention coupling)",
 )
 
 
@@ -104,22 +136,19 @@ def _term_reason(term: Any) -> str | None:
     """Why ``term`` cannot run on a partitioned graph (``None``: it can)."""
     from models.gcn import GCNIITerm, GCNTerm
     from models.graff import GRAFFTerm
-    from models.graphcon import GCNCoupling, GraphCONTerm
+    from models.grand import GRAND
+    from models.graphcon import AttentionCoupling, GCNCoupling, GraphCONTerm
     from models.pde_gcn import PDEGCNTerm
     from models.sheaf import SheafDiffusionTerm
 
-    if isinstance(term, GCNTerm):
-        if term.norm is not None:
-            return "normalises with PairNorm (a mean over all nodes)"
-        return None
-    if isinstance(term, GCNIITerm):
+    if isinstance(
+        term, GCNTerm | GCNIITerm | GRAND | PDEGCNTerm | GRAFFTerm | SheafDiffusionTerm
+    ):
         return None
     if isinstance(term, GraphCONTerm):
-        if isinstance(term.coupling, GCNCoupling):
+        if isinstance(term.coupling, GCNCoupling | AttentionCoupling):
             return None
-        return "couples through attention on edges (GraphCON-GAT)"
-    if isinstance(term, (PDEGCNTerm, GRAFFTerm, SheafDiffusionTerm)):
-        return None
+        return "couples through a module the partitioned graph does not know"
     return "does global or edge-space work the distributed operators do not provide"
 
 
@@ -190,7 +219,9 @@ class DistributedGraph:
         :meth:`sheaf_laplacian`) in place of the global ones. Collective only
         through the operators' later applications (building the adjacency
         exchanges nothing), except NSD with ``rebuild_sheaf=False``, whose sheaf
-        is built here.
+        is built here, and GRAND-l, whose attention of ``y0`` exchanges the halo.
+        GRAND and GraphCON-GAT get their own ``prepare`` with this graph (module
+        docstring).
 
         Args:
             term: The model's term.
@@ -230,11 +261,78 @@ class DistributedGraph:
         if isinstance(term, SheafDiffusionTerm):
             # the term builds its sheaf through self.sheaf_laplacian
             return term.prepare(t0, y0, self)
+        args = self._attention_args(term, t0, y0)
+        if args is not None:
+            return args
         return self.adjacency()
 
     def _graff_args(self, term: Any, y0: Tensor) -> Any:
         """GRAFF's ``(A_bar, F(0))`` on this rank: its source term is row-wise."""
         return self.adjacency(term.normalization), term.source_state(y0)
+
+    def _attention_args(self, term: Any, t0: float, y0: Any) -> Any:
+        """GRAND's and GraphCON-GAT's ``args``: the family's own, on this graph.
+
+        ``None`` for the other families. The family's ``prepare`` receives this
+        :class:`DistributedGraph` as its graph; its attention layer then calls
+        :meth:`attention` (GRAND) or :meth:`local_rows` (GraphCON-GAT).
+        """
+        from models.grand import GRAND
+        from models.graphcon import AttentionCoupling, GraphCONTerm
+
+        if isinstance(term, GRAND) or (
+            isinstance(term, GraphCONTerm)
+            and isinstance(term.coupling, AttentionCoupling)
+        ):
+            return term.prepare(t0, y0, self)
+        return None
+
+    def attention(
+        self, x: Tensor, query: Any, key: Any, **options: Any
+    ) -> DistributedAttention:
+        """GRAND's attention of this rank's rows ``x``: the owned rows of ``A(X)``.
+
+        :func:`graphops.distributed.distributed_attention` with this plan and
+        group; ``options`` are those of
+        :func:`graphops.attention.attention_weights`. Collective.
+        """
+        return distributed_attention(
+            x, self.plan, query, key, group=self.group, **options
+        )
+
+    def local_rows(self, fn: Any, x: Tensor) -> Tensor:
+        """``fn(rows, local_graph)[:n_own]``: a map whose row ``i`` reads ``i``'s edges.
+
+        One halo exchange of ``x`` (this rank's ``[n_own, F]`` rows); ``fn`` is
+        evaluated on the owned and ghost rows, on ``plan.local_graph`` (which
+        holds every edge of an owned node), and the owned rows are returned:
+        exact when row ``i`` of ``fn`` depends only on the rows of ``i``, its
+        neighbours and the edges between them (GraphCON-GAT's row softmax).
+        The ghost rows are computed and dropped. Collective.
+        """
+        ghosts = halo_exchange(x, self.plan, self.group)
+        out = fn(torch.cat([x, ghosts]), self.plan.local_graph)
+        return out[: self.plan.num_owned]
+
+    def controller(self, controller: Any) -> Any:
+        """``controller`` with a global error norm (adaptive steps on every rank).
+
+        A :class:`~solvers.PIController` without ``reduce`` gets one that sums
+        over the ranks, so every rank accepts and rejects the same steps;
+        other controllers are returned unchanged.
+        """
+        from solvers import PIController
+
+        if isinstance(controller, PIController) and controller.reduce is None:
+            return dataclasses.replace(controller, reduce=self.allreduce)
+        return controller
+
+    def allreduce(self, t: Tensor, op: str = "sum") -> Tensor:
+        """``t`` summed (``"sum"``) or maximised (``"max"``) over the ranks.
+
+        Collective; not differentiable (error norms, counts).
+        """
+        return _allreduce(t, op, self.group)
 
     def sheaf_laplacian(self, term: Any, layer: int, y: Tensor) -> Any:
         """NSD's sheaf Laplacian of ``layer`` from this rank's rows ``y``.

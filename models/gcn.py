@@ -134,7 +134,13 @@ _LAST_LAYERS = ("hidden", "propagate")
 _PN_EPS = 1e-6
 
 
-def pairnorm(x: Tensor, mode: str = "PN", scale: float = 1.0) -> Tensor:
+def pairnorm(
+    x: Tensor,
+    mode: str = "PN",
+    scale: float = 1.0,
+    *,
+    mean: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
     r"""PairNorm of node features (Zhao & Akoglu 2020; REPRODUCTION.md §7.3).
 
     With :math:`\mu` the column mean of ``x`` (over nodes), :math:`s` the scale and
@@ -151,6 +157,10 @@ def pairnorm(x: Tensor, mode: str = "PN", scale: float = 1.0) -> Tensor:
         x: Node features ``[N, F]``.
         mode: ``"PN"``, ``"PN-SI"`` or ``"PN-SCS"``.
         scale: The scale ``s > 0``.
+        mean: The column mean over all nodes of a ``[rows, F']`` tensor
+            (``None``: ``t.mean(0)``). On a partitioned graph ``x`` is a rank's
+            rows and the mean is global:
+            :meth:`graphops.distributed.DistributedOperator.node_mean`.
 
     Returns:
         The normalised features ``[N, F]``.
@@ -174,13 +184,19 @@ def pairnorm(x: Tensor, mode: str = "PN", scale: float = 1.0) -> Tensor:
             f"pairnorm: `mode` must be one of {PAIRNORM_MODES}; got {mode!r}."
         )
     s = check_real("pairnorm", "scale", scale, low=0.0, low_open=True)
-    mu = x.mean(dim=0)
+    if mean is None:
+        mean = _column_mean
+    mu = mean(x)
     if mode == "PN-SCS":
         return s * x / (_PN_EPS + x.pow(2).sum(dim=1, keepdim=True)).sqrt() - mu
     xc = x - mu
     if mode == "PN":
-        return s * xc / (_PN_EPS + xc.pow(2).sum(dim=1).mean()).sqrt()
+        return s * xc / (_PN_EPS + mean(xc.pow(2).sum(dim=1, keepdim=True))).sqrt()
     return s * xc / (_PN_EPS + xc.pow(2).sum(dim=1, keepdim=True)).sqrt()
+
+
+def _column_mean(t: Tensor) -> Tensor:
+    return t.mean(dim=0)
 
 
 def _adjacency(args: Any, where: str) -> GraphOperator:
@@ -360,7 +376,9 @@ class GCNTerm(_LayeredTerm):
             if self.bias is not None:
                 z = z + self.bias(t)
             if self.norm is not None:
-                z = pairnorm(z, self.norm, self.norm_scale)
+                # on a partitioned graph the mean over nodes is global
+                mean = getattr(a_hat, "node_mean", None)
+                z = pairnorm(z, self.norm, self.norm_scale, mean=mean)
             z = self.activation(z)
         return z if self.residual else z - y
 

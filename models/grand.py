@@ -114,7 +114,7 @@ from graphops import Graph, laplacian_eigenvectors
 from graphops._checks import check_int, check_real, describe
 from graphops.attention import AttentionWeights, attention_weights
 from models._blocks import MLP
-from models.model import GraphPDEModel, GraphTerm
+from models.model import GraphPDEModel, GraphTerm, _is_distributed
 from solvers import AbstractSolver, ConstantStep, Dopri5, PIController
 from solvers.base import AbstractAdaptiveSolver
 from solvers.controllers import AbstractStepController
@@ -274,12 +274,13 @@ class GRANDAttention(nn.Module):
             self.lengthscale = nn.Parameter(torch.ones(()))
 
     def forward(self, x: Tensor, graph: Graph) -> AttentionWeights:
-        """The attention of the state ``x`` (``[N, in_features]``) on ``graph``."""
+        """The attention of the state ``x`` (``[N, in_features]``) on ``graph``.
+
+        On a rank's :class:`~models.distributed.DistributedGraph` (``x`` its owned
+        rows) the owned rows of it, :func:`graphops.distributed.distributed_attention`.
+        """
         kernel = self.attention_type == "exp_kernel"
-        return attention_weights(
-            self.Q(x),
-            self.K(x),
-            graph,
+        options = dict(
             heads=self.heads,
             score=self.attention_type,
             normalization=self.normalization,
@@ -290,6 +291,11 @@ class GRANDAttention(nn.Module):
             lengthscale=self.lengthscale if kernel else None,
             method=self.method,
         )
+        if _is_distributed(graph):
+            # a rank's entries are its local edges: scored by gathers there
+            options.pop("method")
+            return graph.attention(x, self.Q, self.K, **options)
+        return attention_weights(self.Q(x), self.K(x), graph, **options)
 
     def extra_repr(self) -> str:
         """The attention options."""

@@ -92,7 +92,7 @@ from torch import Tensor, nn
 from graphops import Adjacency, Graph
 from graphops._checks import check_int, check_real, describe
 from models._blocks import glorot_, uniform_fan_
-from models.model import GraphPDEModel, GraphTerm
+from models.model import GraphPDEModel, GraphTerm, _is_distributed
 from solvers import AbstractSolver, SymplecticEuler
 from solvers.base import (
     AbstractAdaptiveSolver,
@@ -336,7 +336,16 @@ class AttentionCoupling(nn.Module):
         return w / denom[i], w_self / denom, hx
 
     def forward(self, x: Tensor, graph: Graph) -> Tensor:
-        """``sigma(F(x))``, heads averaged."""
+        """``sigma(F(x))``, heads averaged.
+
+        On a rank's :class:`~models.distributed.DistributedGraph` (``x`` its owned
+        rows): row ``i`` reads only the rows of ``i`` and its neighbours (the
+        softmax is over ``i``'s own edges), so it is evaluated on the rank's owned
+        and ghost rows after one halo exchange, and the owned rows are kept
+        (:meth:`~models.distributed.DistributedGraph.local_rows`).
+        """
+        if _is_distributed(graph):
+            return graph.local_rows(self.forward, x)
         n = x.shape[0]
         alpha, alpha_self, hx = self.attention(x, graph)
         out = torch.stack(

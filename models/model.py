@@ -277,6 +277,11 @@ def _distributed(graph: Any) -> tuple[Any, Any] | None:
     return None
 
 
+def _is_distributed(graph: Any) -> bool:
+    """Whether ``graph`` is a rank's graph (a ``DistributedGraph`` or its pair)."""
+    return _distributed(graph) is not None
+
+
 def _check_module(name: str, value: Any) -> None:
     if not callable(value):
         raise TypeError(
@@ -422,12 +427,16 @@ class GraphPDEModel(nn.Module):
             distributed[0].prepare(self.term, self.t0, y0)
         return y0, graph
 
-    def _solve_kwargs(self) -> dict[str, Any]:
+    def _solve_kwargs(self, graph: Any = None) -> dict[str, Any]:
+        controller = self.controller
+        distributed = _distributed(graph)
+        if distributed is not None:  # every rank must take the same steps
+            controller = distributed[0].controller(controller)
         kwargs: dict[str, Any] = {
             "t0": self.t0,
             "t1": self.t1,
             "dt0": self.dt0,
-            "controller": self.controller,
+            "controller": controller,
             "max_steps": self.max_steps,
         }
         if self.adjoint is not None:
@@ -442,7 +451,8 @@ class GraphPDEModel(nn.Module):
     def forward(self, x: Tensor, graph: Graph) -> Tensor:
         """Encode, integrate from ``t0`` to ``t1``, decode. ``x``: ``[N, F_in]``."""
         y0, args = self.initial_state(x, graph)
-        sol = solve(self.term, self.solver, y0=y0, args=args, **self._solve_kwargs())
+        kwargs = self._solve_kwargs(graph)
+        sol = solve(self.term, self.solver, y0=y0, args=args, **kwargs)
         self.last_stats = sol.stats
         y1 = tuple(leaf[-1] for leaf in sol.ys) if isinstance(y0, tuple) else sol.ys[-1]
         return self.decoder(self._readout(y1))
@@ -497,7 +507,7 @@ class GraphPDEModel(nn.Module):
 
         save = SaveAt(steps=ts is None, ts=ts, fn=record)
         y0, args = self.initial_state(x, graph)
-        kwargs = self._solve_kwargs()
+        kwargs = self._solve_kwargs(graph)
         kwargs.pop("adjoint", None)
         return solve(self.term, self.solver, y0=y0, args=args, saveat=save, **kwargs)
 

@@ -302,35 +302,11 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.experiments.runfolder import read_json
     from models.experiments.train import run
 
     if args.distributed:
         return _train_distributed(args)
-    if args.resume:
-        if args.out is None:
-            raise SystemExit("graphpde train: --resume needs --out (the run folder).")
-        cfg_path = args.out / "config.json"
-        if not cfg_path.exists():
-            raise SystemExit(
-                f"graphpde train: --resume needs a run folder with config.json; got "
-                f"{str(args.out)!r}, which has none. Start it without --resume."
-            )
-        own = {"out", "resume", "quiet", "no_plots", "command", "func", "threads",
-               "dist_timeout", "distributed"}
-        given = sorted(
-            k for k, v in vars(args).items() if k not in own and v not in (None, [])
-        )
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise SystemExit(
-                f"graphpde train: with --resume the options come from the run "
-                f"folder's config.json; got {flags}. Drop them (a changed run "
-                "needs a new --out)."
-            )
-        cfg = RunConfig.from_dict(read_json(cfg_path))
-    else:
-        cfg = config_from_args(args)
+    cfg = _resume_config(args) if args.resume else config_from_args(args)
     out = args.out or _default_out("train", cfg)
     summary = run(
         cfg, out, resume=args.resume, progress=_progress(args), plots=not args.no_plots
@@ -342,21 +318,45 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume_config(args: argparse.Namespace) -> RunConfig:
+    """The configuration of the run folder ``--out`` that ``--resume`` continues."""
+    from models.experiments.runfolder import read_json
+
+    if args.out is None:
+        raise SystemExit("graphpde train: --resume needs --out (the run folder).")
+    cfg_path = args.out / "config.json"
+    if not cfg_path.exists():
+        raise SystemExit(
+            f"graphpde train: --resume needs a run folder with config.json; got "
+            f"{str(args.out)!r}, which has none. Start it without --resume."
+        )
+    own = {"out", "resume", "quiet", "no_plots", "command", "func", "threads",
+           "dist_timeout", "distributed"}
+    given = sorted(
+        k for k, v in vars(args).items() if k not in own and v not in (None, [])
+    )
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise SystemExit(
+            f"graphpde train: with --resume the options come from the run "
+            f"folder's config.json; got {flags}. Drop them (a changed run "
+            "needs a new --out)."
+        )
+    return RunConfig.from_dict(read_json(cfg_path))
+
+
 def _train_distributed(args: argparse.Namespace) -> int:
     """``graphpde train --distributed``: one rank of a torchrun launch."""
     from models.experiments.distributed import init_from_env, run_distributed
 
-    if args.resume:
-        raise SystemExit(
-            "graphpde train: --resume is not supported with --distributed (the "
-            "random-number states are per rank); start a new --out."
-        )
     if args.dist_timeout <= 0:
         raise SystemExit(
             f"graphpde train: `--dist-timeout` must be > 0 seconds; got "
             f"{args.dist_timeout}."
         )
-    cfg = config_from_args(args)
+    # with --resume every rank reads the folder's config.json (rank 0 reads the
+    # checkpoints and broadcasts them)
+    cfg = _resume_config(args) if args.resume else config_from_args(args)
     try:
         rank, _ = init_from_env(cfg.device, args.dist_timeout)
     except RuntimeError as exc:
@@ -369,7 +369,8 @@ def _train_distributed(args: argparse.Namespace) -> int:
         dist.broadcast_object_list(box, 0)
         out = Path(box[0])
         summary = run_distributed(
-            cfg, out, progress=_progress(args), plots=not args.no_plots
+            cfg, out, resume=args.resume, progress=_progress(args),
+            plots=not args.no_plots,
         )
         if rank == 0:
             from models.experiments.train import format_summary

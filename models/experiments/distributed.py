@@ -21,15 +21,24 @@ program on its part of the graph:
   ranks, so every rank sees the same numbers and makes the same model selection
   and early-stopping decisions;
 * only rank 0 writes the run folder (the writers of
-  :mod:`models.experiments.runfolder`, atomic renames).
+  :mod:`models.experiments.runfolder`, atomic renames);
+* an adaptive solve (GRAND's Dopri5) measures its error over every rank
+  (:meth:`models.distributed.DistributedGraph.controller`), so all ranks take the
+  same steps and the ``nfe`` column is the single-process one.
 
 Without dropout a run equals the single-process run to rounding (float64: 1e-10).
 With dropout it does not: each rank draws the masks of its own rows from its own
 generator, so the masks differ from those of a single process.
 
-Limitations: ``--resume`` is refused (the random-number states are per rank);
-only the families of :data:`models.distributed.SUPPORTED` are accepted; no
-``energy.png`` is drawn.
+**Resume** (``--resume``): every rank's random-number state is gathered into
+rank 0's checkpoint (``rng_ranks``, with the world size); on resume rank 0 reads
+the checkpoint and broadcasts it (the other ranks need not see the run folder),
+and every rank restores the replicated model, optimiser, scheduler and loop
+state and its own random-number state, so an interrupted run continues exactly as
+the uninterrupted one. A run is resumed with the same number of ranks.
+
+Limitations: only the families of :data:`models.distributed.SUPPORTED` are
+accepted; no ``energy.png`` is drawn.
 """
 
 from __future__ import annotations
@@ -55,13 +64,21 @@ from models.distributed import DistributedGraph, check_distributable
 from models.experiments.config import RunConfig
 from models.experiments.data import load_dataset, protocol_of, run_jobs
 from models.experiments.registry import MODELS, make_optimizer
-from models.experiments.runfolder import get_rng_state, save_torch, write_json
+from models.experiments.runfolder import (
+    get_rng_state,
+    load_checkpoint,
+    read_json,
+    save_torch,
+    set_rng_state,
+    write_json,
+)
 from models.experiments.train import (
     RunResult,
     _close_epoch,
     _scheduler,
     _seed_everything,
     build_model,
+    check_same_config,
     check_step,
     format_summary,
     summarise,
@@ -158,6 +175,34 @@ def partition_dataset(
     return part, halo_plan(ds.graph, part, rank).to(device)
 
 
+def _from_rank0(read: Any) -> Any:
+    """``read()`` evaluated on rank 0 and broadcast to every rank (one object)."""
+    dist = _dist()
+    box = [read() if dist.get_rank() == 0 else None]
+    dist.broadcast_object_list(box, 0)
+    return box[0]
+
+
+def _resume_state(ckpt: Path) -> dict[str, Any] | None:
+    """Rank 0's checkpoint, broadcast (``None``: there is none), checked.
+
+    Raises:
+        ValueError: it was written by a run with another number of ranks.
+    """
+    state = _from_rank0(lambda: load_checkpoint(ckpt) if ckpt.exists() else None)
+    if state is None:
+        return None
+    world = _dist().get_world_size()
+    if state.get("world_size") != world:
+        raise ValueError(
+            f"train_one_distributed: a run must be resumed with the number of ranks "
+            f"that wrote its checkpoint ({ckpt}): {state.get('world_size')}; got "
+            f"{world}. Launch torchrun with --nproc-per-node "
+            f"{state.get('world_size')}."
+        )
+    return state
+
+
 def _check_replicated(model: torch.nn.Module) -> None:
     """Raise unless every rank's parameters equal rank 0's."""
     dist = _dist()
@@ -211,6 +256,7 @@ def train_one_distributed(
     split: int,
     seed: int,
     run_dir: Path,
+    resume: bool = False,
     progress: bool = False,
     desc: str = "",
 ) -> RunResult:
@@ -227,6 +273,8 @@ def train_one_distributed(
         split: Split index of ``ds``.
         seed: Seed of the initialisation (and of this rank's dropout).
         run_dir: The run's folder (written by rank 0 only).
+        resume: Continue from rank 0's ``run_dir/checkpoint.pt`` if it exists
+            (module docstring).
         progress: A tqdm bar over epochs (rank 0).
         desc: The bar's label.
 
@@ -234,7 +282,8 @@ def train_one_distributed(
         The :class:`~models.experiments.train.RunResult` (the same on every rank).
 
     Raises:
-        ValueError: the model family cannot run on a partitioned graph.
+        ValueError: the model family cannot run on a partitioned graph, or the
+            checkpoint to resume was written with another number of ranks.
     """
     from tqdm.auto import tqdm
 
@@ -273,11 +322,20 @@ def train_one_distributed(
     }
     best_state = copy.deepcopy(model.state_dict())
     ckpt = run_dir / "checkpoint.pt"
+    state = _resume_state(ckpt) if resume else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(state["scheduler"])
+        loop = state["loop"]
+        best_state = state["best_model"]
+        set_rng_state(state["rng_ranks"][rank])
     bar = tqdm(
-        total=cfg.epochs, desc=desc or "epochs", leave=False, file=sys.stderr,
-        disable=not progress or rank != 0,
+        total=cfg.epochs, initial=loop["epoch"], desc=desc or "epochs", leave=False,
+        file=sys.stderr, disable=not progress or rank != 0,
     )
-    epoch = 0
+    epoch = loop["epoch"]
     n_train = max(counts[0], 1)
     while epoch < cfg.epochs and loop["stopped"] == "epochs":
         model.train()
@@ -334,15 +392,21 @@ def train_one_distributed(
         epoch = loop["epoch"]
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", val=f"{rec['val_acc']:.3f}")
-        if rank == 0 and (epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs):
-            save_torch(ckpt, {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": None if sched is None else sched.state_dict(),
-                "loop": loop,
-                "best_model": best_state,
-                "rng": get_rng_state(),
-            })
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            # every rank's random-number state (its own dropout masks), gathered
+            rngs = [None] * dist.get_world_size()
+            dist.all_gather_object(rngs, get_rng_state())
+            if rank == 0:
+                save_torch(ckpt, {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": None if sched is None else sched.state_dict(),
+                    "loop": loop,
+                    "best_model": best_state,
+                    "rng": rngs[0],
+                    "rng_ranks": rngs,
+                    "world_size": len(rngs),
+                })
     bar.close()
     hist = loop["history"]
     if not hist:
@@ -378,20 +442,28 @@ def train_one_distributed(
 
 
 def run_distributed(
-    cfg: RunConfig, out: Path, *, progress: bool = False, plots: bool = True
+    cfg: RunConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    plots: bool = True,
 ) -> dict[str, Any]:
     """Run the protocol of ``cfg`` on a partitioned graph; rank 0 writes ``out``.
 
     Collective: every rank of the default process group calls it with the same
-    ``cfg`` and ``out`` (:func:`init_from_env` first).
+    ``cfg`` and ``out`` (:func:`init_from_env` first). With ``resume``, finished
+    runs are read back (by rank 0, broadcast) and the others continue from their
+    checkpoints (:func:`train_one_distributed`).
 
     Returns:
         The summary dict (the same on every rank; ``summary.json`` has a
         ``distributed`` entry with the world size and the partition).
 
     Raises:
-        FileExistsError: ``out`` already holds a run.
-        ValueError: the model family cannot run on a partitioned graph.
+        FileExistsError: ``out`` already holds a run and ``resume`` is False.
+        ValueError: the model family cannot run on a partitioned graph, or with
+            ``resume`` the folder's config differs from ``cfg``.
     """
     from tqdm.auto import tqdm
 
@@ -401,12 +473,14 @@ def run_distributed(
     rank, world = dist.get_rank(), dist.get_world_size()
     out = Path(out)
     cfg_path = out / "config.json"
-    if _agree(rank == 0 and cfg_path.exists()):
+    saved = _from_rank0(lambda: read_json(cfg_path) if cfg_path.exists() else None)
+    if saved is not None and not resume:
         raise FileExistsError(
             f"run_distributed: `out` must be a new folder; got {str(out)!r}, which "
-            "holds a run already (--resume is not supported with --distributed). "
-            "Pass another --out."
+            "holds a run already. Pass --resume to continue it, or another --out."
         )
+    if saved is not None:
+        check_same_config(cfg, saved, "run_distributed")
     t0 = time.perf_counter()
     ds = load_dataset(cfg)
     # refuse a bad option or family before writing anything
@@ -420,10 +494,15 @@ def run_distributed(
     bar = tqdm(jobs, desc=f"{cfg.model} on {ds.name} ({world} ranks)",
                disable=not progress or rank != 0, file=sys.stderr)
     for s, k, seed in bar:
+        run_dir = out / "runs" / f"split{s}-seed{k}"
+        done = run_dir / "result.json"
+        finished = _from_rank0(lambda d=done: read_json(d) if d.exists() else None)
+        if resume and finished is not None:
+            results.append(RunResult(**finished))
+            continue
         r = train_one_distributed(
-            cfg, ds, plan, split=s, seed=seed,
-            run_dir=out / "runs" / f"split{s}-seed{k}", progress=progress,
-            desc=f"split {s} seed {k}",
+            cfg, ds, plan, split=s, seed=seed, run_dir=run_dir, resume=resume,
+            progress=progress, desc=f"split {s} seed {k}",
         )
         results.append(r)
         bar.set_postfix(test=f"{100 * r.test_acc:.1f}")
@@ -449,8 +528,6 @@ def run_distributed(
         write_json(out / "summary.json", summary)
         (out / "summary.md").write_text(format_summary(summary))
         if plots:
-            from models.experiments.runfolder import read_json
-
             plotting.learning_curves(
                 [read_json(out / "runs" / f"split{s}-seed{k}" / "metrics.json")
                  for s, k, _ in jobs],

@@ -67,6 +67,7 @@ __all__ = [
     "RunResult",
     "UnstableStepError",
     "build_model",
+    "check_same_config",
     "check_step",
     "load_trained",
     "run",
@@ -269,6 +270,23 @@ def _energy(model: GraphPDEModel, x: torch.Tensor, graph: Any) -> tuple[float, f
         sol = _energy_trajectory(model, x, graph)
     ys = sol.ys.reshape(-1)
     return float(ys[0]), float(ys[-1])
+
+
+def check_same_config(cfg: RunConfig, saved: dict[str, Any], where: str) -> None:
+    """Refuse to resume a folder whose ``config.json`` (``saved``) differs from ``cfg``.
+
+    Raises:
+        ValueError: a run field differs (naming them).
+    """
+    old = RunConfig.from_dict(saved).run_fields()
+    new = cfg.run_fields()
+    if old != new:
+        diff = sorted(k for k in old if old.get(k) != new.get(k))
+        raise ValueError(
+            f"{where}: with --resume the configuration must match the folder's "
+            f"config.json; got differences in {diff}. Resume with the same "
+            "options (or only --out/--resume), or start a new folder."
+        )
 
 
 def train_one(
@@ -556,15 +574,7 @@ def run(
             "already. Pass --resume to continue it, or another --out."
         )
     if resume and cfg_path.exists():
-        saved = RunConfig.from_dict(read_json(cfg_path)).run_fields()
-        if saved != cfg.run_fields():
-            new = cfg.run_fields()
-            diff = sorted(k for k in saved if saved.get(k) != new.get(k))
-            raise ValueError(
-                f"run: with --resume the configuration must match the folder's "
-                f"config.json; got differences in {diff}. Resume with the same "
-                "options (or only --out/--resume), or start a new folder."
-            )
+        check_same_config(cfg, read_json(cfg_path), "run")
     t0 = time.perf_counter()
     ds = load_dataset(cfg)
     # Build one model before writing anything, so a bad option (incompatible

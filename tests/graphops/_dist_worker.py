@@ -76,7 +76,7 @@ def train_data(n: int):
     g = torch.Generator().manual_seed(11)
     x = torch.randn(n, 5, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (n,), generator=g)
-    mask = torch.rand(n, generator=g) < 0.5
+    mask = torch.rand(n, generator=g, dtype=torch.float64) < 0.5
     return x, y, mask
 
 
@@ -296,6 +296,83 @@ def edge_k(f: int):
     return torch.randn(f, f, generator=g, dtype=torch.float64)
 
 
+#: Attention families and PairNorm (``--case attn``): name -> builder keywords.
+ATTN_CASES = {
+    "grand-l": dict(family="grand", variant="l"),
+    "grand-l-softmax-rows": dict(family="grand", variant="l", normalization="softmax",
+                                 attention_norm_idx=0, qk_init=None),
+    "grand-l-kernel": dict(family="grand", variant="l", attention_type="exp_kernel",
+                           normalization="softmax", qk_init=None),
+    "grand-nl": dict(family="grand", variant="nl", qk_init=None),
+    "grand-nl-softmax": dict(family="grand", variant="nl", normalization="softmax",
+                             qk_init=None),
+    "grand-l-dopri5": dict(family="grand", variant="l", qk_init=None, adaptive=True),
+    "graphcon-gat": dict(family="graphcon"),
+    "pairnorm-PN": dict(family="pairnorm", mode="PN"),
+    "pairnorm-PN-SI": dict(family="pairnorm", mode="PN-SI"),
+    "pairnorm-PN-SCS": dict(family="pairnorm", mode="PN-SCS"),
+}
+
+
+def attn_model(family: str, adaptive: bool = False, **kw):
+    """A seeded small model of an attention family or PairNorm (float64, dropout 0)."""
+    from models import gcn, grand, graphcon
+    from solvers import RK4
+
+    # initialised in float64 whatever the process's default (the tests' conftest
+    # sets it; a worker on Cora never imports it)
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(19)
+    if family == "grand":
+        steps = {} if adaptive else dict(solver=RK4(), dt0=0.25)
+        m = grand.from_config(5, 3, hidden=4, heads=2, attention_dim=4,
+                              input_dropout=0.0, dropout=0.0, t1=1.0,
+                              tol_scale=1e3, **steps, **kw)
+    elif family == "graphcon":
+        m = graphcon.from_config(5, 3, coupling="attention", hidden=4, heads=2,
+                                 layers=3, dropout=0.0, step_dropout=False)
+    else:
+        m = gcn.pairnorm_from_config(5, 3, hidden=4, layers=3, dropout=0.0, **kw)
+    return m.to(torch.float64)
+
+
+#: The subset run on Cora (one launch, two ranks).
+ATTN_CORA = ("grand-l", "grand-nl", "graphcon-gat", "pairnorm-PN")
+
+
+def attention_cases(graph, parts: int, rank: int, method: str, keys=None) -> dict:
+    """Attention families and PairNorm on this rank's block (``--case attn``).
+
+    Per model: the owned output rows, the parameter gradients of a seeded
+    cotangent summed over the ranks, and one SGD step (loss and parameters).
+    """
+    import torch.distributed as dist
+
+    from models import DistributedGraph
+
+    def summed(t):
+        t = t.clone()
+        dist.all_reduce(t)
+        return t
+
+    plan = halo_plan(graph, partition(graph, parts, method=method), rank)
+    own = plan.owned
+    xs, ys, mask = train_data(graph.num_nodes)
+    cot = torch.randn(graph.num_nodes, 3, dtype=torch.float64,
+                      generator=torch.Generator().manual_seed(13))
+    out = {"owned": own}
+    for key in ATTN_CASES if keys is None else keys:
+        model = attn_model(**ATTN_CASES[key])
+        y = model(xs[own], DistributedGraph(plan))
+        (y * cot[own]).sum().backward()
+        grads = [summed(p.grad) for p in model.parameters()]
+        nfe = model.last_stats.num_rhs_evals
+        step = train_step(model, xs[own], ys[own], mask[own], DistributedGraph(plan),
+                          int(mask.sum()), summed)
+        out[f"attn/{key}"] = (y.detach(), grads, nfe, step)
+    return out
+
+
 def main() -> None:
     """Entry point of one rank."""
     rank_main(_cases)
@@ -316,6 +393,9 @@ def _cases(a: argparse.Namespace) -> dict:
         return {}
     if a.case == "edge":
         return edge_cases(graph, a.world, a.rank, a.method)
+    if a.case == "attn":
+        keys = ATTN_CORA if a.graph == "cora" else None
+        return attention_cases(graph, a.world, a.rank, a.method, keys)
     return run_cases(graph, a.world, a.rank, a.method, a.case == "all")
 
 

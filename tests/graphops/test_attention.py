@@ -366,7 +366,7 @@ def test_sddmm_scores_equal_gather_scores(
     x = torch.randn(12, 2)
     g_fast = torch.autograd.grad((fast @ x).pow(2).sum(), (q, k))
     g_ref = torch.autograd.grad((ref @ x).pow(2).sum(), (q, k))
-    for a, b in zip(g_fast, g_ref):
+    for a, b in zip(g_fast, g_ref, strict=True):
         assert torch.allclose(a, b, atol=1e-12)
 
 
