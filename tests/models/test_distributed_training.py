@@ -68,6 +68,7 @@ EXTRA = {
     "grand-l": _SMALL_GRAND,
     "grand-nl": _SMALL_GRAND,
     "graphcon-gat": ["--set", 'coupling="attention"'],
+    "pairnorm": ["--layers", "4"],
 }
 
 
