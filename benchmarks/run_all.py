@@ -1,4 +1,4 @@
-"""Run every benchmark in sequence: operators, block CG, solvers, models, training.
+"""Run every benchmark in sequence: operators, CG, solvers, models, training, scale.
 
 Each benchmark runs in its own Python process (they set global torch state such as
 the default dtype and the thread count, and the solver benchmark measures peak
@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench_adaptive.py",
     "bench_models.py",
     "bench_training.py",
+    "bench_scale.py",
 )
 
 

@@ -8,31 +8,18 @@ same log-probabilities and same parameter gradients in evaluation mode.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from torch.nn import functional as F
 
 from graphops.datasets import csbm
 
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(_BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_training", _BENCH / "bench_training.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_BENCH))
-    return module
+    return load_benchmark("bench_training")
 
 
 @pytest.fixture(scope="module")
