@@ -20,7 +20,7 @@ undirected edges, so ``1M nodes, 10M edges`` is about 5M undirected edges and
 ``M`` of every graph. The same graph (seed 0) is used by every process of a size.
 
 **Protocol.** Every (model, size) runs in fresh subprocesses, one after the other
-(``--processes`` of them at the largest size that fits, ``--processes-other`` at
+(``--processes`` of them at the largest size of ``--sizes``, ``--processes-other`` at
 the others), with ``torch.set_num_threads(--threads)`` (default 2) and
 ``MALLOC_MMAP_THRESHOLD_=131072`` so that freed large blocks leave the process
 (otherwise glibc keeps them in the heap and a later peak hides inside them). A
@@ -47,8 +47,11 @@ patterns cached on the graph, parameters and Adam state) are the ``nbytes`` of
 their tensors. Each process gets an address-space limit (``--max-gib``, default
 the available memory at the start minus 2 GiB), so a size that does not fit fails
 with an allocation error in its own process instead of waking the kernel's OOM
-killer on a shared machine, and a size whose peak, extrapolated linearly from the
-previous size, would exceed the limit is skipped with that reason.
+killer on a shared machine. A size is skipped, with the reason in the table, when
+its process peak or its epoch time, extrapolated linearly in ``N`` from the last
+size measured, would exceed the limit (less 1 GiB) or ``--max-epoch-s`` (600 s),
+or when a smaller size failed; the extra processes of the largest size are
+skipped when one process took longer than ``--repeat-budget-s`` (600 s).
 
 The growth exponents ``time ~ N^a`` and ``memory ~ N^b`` are least-squares slopes
 on log-log axes over the sizes measured (same mean degree, so ``M ~ N``).
@@ -56,7 +59,8 @@ on log-log axes over the sizes measured (same mean degree, so ``M ~ N``).
 Run: ``python benchmarks/bench_scale.py [--quick] [--sizes 100000,1000000]
 [--models gcn,pde-gcn-h] [--processes 3]`` (writes
 ``benchmarks/results/scale[_quick].{md,json,png}``; ``--quick`` (alias
-``--smoke``) uses graphs of 2000 and 4000 nodes and runs in seconds).
+``--smoke``) uses graphs of 2000 and 4000 nodes and 4 PDE-GCN layers: a smoke run
+of about a minute, mostly process start-up).
 """
 
 from __future__ import annotations
