@@ -98,6 +98,36 @@ def random_graph(num_nodes: int, num_directed_edges: int, seed: int = 0, device=
     return Graph(torch.stack([src, dst]), num_nodes, directed="symmetrize").to(device)
 
 
+def status_bytes(field: str) -> int | None:
+    """A field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``, ...) in bytes.
+
+    Returns:
+        The value, or ``None`` where the file or the field is unavailable.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset ``VmHWM`` (and with it ``ru_maxrss``) to the current RSS (Linux >= 4.0).
+
+    Returns:
+        False where ``/proc/self/clear_refs`` cannot be written.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def fmt_time(s: float | None) -> str:
     if s is None:
         return "n/a"

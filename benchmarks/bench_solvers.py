@@ -78,8 +78,10 @@ from _common import (  # noqa: E402
     process_medians,
     protocol_text,
     random_graph,
+    reset_peak,
     run_processes,
     save,
+    status_bytes,
     summarize_ratio,
     table,
 )
@@ -716,27 +718,6 @@ class _LearnedHeat(LinearTerm):
         return Laplacian(self.graph, "sym", edge_weight=self.weight, validate=False)
 
 
-def _status_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _memory_worker(spec: dict) -> None:
     """One configuration of part 3, in a fresh process; prints one JSON line."""
     torch.set_num_threads(spec["threads"])
@@ -756,8 +737,8 @@ def _memory_worker(spec: dict) -> None:
     lam_max(term.operator(0.0, y0))
     t_lam = time.perf_counter() - t0
     gc.collect()
-    exact_peak = _reset_peak()
-    rss0 = _status_bytes("VmRSS") or 0
+    exact_peak = reset_peak()
+    rss0 = status_bytes("VmRSS") or 0
     maxrss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     storages: dict[int, int] = {}
 
@@ -770,11 +751,11 @@ def _memory_worker(spec: dict) -> None:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         sol = solve(term, RK4(), y0=y0, t1=1.0, dt0=dt, adjoint=adjoint)
     t_fwd = time.perf_counter() - t0
-    rss_fwd = _status_bytes("VmRSS") or 0
+    rss_fwd = status_bytes("VmRSS") or 0
     sol.ys[-1].sum().backward()
     t_all = time.perf_counter() - t0
     if exact_peak:
-        peak = (_status_bytes("VmHWM") or 0) - rss0
+        peak = (status_bytes("VmHWM") or 0) - rss0
     else:  # ru_maxrss cannot be reset: an upper bound on the delta
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - min(
             maxrss0, rss0

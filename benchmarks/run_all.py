@@ -1,4 +1,4 @@
-"""Run every benchmark in sequence: operators, CG, solvers, models, training, GRAND.
+"""Run every benchmark in sequence, each in its own process.
 
 Each benchmark runs in its own Python process (they set global torch state such as
 the default dtype and the thread count, and the solver benchmark measures peak
@@ -27,6 +27,7 @@ BENCHMARKS = (
     "bench_models.py",
     "bench_training.py",
     "bench_grand.py",
+    "bench_scale.py",
 )
 
 

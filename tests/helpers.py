@@ -1,10 +1,16 @@
-"""Test helpers: exact reference problems and the empirical order of convergence."""
+"""Test helpers: exact reference problems, the empirical order, benchmark loaders."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -337,18 +343,43 @@ def operators() -> list[tuple[str, object]]:
     ]
 
 
-def load_benchmark(name: str):
-    """Import ``benchmarks/<name>.py`` (with ``benchmarks/`` importable meanwhile)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
-    sys.path.insert(0, str(bench))
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` imported as a module.
+
+    The benchmark folder is on ``sys.path`` and the module in ``sys.modules`` while
+    it executes (the scripts import ``_common``; dataclasses look their module up).
+    """
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(BENCHMARKS))
+    sys.modules[name] = module
     try:
-        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(bench))
+        del sys.modules[name]
+        sys.path.remove(str(BENCHMARKS))
     return module
+
+
+def run_benchmark(
+    script: str, argv: Sequence[str], results: Path
+) -> subprocess.CompletedProcess:
+    """Run ``benchmarks/<script>`` in a fresh process; results go to ``results``.
+
+    One thread, this checkout's packages on ``PYTHONPATH`` (not an installed copy),
+    ``GRAPHPDE_BENCH_RESULTS=results``; standard output and error are captured.
+    """
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *argv],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "GRAPHPDE_BENCH_RESULTS": str(results),
+            "PYTHONPATH": str(BENCHMARKS.parent),
+        },
+    )

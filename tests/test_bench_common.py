@@ -7,27 +7,14 @@ tests (they start worker processes).
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import BENCHMARKS, load_benchmark, run_benchmark
 
 
 @pytest.fixture(scope="module")
 def common():
-    spec = importlib.util.spec_from_file_location("_common", _BENCH / "_common.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_common"] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules["_common"]
-    return module
+    return load_benchmark("_common")
 
 
 def test_ratio_pairs_rounds_inside_a_process(common):
@@ -80,7 +67,7 @@ def test_interleaved_rotates_and_samples(common):
 
 def test_run_processes_bad_input(common):
     with pytest.raises(ValueError, match="`processes` must be >= 1"):
-        common.run_processes(_BENCH / "bench_cg.py", [], 0)
+        common.run_processes(BENCHMARKS / "bench_cg.py", [], 0)
 
 
 @pytest.mark.slow
@@ -95,18 +82,7 @@ def test_run_processes_bad_input(common):
     ids=lambda a: a[0],
 )
 def test_quick_run_of_a_protocol_benchmark(argv, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(_BENCH / argv[0]), *argv[1:]],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "OMP_NUM_THREADS": "1",
-            "GRAPHPDE_BENCH_RESULTS": str(tmp_path),
-            # the scripts import this checkout's packages, not an installed copy
-            "PYTHONPATH": str(_BENCH.parent),
-        },
-    )
+    proc = run_benchmark(argv[0], argv[1:], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Protocol (`benchmarks/_common.py`): 2 process(es)" in proc.stdout
     assert "x (" in proc.stdout  # a ratio with its spread

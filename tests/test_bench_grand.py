@@ -9,7 +9,6 @@ checked here in float64 on a small CSBM, outputs and parameter gradients.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,7 @@ from torch.nn import functional as F
 
 from graphops.datasets import csbm
 
-from helpers import load_benchmark
-
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import load_benchmark, run_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -106,24 +103,14 @@ def test_authors_pattern_refuses_other_configurations(bench):
 @pytest.mark.slow
 def test_quick_run(tmp_path):
     import os
-    import subprocess
 
     from graphops.datasets import DATA_ENV_VAR
 
     root = os.environ.get(DATA_ENV_VAR)
     if not root or not (Path(root) / "Planetoid" / "Cora").exists():
         pytest.skip(f"Cora not found: set {DATA_ENV_VAR} to the folder of Planetoid/")
-    proc = subprocess.run(
-        [sys.executable, str(_BENCH / "bench_grand.py"), "--quick", "--no-compile"]
-        + ["--processes", "1"],
-        capture_output=True,
-        text=True,
-        env={
-            **os.environ,
-            "OMP_NUM_THREADS": "1",
-            "GRAPHPDE_BENCH_RESULTS": str(tmp_path),
-            "PYTHONPATH": str(_BENCH.parent),
-        },
+    proc = run_benchmark(
+        "bench_grand.py", ["--quick", "--no-compile", "--processes", "1"], tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "authors' pattern" in proc.stdout and "x (" in proc.stdout

@@ -8,8 +8,6 @@ same log-probabilities and same parameter gradients in evaluation mode.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch.nn import functional as F
@@ -17,8 +15,6 @@ from torch.nn import functional as F
 from graphops.datasets import csbm
 
 from helpers import load_benchmark
-
-_BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
