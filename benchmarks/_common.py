@@ -390,3 +390,12 @@ def protocol_text(processes: int, repeat: int) -> str:
         "spread (min-max); absolute times are the median over processes of the "
         "per-process medians."
     )
+
+
+def jumps_text(flags: Sequence[str]) -> str:
+    """The mode-jump list printed under a table (from :func:`mode_jumps`)."""
+    if not flags:
+        return f"No mode jumps (no absolute time moved by more than {JUMP}x)."
+    return f"Mode jumps (absolute times moved by more than {JUMP}x):\n" + "\n".join(
+        f"- {f}" for f in flags
+    )

@@ -18,9 +18,13 @@ implementations side by side:
   ``K_l^T`` as 1x1 convolutions, the leapfrog update with a ``clone`` of the
   state per layer.
 
-Before timing, each depth asserts that the re-implementation gives our forward
-output (evaluation mode, weights copied across) to ``1e-5``, so the comparison is
-like for like. Epoch times are medians of interleaved repeats in one process.
+Epoch times follow the measurement protocol of ``_common``: ``--processes``
+worker processes (default 3), each running, per depth, one warm-up epoch of every
+implementation and then ``--repeats`` interleaved rounds of one epoch each; the
+table gives the median over processes of the per-process paired ratios with
+their spread (min-max), and the mode jumps. Before timing, every worker checks at
+every depth that the re-implementation gives our forward output (evaluation
+mode, weights copied across) to ``1e-5``, so the comparison is like for like.
 Peak memory is measured per configuration in a fresh subprocess: the growth of the
 resident set (``VmHWM - VmRSS``, the high-water mark reset through
 ``/proc/self/clear_refs`` just before the measured epoch, after one warm-up epoch),
@@ -43,8 +47,10 @@ backpropagates through the solver's operations and evaluates the right-hand side
 zero times (checked by counting the term's calls). Accuracies are those of the
 final model, evaluated with the variant's own solver.
 
-Run: ``python benchmarks/bench_training.py [--quick] [--parts A,B]`` (writes
-``benchmarks/results/training[_quick].{md,json}`` and the plot
+Run: ``python benchmarks/bench_training.py [--quick] [--parts A,B] [--threads 1]
+[--depths 2,64] [--repeats 5] [--processes 3]`` (writes
+``benchmarks/results/training[_quick].{md,json}``, or ``training_A`` /
+``training_B`` when one part runs, and part B's plot
 ``training_nfe[_quick].png``). The data root is ``$GRAPHPDE_DATA`` or the
 repository's sibling ``shared/data``; without Cora the script says so and exits 0.
 """
@@ -59,6 +65,7 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -70,7 +77,24 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from _common import RESULTS, fmt_time, machine, save, table  # noqa: E402
+from _common import (  # noqa: E402
+    PROCESSES,
+    RESULTS,
+    WORKER_FLAG,
+    emit,
+    fmt_time,
+    interleaved,
+    jumps_text,
+    machine,
+    mode_jumps,
+    process_medians,
+    protocol_text,
+    run_processes,
+    save,
+    summarize_ratio,
+    table,
+)
+from _common import load as load_average  # noqa: E402
 
 from graphops import Graph  # noqa: E402
 from graphops.datasets import DATA_ENV_VAR, load  # noqa: E402
@@ -308,8 +332,14 @@ def epoch_fns(data, layers: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------
-# Part A: time (one process, interleaved) and memory (a subprocess per row)
+# Part A: time (the protocol: workers) and memory (a subprocess per cell)
 # ---------------------------------------------------------------------------------
+#: The implementations of part A, in table order.
+NAMES = ("ours", "ours + Checkpoint()", "authors' loop")
+#: Largest eval-mode forward difference (float32) that counts as the same network.
+FORWARD_TOL = 1e-5
+
+
 def _rss_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -353,59 +383,108 @@ def measure_memory(impl: str, layers: int) -> float | None:
     return json.loads(res.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
-def part_a(data, depths, repeats: int) -> tuple[str, dict]:
-    """Epoch time and peak memory per depth; returns (markdown, raw numbers)."""
-    names = ("ours", "ours + Checkpoint()", "authors' loop")
-    rows, raw = [], {}
+def part_a_worker(data, depths, repeats: int) -> dict:
+    """One process of part A's protocol: per depth, check, warm up, interleave.
+
+    Per depth: the eval-mode forward of the authors' loop must equal ours (weights
+    copied) to :data:`FORWARD_TOL`; one warm-up epoch of each implementation
+    (a :class:`StabilityWarning` is an error); then ``repeats`` interleaved
+    rounds of one epoch each.
+
+    Raises:
+        RuntimeError: The two networks differ (the comparison would not be like
+            for like).
+    """
+    out = {"threads": torch.get_num_threads(), "depths": {}}
     for layers in depths:
         fns = epoch_fns(data, layers)
         ours, ref = fns["ours"][0], fns["authors' loop"][0]
         diff = max_forward_difference(ours, ref, data.x, data.graph)
-        assert diff < 1e-5, (
-            f"bench_training: the authors' loop differs from ours by {diff:.2e} at "
-            f"L = {layers}; the comparison would not be like for like."
-        )
+        if not diff < FORWARD_TOL:
+            raise RuntimeError(
+                f"bench_training: the authors' loop differs from ours by {diff:.2e} "
+                f"at L = {layers} (expected < {FORWARD_TOL:g}); the comparison "
+                "would not be like for like. Check AuthorsPDEGCNH against "
+                "models.pde_gcn."
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("error", StabilityWarning)
-            for name in names:
+            for name in NAMES:
                 fns[name][1]()
-        samples = {name: [] for name in names}
-        for _ in range(repeats):
-            for name in names:
-                t0 = time.perf_counter()
-                fns[name][1]()
-                samples[name].append(time.perf_counter() - t0)
-        med = {name: statistics.median(s) for name, s in samples.items()}
-        mem = {name: measure_memory(name, layers) for name in names}
-        raw[layers] = {"time_s": med, "peak_mib": mem, "forward_max_diff": diff}
-        base = med["ours"]
-        row = [layers]
-        row += [fmt_time(med[n]) for n in names]
-        row += [
-            f"**{med[names[2]] / base:.2f}x**",
-            f"{med[names[2]] / med[names[1]]:.2f}x",
-        ]
-        row += ["n/a" if mem[n] is None else f"{mem[n]:.0f} MiB" for n in names]
+            samples = interleaved(
+                {name: fns[name][1] for name in NAMES}, repeats, calibrate=False
+            )
+        out["depths"][str(layers)] = {"samples": samples, "diff": diff}
+    return out
+
+
+def part_a(
+    data, depths, repeats: int, processes: int = PROCESSES, argv=()
+) -> tuple[str, dict]:
+    """Epoch time (protocol) and peak memory per depth: (markdown, raw numbers).
+
+    ``argv`` are the options the workers need besides the depths and repeats
+    (``--threads``).
+    """
+    wargv = ["--parts", "A", "--depths", ",".join(str(d) for d in depths)]
+    wargv += ["--repeats", str(repeats), *argv]
+    load_before = load_average()
+    procs = run_processes(__file__, wargv, processes)
+    load_after = load_average()
+    rows, raw, flags = [], {}, []
+    slow = NAMES[2]
+    for layers in depths:
+        runs = [p["depths"][str(layers)]["samples"] for p in procs]
+        diff = max(p["depths"][str(layers)]["diff"] for p in procs)
+        med = {n: statistics.median(process_medians(runs, n)) for n in NAMES}
+        vs_ours = summarize_ratio(runs, slow, NAMES[0])
+        vs_ck = summarize_ratio(runs, slow, NAMES[1])
+        ck_cost = summarize_ratio(runs, NAMES[1], NAMES[0])
+        flags += [f"L = {layers}, {f}" for f in mode_jumps(runs)]
+        mem = {n: measure_memory(n, layers) for n in NAMES}
+        raw[layers] = {
+            "time_s": med,
+            "per_process_median_s": {n: process_medians(runs, n) for n in NAMES},
+            "authors_over_ours": asdict(vs_ours),
+            "authors_over_checkpoint": asdict(vs_ck),
+            "checkpoint_over_ours": asdict(ck_cost),
+            "peak_mib": mem,
+            "forward_max_diff": diff,
+        }
+        row = [layers] + [fmt_time(med[n]) for n in NAMES]
+        row += [f"**{vs_ours}**", str(vs_ck), str(ck_cost)]
+        row += ["n/a" if mem[n] is None else f"{mem[n]:.0f} MiB" for n in NAMES]
         row.append(f"{diff:.1e}")
         rows.append(row)
         print(row, flush=True)
     headers = (
         ["layers"]
-        + [f"epoch: {n}" for n in names]
-        + ["authors' / ours (target >= 3x at 64)", "authors' / ours + Checkpoint()"]
-        + [f"peak RSS growth: {n}" for n in names]
-        + ["max abs diff of eval forward"]
+        + [f"epoch: {n}" for n in NAMES]
+        + [
+            "authors' / ours (target >= 3x at 64)",
+            "authors' / ours + Checkpoint()",
+            "ours + Checkpoint() / ours",
+        ]
+        + [f"peak RSS growth: {n}" for n in NAMES]
+        + ["max abs diff of eval forward (max over processes)"]
     )
+    threads = procs[0]["threads"]
     text = (
         "#### A. PDE-GCN_H training epoch on Cora: ours vs the authors' loop\n\n"
         f"Cora public split ({data.graph.num_nodes} nodes, {data.graph.num_edges} "
         f"undirected edges, {data.x.shape[1]} features), width {HIDDEN}, h = "
-        f"{H_STEP}, dropout {DROPOUT}, float32, {torch.get_num_threads()} threads. "
+        f"{H_STEP}, dropout {DROPOUT}, float32, {threads} thread(s). "
         "Epoch = forward (train mode) + NLL on the training mask + backward + Adam "
-        f"step. Times: medians of {repeats} interleaved repeats after one warm-up "
-        "epoch. Peak RSS growth: VmHWM - VmRSS over one epoch after a warm-up "
-        "epoch, fresh subprocess per cell, MALLOC_MMAP_THRESHOLD_=131072.\n\n"
+        "step; one sample = one epoch, after one warm-up epoch of each "
+        "implementation per process. Peak RSS growth: VmHWM - VmRSS over one epoch "
+        "after a warm-up epoch, fresh subprocess per cell, "
+        "MALLOC_MMAP_THRESHOLD_=131072. Load average before / after the timing "
+        f"workers: {load_before} / {load_after}.\n\n"
         + table(headers, rows)
+        + "\n\n"
+        + protocol_text(processes, repeats)
+        + "\n\n"
+        + jumps_text(flags)
         + "\n"
     )
     return text, raw
@@ -653,8 +732,18 @@ def main(argv: list[str] | None = None) -> str:
         "--depths", default=None, help="part A depths, e.g. 2,64 (default: all)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="part A repeats (default 5; 3 quick)"
+        "--repeats",
+        type=int,
+        default=None,
+        help="part A interleaved rounds per process (default 5; 3 quick)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        help=f"processes of part A's protocol (default {PROCESSES})",
+    )
+    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--grand-child", default=None, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
@@ -674,17 +763,21 @@ def main(argv: list[str] | None = None) -> str:
     if data is None:
         return ""
     parts = {p.strip().upper() for p in opts.parts.split(",")}
+    depths = (
+        tuple(int(d) for d in opts.depths.split(","))
+        if opts.depths
+        else (QUICK_DEPTHS if opts.quick else DEPTHS)
+    )
+    repeats = opts.repeats or (3 if opts.quick else 5)
+    if opts.worker:
+        emit(part_a_worker(data, depths, repeats))
+        return ""
     suffix = "_quick" if opts.quick else ""
     t0 = time.perf_counter()
     sections, raw = [], {"machine": machine(), "quick": opts.quick}
     if "A" in parts:
-        depths = (
-            tuple(int(d) for d in opts.depths.split(","))
-            if opts.depths
-            else (QUICK_DEPTHS if opts.quick else DEPTHS)
-        )
-        repeats = opts.repeats or (3 if opts.quick else 5)
-        text, raw["A"] = part_a(data, depths, repeats)
+        argv_w = [] if opts.threads is None else ["--threads", str(opts.threads)]
+        text, raw["A"] = part_a(data, depths, repeats, opts.processes, argv_w)
         print(text, flush=True)
         sections.append(text)
     if "B" in parts:
@@ -699,8 +792,10 @@ def main(argv: list[str] | None = None) -> str:
         + "\n".join(sections)
         + f"\nTotal time: {total:.0f} s.\n"
     )
-    save(f"training{suffix}", text)
-    (RESULTS / f"training{suffix}.json").write_text(json.dumps(raw, indent=1))
+    # A run of one part does not overwrite the record of both.
+    name = "training" if parts >= {"A", "B"} else "training_" + "".join(sorted(parts))
+    path = save(name + suffix, text)
+    path.with_suffix(".json").write_text(json.dumps(raw, indent=1))
     return text
 
 

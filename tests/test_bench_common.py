@@ -1,8 +1,8 @@
 """The benchmarks' measurement protocol (``benchmarks/_common.py``) and its smoke run.
 
 The protocol's arithmetic is checked on hand-made samples (ratios and flags worked
-out by hand below); the quick runs of the two benchmarks that use it are slow smoke
-tests (they start worker processes).
+out by hand below); quick runs of the benchmarks that use it are slow smoke tests
+(they start worker processes).
 """
 
 from __future__ import annotations
@@ -76,10 +76,14 @@ def test_run_processes_bad_input(common):
     [
         ["bench_cg.py", "--quick", "--processes", "2"],
         ["bench_solvers.py", "--quick", "--parts", "1", "--processes", "2"],
+        [
+            "bench_solvers.py",
+            *("--quick", "--parts", "2", "--processes", "2", "--threads", "1"),
+        ],
         ["bench_operators.py", "--quick", "--parts", "learned", "--processes", "2"],
         ["bench_adaptive.py", "--quick", "--processes", "2"],
     ],
-    ids=lambda a: a[0],
+    ids=["cg", "solvers-part1", "solvers-part2", "operators-learned", "adaptive"],
 )
 def test_quick_run_of_a_protocol_benchmark(argv, tmp_path):
     proc = run_benchmark(argv[0], argv[1:], tmp_path)

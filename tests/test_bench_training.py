@@ -3,7 +3,8 @@
 ``benchmarks/bench_training.py`` times our PDE-GCN_H against a re-implementation of
 the authors' layer loop (gather + ``index_add_``); the comparison is only like for
 like if both compute the same network. Checked here in float64 on a small CSBM:
-same log-probabilities and same parameter gradients in evaluation mode.
+same log-probabilities and same parameter gradients in evaluation mode. A slow
+smoke test runs part A quick under the measurement protocol (needs Cora).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from torch.nn import functional as F
 
 from graphops.datasets import csbm
 
-from helpers import load_benchmark
+from helpers import load_benchmark, run_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,26 @@ def test_gcn_norm_matches_the_code_operator(bench, data):
     assert i.numel() == 2 * g.num_edges + g.num_nodes
     d = g.degree() + 1.0
     torch.testing.assert_close(w, (d[i] * d[j]).rsqrt())
+
+
+@pytest.mark.slow
+def test_quick_part_a_under_the_protocol(shared_data, tmp_path, monkeypatch):
+    # Two worker processes, one depth, two rounds: the table carries the ratio
+    # with its spread and the protocol sentence; the record of both parts
+    # (training_quick.md) is not overwritten by a run of part A alone.
+    monkeypatch.setenv("GRAPHPDE_DATA", str(shared_data))
+    proc = run_benchmark(
+        "bench_training.py",
+        ["--quick", "--parts", "A", "--depths", "2", "--repeats", "2"]
+        + ["--processes", "2", "--threads", "1"],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "Protocol (`benchmarks/_common.py`): 2 process(es) x 2 " in out
+    assert "| 2 | " in out and "x (" in out  # the L = 2 row, a ratio with spread
+    assert "Load average before / after" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "training_A_quick.json",
+        "training_A_quick.md",
+    ]
