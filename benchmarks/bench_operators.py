@@ -1,15 +1,17 @@
-"""Operator kernel benchmark (issue: foundation, section 6).
+"""Operator kernel benchmark (issue: foundation, section 6; protocol: issue 13).
 
-Side by side in one run, F = 64, float32: applying the combinatorial Laplacian
+Both parts follow the protocol of ``_common`` (interleaved rounds inside a process,
+``--processes`` processes, median ratio and spread, mode jumps flagged).
+
+Part ``forward``, F = 64, float32: applying the combinatorial Laplacian
 ``L = D - W`` with graphpde's kernel versus raw torch CSR ``@``, ``torch.sparse.mm``
 on COO, scipy CSR, gather + ``index_add_`` and torch-scatter's ``scatter_add`` (when
-installed); then forward+backward with learnable edge weights versus torch's
-built-in sparse autograd and gather + ``index_add_`` autograd.
+installed), all checked to give the same product; then forward+backward with
+learnable edge weights versus torch's built-in sparse autograd (seconds per call:
+sampled in the first round only) and gather + ``index_add_`` autograd.
 
-Part ``learned`` (issue 13, target 3) follows the protocol of ``_common``
-(interleaved rounds inside a process, ``--processes`` processes, median ratio and
-spread, mode jumps flagged): forward + backward with the operator rebuilt from
-learned edge weights on every call, against the forward apply of a prebuilt
+Part ``learned`` (issue 13, target 3): forward + backward with the operator rebuilt
+from learned edge weights on every call, against the forward apply of a prebuilt
 operator, the same step with the composed-ops value construction (before the fused
 node), the kernel's own forward + backward with leaf values (the floor), and
 gather + ``index_add_`` autograd.
@@ -29,12 +31,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (  # noqa: E402
-    JUMP,
     PROCESSES,
     WORKER_FLAG,
     emit,
     fmt_time,
     interleaved,
+    jumps_text,
     load,
     machine,
     mode_jumps,
@@ -45,7 +47,6 @@ from _common import (  # noqa: E402
     save,
     summarize_ratio,
     table,
-    timeit,
 )
 
 from graphops import Laplacian  # noqa: E402
@@ -60,50 +61,82 @@ F = 64
 TARGET = 4.0
 
 
+def _forward_cases(quick: bool) -> list[tuple[str, int, int, bool, int]]:
+    """``(label, N, directed edges, time torch sparse autograd, rounds)``."""
+    cases = [("Cora-size", 2708, 10_556, True, 5 if quick else 15)]
+    if not quick:
+        cases += [
+            ("200k edges", 50_000, 200_000, True, 7),
+            ("1M edges", 200_000, 1_000_000, False, 3),
+        ]
+    return cases
+
+
 def bench_graph(
     label: str,
     n: int,
     e: int,
+    sparse_autograd: bool,
+    repeat: int,
     *,
-    f: int = 64,
-    sparse_autograd: bool = True,
     device="cpu",
 ) -> dict:
+    """One process's interleaved samples of the forward and fwd+bwd tables."""
     g = random_graph(n, e, device=device).to(dtype=torch.float32)
-    x = torch.randn(n, f, device=device)
+    x = torch.randn(n, F, device=device)
     L = Laplacian(g)
     csr = L.pattern.tensor(L.values)  # the same matrix as a plain torch CSR tensor
     coo = csr.to_sparse_coo().coalesce()
     sci = L.to_scipy().astype("float32")
     xn = x.cpu().numpy()
     row, col, vals = L.pattern.row, L.pattern.col, L.values
+    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+
+    def synced(fn):
+        def call():
+            out = fn()
+            sync()
+            return out
+
+        return call
 
     def gather_add(v, xx):
-        return xx.new_zeros(n, f).index_add_(
+        return xx.new_zeros(n, F).index_add_(
             0, row, v.unsqueeze(1) * xx.index_select(0, col)
         )
 
-    res = {"label": label, "N": n, "nnz": L.pattern.nnz, "E_und": g.num_edges}
-    res["ours"] = timeit(lambda: L @ x)
-    res["csr"] = timeit(lambda: csr @ x)
-    res["coo"] = timeit(lambda: torch.sparse.mm(coo, x))
-    res["scipy"] = timeit(lambda: sci @ xn) if device == "cpu" else None
-    res["gather"] = timeit(lambda: gather_add(vals, x))
+    fwd = {
+        "ours": lambda: L @ x,
+        "csr": lambda: csr @ x,
+        "coo": lambda: torch.sparse.mm(coo, x),
+        "gather": lambda: gather_add(vals, x),
+    }
+    if device == "cpu":
+        fwd["scipy"] = lambda: sci @ xn
     try:
         import torch_scatter
 
-        res["scatter"] = timeit(
-            lambda: torch_scatter.scatter_add(
-                vals.unsqueeze(1) * x.index_select(0, col), row, dim=0, dim_size=n
-            )
+        fwd["scatter"] = lambda: torch_scatter.scatter_add(
+            vals.unsqueeze(1) * x.index_select(0, col), row, dim=0, dim_size=n
         )
     except ImportError:
-        res["scatter"] = None
+        pass
+    # the comparison is only meaningful if all compute the same product
+    ref = (L @ x).cpu()
+    scale = float(ref.abs().max())
+    for k, fn in fwd.items():
+        got = torch.as_tensor(fn()).cpu()
+        assert float((got - ref).abs().max()) <= 1e-4 * scale, f"{label}: {k}"
 
     # forward + backward with learnable edge weights (operator built inside: the
     # realistic training step, where the weights change every iteration)
     w = (torch.rand(g.num_edges, device=device) + 0.5).requires_grad_()
     xg = x.clone().requires_grad_()
+    idx = torch.stack([row, col])
+
+    def lap_values(wt):
+        # the same values as Laplacian(g, edge_weight=wt), built with dense ops
+        return Laplacian(g, edge_weight=wt, validate=False).values
 
     def ours_fb():
         y = Laplacian(g, edge_weight=w, validate=False) @ xg
@@ -112,16 +145,6 @@ def bench_graph(
     def ours_fwd_learned():
         with torch.no_grad():
             return Laplacian(g, edge_weight=w, validate=False) @ xg
-
-    res["ours_fwd_learned"] = timeit(ours_fwd_learned)
-    res["ours_fb"] = timeit(ours_fb)
-
-    # reference: torch's generic sparse autograd on the same values graph
-    idx = torch.stack([row, col])
-
-    def lap_values(wt):
-        # the same values as Laplacian(g, edge_weight=wt), built with dense ops
-        return Laplacian(g, edge_weight=wt, validate=False).values
 
     def torch_sparse_fb():
         a = torch.sparse_coo_tensor(idx, lap_values(w), (n, n))
@@ -132,72 +155,96 @@ def bench_graph(
         y = gather_add(lap_values(w), xg)
         y.backward(torch.ones_like(y))
 
-    res["gather_fb"] = timeit(gather_fb, repeat=3, warmup=1)
-    res["torch_sparse_fb"] = (
-        timeit(torch_sparse_fb, repeat=1, warmup=0, min_time=0)
-        if sparse_autograd
-        else None
-    )
     # correctness of the comparison: same gradients
     w.grad = None
-    xg.grad = None
     ours_fb()
     gw = w.grad.clone()
     w.grad = None
-    xg.grad = None
     gather_fb()
     assert torch.allclose(gw, w.grad, rtol=1e-3, atol=1e-3), "gradient mismatch"
-    return res
+    fb = {
+        "ours_fwd_learned": ours_fwd_learned,
+        "ours_fb": ours_fb,
+        "gather_fb": gather_fb,
+    }
+    if sparse_autograd:
+        # seconds per call at 200k edges: sampled in the first round only
+        fb["torch_sparse_fb"] = torch_sparse_fb
+    samples = interleaved({k: synced(v) for k, v in fwd.items()}, repeat)
+    samples |= interleaved(
+        {k: synced(v) for k, v in fb.items()}, repeat, once=("torch_sparse_fb",)
+    )
+    return {
+        "label": label,
+        "N": n,
+        "nnz": L.pattern.nnz,
+        "samples": samples,
+    }
 
 
-def forward_part(quick: bool, device: str) -> str:
-    """The single-process forward and learned-weights tables (issue 5)."""
-    cases = [("Cora-size", 2708, 10556, True)]
-    if not quick:
-        cases += [
-            ("200k edges", 50_000, 200_000, True),
-            ("1M edges", 200_000, 1_000_000, False),
-        ]
-    results = [
-        bench_graph(lbl, n, e, sparse_autograd=sa, device=device)
-        for lbl, n, e, sa in cases
-    ]
+def forward_worker(quick: bool, device: str) -> None:
+    """One process of the protocol for part ``forward``: every case, then emit."""
+    torch.manual_seed(0)
+    emit([bench_graph(*c, device=device) for c in _forward_cases(quick)])
 
-    def ratio(num, den):
-        return "n/a" if num is None or den is None else f"{num / den:.2f}x"
 
-    fwd_rows = [
-        [
-            r["label"],
-            r["N"],
-            r["nnz"],
-            fmt_time(r["ours"]),
-            fmt_time(r["csr"]),
-            fmt_time(r["coo"]),
-            fmt_time(r["scipy"]),
-            fmt_time(r["gather"]),
-            fmt_time(r["scatter"]),
-            ratio(r["csr"], r["ours"]),
-            ratio(r["gather"], r["ours"]),
-        ]
-        for r in results
-    ]
-    fb_rows = [
-        [
-            r["label"],
-            fmt_time(r["ours_fwd_learned"]),
-            fmt_time(r["ours_fb"]),
-            ratio(r["ours_fb"], r["ours_fwd_learned"]),
-            fmt_time(r["gather_fb"]),
-            fmt_time(r["torch_sparse_fb"]),
-            ratio(r["gather_fb"], r["ours_fb"]),
-            ratio(r["torch_sparse_fb"], r["ours_fb"]),
-        ]
-        for r in results
-    ]
+def forward_part(quick: bool, device: str, processes: int) -> str:
+    """Part ``forward`` under the protocol; the markdown text."""
+    argv_w = ["--parts", "forward", "--device", device] + (["--quick"] if quick else [])
+    load_before = load()
+    procs = run_processes(__file__, argv_w, processes)
+    load_after = load()
+    fwd_rows, fb_rows, flags = [], [], []
+    for i, first in enumerate(procs[0]):
+        runs = [p[i]["samples"] for p in procs]
+        med = {k: statistics.median(process_medians(runs, k)) for k in runs[0]}
+        flags += [f"{first['label']}, {f}" for f in mode_jumps(runs)]
+
+        def t(k, med=med):
+            return fmt_time(med[k]) if k in med else "not run"
+
+        def r(slow, fast, runs=runs, bold=False):
+            if slow not in runs[0] or fast not in runs[0]:
+                return "n/a"
+            text = str(summarize_ratio(runs, slow, fast))
+            return f"**{text}**" if bold else text
+
+        fwd_rows.append(
+            [
+                first["label"],
+                first["N"],
+                first["nnz"],
+                t("ours"),
+                t("csr"),
+                t("coo"),
+                t("scipy"),
+                t("gather"),
+                t("scatter"),
+                r("csr", "ours", bold=True),
+                r("gather", "ours", bold=True),
+                r("coo", "ours"),
+                r("scipy", "ours"),
+                r("scatter", "ours"),
+            ]
+        )
+        fb_rows.append(
+            [
+                first["label"],
+                t("ours_fwd_learned"),
+                t("ours_fb"),
+                r("ours_fb", "ours_fwd_learned", bold=True),
+                t("gather_fb"),
+                t("torch_sparse_fb"),
+                r("gather_fb", "ours_fb"),
+                r("torch_sparse_fb", "ours_fb", bold=True),
+            ]
+        )
+    repeat = max(c[4] for c in _forward_cases(quick))
     text = (
-        f"### Operator kernel (F = 64, float32, L = D - W)\n\nMachine: {machine()}\n\n"
-        "Forward `L @ x` (operator prebuilt):\n\n"
+        f"### Operator kernel (F = {F}, float32, L = D - W)\n\n"
+        f"Machine: {machine()}; load average before / after: {load_before} / "
+        f"{load_after}\n\n"
+        "Forward `L @ x` (operator prebuilt); speed = the other's time / ours:\n\n"
         + table(
             [
                 "graph",
@@ -211,11 +258,15 @@ def forward_part(quick: bool, device: str) -> str:
                 "torch-scatter",
                 "speed vs CSR (target >= 0.9x)",
                 "speed vs gather (target >= 8x)",
+                "speed vs COO",
+                "speed vs scipy",
+                "speed vs torch-scatter",
             ],
             fwd_rows,
         )
         + "\n\nForward + backward with learnable edge weights "
-        "(operator rebuilt from the weights each call):\n\n"
+        "(operator rebuilt from the weights each call; torch sparse autograd is "
+        "sampled once per process, in the first round):\n\n"
         + table(
             [
                 "graph",
@@ -229,12 +280,11 @@ def forward_part(quick: bool, device: str) -> str:
             ],
             fb_rows,
         )
-        + "\n"
+        + f"\n\n{protocol_text(processes, repeat)}\n\n{jumps_text(flags)}\n"
     )
     print(text)
     save("operators" + ("_quick" if quick else ""), text)
     return text
-
 
 
 def _learned_cases(quick: bool) -> list[tuple[str, int, int, int]]:
@@ -374,13 +424,7 @@ def learned_part(quick: bool, processes: int) -> str:
         "returns the gradients w.r.t. `w` and `x` (`torch.autograd.grad` with a "
         "given upstream gradient).\n\n"
         f"{table(headers, rows)}\n\n{protocol_text(processes, repeat)}\n\n"
-        + (
-            f"Mode jumps (absolute times moved by more than {JUMP}x):\n"
-            + "\n".join(f"- {f}" for f in flags)
-            if flags
-            else f"No mode jumps (no absolute time moved by more than {JUMP}x)."
-        )
-        + "\n"
+        f"{jumps_text(flags)}\n"
     )
     print(text)
     save("operators_learned" + ("_quick" if quick else ""), text)
@@ -399,8 +443,7 @@ def main(argv: list[str] | None = None) -> str:
         nargs="+",
         choices=["forward", "learned"],
         default=["forward", "learned"],
-        help="forward: the single-process tables; learned: target 3 under the "
-        "protocol",
+        help="forward: the kernel against the other implementations; learned: target 3",
     )
     ap.add_argument(
         "--processes",
@@ -411,11 +454,15 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
-        learned_worker(a.quick)
+        # a worker runs the one part its parent asked for
+        if a.parts == ["forward"]:
+            forward_worker(a.quick, a.device)
+        else:
+            learned_worker(a.quick)
         return ""
     out = []
     if "forward" in a.parts:
-        out.append(forward_part(a.quick, a.device))
+        out.append(forward_part(a.quick, a.device, a.processes))
     if "learned" in a.parts:
         out.append(learned_part(a.quick, a.processes))
     return "\n".join(out)

@@ -81,9 +81,19 @@ def test_run_processes_bad_input(common):
             *("--quick", "--parts", "2", "--processes", "2", "--threads", "1"),
         ],
         ["bench_operators.py", "--quick", "--parts", "learned", "--processes", "2"],
+        ["bench_operators.py", "--quick", "--parts", "forward", "--processes", "2"],
         ["bench_adaptive.py", "--quick", "--processes", "2"],
+        ["bench_models.py", "--quick", "--processes", "2"],
     ],
-    ids=["cg", "solvers-part1", "solvers-part2", "operators-learned", "adaptive"],
+    ids=[
+        "cg",
+        "solvers-part1",
+        "solvers-part2",
+        "operators-learned",
+        "operators-forward",
+        "adaptive",
+        "models",
+    ],
 )
 def test_quick_run_of_a_protocol_benchmark(argv, tmp_path):
     proc = run_benchmark(argv[0], argv[1:], tmp_path)
