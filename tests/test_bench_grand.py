@@ -9,8 +9,6 @@ checked here in float64 on a small CSBM, outputs and parameter gradients.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch.nn import functional as F
@@ -101,14 +99,9 @@ def test_authors_pattern_refuses_other_configurations(bench):
 
 
 @pytest.mark.slow
-def test_quick_run(tmp_path):
-    import os
-
-    from graphops.datasets import DATA_ENV_VAR
-
-    root = os.environ.get(DATA_ENV_VAR)
-    if not root or not (Path(root) / "Planetoid" / "Cora").exists():
-        pytest.skip(f"Cora not found: set {DATA_ENV_VAR} to the folder of Planetoid/")
+def test_quick_run(shared_data, tmp_path, monkeypatch):
+    # the data folder comes from GRAPHPDE_DATA or the sibling shared/data
+    monkeypatch.setenv("GRAPHPDE_DATA", str(shared_data))
     proc = run_benchmark(
         "bench_grand.py", ["--quick", "--no-compile", "--processes", "1"], tmp_path
     )
