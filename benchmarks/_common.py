@@ -21,6 +21,7 @@ comparison
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -172,6 +173,24 @@ JUMP = 1.5
 # Processes per comparison (the protocol's minimum).
 PROCESSES = 3
 WORKER_FLAG = "--worker"
+
+
+def add_protocol_args(
+    parser: argparse.ArgumentParser, what: str = "the protocol"
+) -> None:
+    """Add the protocol's options: ``--processes`` and the hidden worker flag.
+
+    Args:
+        parser: An ``argparse.ArgumentParser``.
+        what: What the processes are for, in the help text.
+    """
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=PROCESSES,
+        help=f"processes of {what} (default {PROCESSES})",
+    )
+    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
 
 
 def load() -> str:

@@ -29,8 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (  # noqa: E402
     JUMP,
-    PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -191,13 +190,7 @@ def main(argv: list[str] | None = None) -> str:
     """Run the benchmark, print and save a markdown table, and return it."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="Cora-size only")
-    ap.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of the protocol (default {PROCESSES})",
-    )
-    ap.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(ap)
     a = ap.parse_args(argv)
     if a.worker:
         worker(a.quick)

@@ -42,8 +42,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (  # noqa: E402
     JUMP,
-    PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -189,13 +188,7 @@ def main(argv: list[str] | None = None) -> str:
         default=[1],
         help="torch thread counts to run (scipy's cg is single-threaded; default 1)",
     )
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of the protocol (default {PROCESSES})",
-    )
-    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(parser)
     opts = parser.parse_args(argv)
     if opts.worker:
         worker(opts)

@@ -64,8 +64,7 @@ sys.path.insert(0, str(HERE))
 
 from _common import (  # noqa: E402
     JUMP,
-    PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -304,10 +303,9 @@ def main(argv: list[str] | None = None) -> str:
     """Run the protocol, print and save the markdown tables, return them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="2 rounds per process")
-    ap.add_argument("--processes", type=int, default=PROCESSES)
     ap.add_argument("--no-compile", action="store_true", help="skip part 2")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1)")
-    ap.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(ap)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.worker:

@@ -31,8 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import (  # noqa: E402
-    PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -129,13 +128,7 @@ def main(argv: list[str] | None = None) -> str:
     """Time every family under the protocol, print and save the table, return it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 600-node graph")
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of the protocol (default {PROCESSES})",
-    )
-    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(parser)
     opts = parser.parse_args(argv)
     if opts.worker:
         worker(opts.quick)

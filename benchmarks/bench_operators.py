@@ -31,8 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (  # noqa: E402
-    PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -445,13 +444,7 @@ def main(argv: list[str] | None = None) -> str:
         default=["forward", "learned"],
         help="forward: the kernel against the other implementations; learned: target 3",
     )
-    ap.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of the protocol (default {PROCESSES})",
-    )
-    ap.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(ap)
     a = ap.parse_args(argv)
     if a.worker:
         # a worker runs the one part its parent asked for

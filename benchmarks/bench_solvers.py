@@ -71,7 +71,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import (  # noqa: E402
     PROCESSES,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -963,12 +963,6 @@ def main(argv: list[str] | None = None) -> str:
         "--parts", type=int, nargs="+", default=[1, 2, 3], choices=[1, 2, 3]
     )
     parser.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of the protocol of parts 1 and 2 (default {PROCESSES})",
-    )
-    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -976,7 +970,7 @@ def main(argv: list[str] | None = None) -> str:
     )
     parser.add_argument("--memory-worker", help=argparse.SUPPRESS)
     parser.add_argument("--part2-settings", help=argparse.SUPPRESS)
-    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(parser, "the protocol of parts 1 and 2")
     opts = parser.parse_args(argv)
     if opts.memory_worker:
         _memory_worker(json.loads(opts.memory_worker))

@@ -80,7 +80,7 @@ sys.path.insert(0, str(HERE))
 from _common import (  # noqa: E402
     PROCESSES,
     RESULTS,
-    WORKER_FLAG,
+    add_protocol_args,
     emit,
     fmt_time,
     interleaved,
@@ -737,13 +737,7 @@ def main(argv: list[str] | None = None) -> str:
         default=None,
         help="part A interleaved rounds per process (default 5; 3 quick)",
     )
-    parser.add_argument(
-        "--processes",
-        type=int,
-        default=PROCESSES,
-        help=f"processes of part A's protocol (default {PROCESSES})",
-    )
-    parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    add_protocol_args(parser, "part A's protocol")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--grand-child", default=None, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
