@@ -249,11 +249,7 @@ def normalize_scores(
         ValueError: an unknown ``normalization`` or an ``index`` of the wrong length.
     """
     where = "normalize_scores"
-    if normalization not in _NORMALIZATIONS:
-        raise ValueError(
-            f"{where}: `normalization` must be one of {_NORMALIZATIONS}; got "
-            f"{normalization!r}."
-        )
+    _check_normalization(where, None, normalization)
     if (
         not isinstance(index, Tensor)
         or index.dim() != 1
@@ -517,7 +513,8 @@ def _head_averaged(
 
 
 def _check_normalization(where: str, norm_idx: Any, normalization: Any) -> None:
-    if norm_idx not in (0, 1) or isinstance(norm_idx, bool):
+    """Check ``norm_idx`` (skipped when ``None``) and ``normalization``."""
+    if norm_idx is not None and (norm_idx not in (0, 1) or isinstance(norm_idx, bool)):
         raise ValueError(
             f"{where}: `norm_idx` must be 0 (normalise rows: row-stochastic) or 1 "
             f"(normalise columns, the authors' GRAND configs); got {norm_idx!r}."
