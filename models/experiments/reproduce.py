@@ -24,7 +24,10 @@ file absent, such as ``ind.pubmed.allx`` in the offline copy) are reported as
 Rows run cheapest first (:func:`estimated_cost`), so a partial table is as full
 as possible; ``reproduce.md`` and ``reproduce.json`` are rewritten after every
 row. ``--resume`` reuses finished rows (their ``summary.json``, without loading
-data) and continues unfinished ones from their checkpoints.
+data) and continues unfinished ones from their checkpoints. ``--table-only``
+tabulates what a folder holds without training; a row interrupted after ``k``
+of its ``n`` runs appears as **partial** (mean ± std of those ``k`` runs,
+``k of n`` in the runs column, no gap, since it is not the protocol's number).
 
 ``--depth`` adds the depth table: PDE-GCN_D, PDE-GCN_H, GCN and GCNII at 2, 4, 8,
 16, 32 and 64 layers on Cora and CiteSeer (Planetoid public split), with the
@@ -68,6 +71,7 @@ __all__ = [
     "add_parser",
     "depth_configs",
     "estimated_cost",
+    "expected_runs",
     "format_depth",
     "format_table",
     "gap_note",
@@ -183,14 +187,12 @@ def estimated_cost(cfg: RunConfig) -> float:
             16,
         )
     )
-    split = cfg.split or ("public" if key in ("cora", "citeseer", "pubmed") else "")
-    splits = len(cfg.splits) if cfg.splits is not None else _SPLITS.get(split, 10)
     a = cfg.model_args
     width = float(a.get("hidden", 64)) * (
         a.get("d", 1) + bool(a.get("add_lp")) + bool(a.get("add_hp"))
     )
     per_epoch = n * f * width + _steps(cfg) * (n * width**2 + 2 * e * width + _STEP)
-    return float(cfg.epochs * splits * cfg.seeds * per_epoch)
+    return float(cfg.epochs * expected_runs(cfg) * per_epoch)
 
 
 def _smoke(cfg: RunConfig) -> RunConfig:
@@ -333,6 +335,64 @@ def _fill(rec: dict[str, Any], cfg: RunConfig, summary: dict[str, Any]) -> None:
     )
 
 
+def expected_runs(cfg: RunConfig) -> int:
+    """The runs of ``cfg``'s protocol (splits x seeds), without loading data."""
+    key = cfg.dataset.lower()
+    split = cfg.split or ("public" if key in ("cora", "citeseer", "pubmed") else "")
+    splits = len(cfg.splits) if cfg.splits is not None else _SPLITS.get(split, 10)
+    return splits * cfg.seeds
+
+
+def _same_config(folder: Path, cfg: RunConfig) -> bool:
+    """Whether ``folder/config.json`` holds ``cfg``'s run (False if absent or bad)."""
+    try:
+        saved = RunConfig.from_dict(read_json(folder / "config.json"))
+    except (OSError, TypeError, ValueError):
+        return False
+    return saved.run_fields() == cfg.run_fields()
+
+
+def _finished_results(paths: list[Path]) -> list[training.RunResult]:
+    """The finished runs' results; empty if any ``result.json`` is unreadable."""
+    out = []
+    for path in paths:
+        try:
+            out.append(training.RunResult(**read_json(path)))
+        except (TypeError, ValueError):
+            return []
+    return out
+
+
+def _fill_partial(
+    rec: dict[str, Any],
+    cfg: RunConfig,
+    results: list[training.RunResult],
+    cont: str,
+) -> None:
+    """Record an interrupted row: the statistics of its finished runs, labelled.
+
+    The mean covers only the finished runs (the first splits or seeds of the
+    protocol), so the row gets no gap: it is not the protocol's number.
+    """
+    summary = training.summarise(cfg, results)
+    total = expected_runs(cfg)
+    rec.update(
+        status="partial",
+        runs=len(results),
+        runs_expected=total,
+        mean=summary["test_acc"]["mean"],
+        std=summary["test_acc"]["std"],
+        energy_t1=summary.get("energy_t1"),
+        diverged=summary.get("diverged", []),
+        wall_s=sum(r.wall_s for r in results),
+        test_max=summary.get("test_max"),
+        reason=(
+            f"partial: interrupted after {len(results)} of {total} runs; the mean "
+            f"is over those runs only (not the protocol's number, no gap); {cont}"
+        ),
+    )
+
+
 def _run_row(
     name: str,
     cfg: RunConfig,
@@ -352,13 +412,17 @@ def _run_row(
             rec["reused"] = True
             return
     if table_only:
-        finished = len(list(folder.glob("runs/*/result.json")))
+        finished = sorted(folder.glob("runs/*/result.json"))
         started = (folder / "config.json").exists()
+        cont = f"`graphpde reproduce --rows {name} --resume` continues it"
+        results = _finished_results(finished) if _same_config(folder, cfg) else []
+        if results:
+            _fill_partial(rec, cfg, results, cont)
+            return
         rec.update(
             status="not run",
             reason=(
-                f"interrupted: {finished} run(s) finished; `graphpde reproduce "
-                f"--rows {name} --resume` continues it"
+                f"interrupted: {len(finished)} run(s) finished; {cont}"
                 if started
                 else "not run yet"
             ),
@@ -419,6 +483,10 @@ def format_table(records: list[dict[str, Any]], *, smoke: bool = False) -> str:
             ours = f"{r['mean']:.2f} ± {r['std']:.2f}"
             gap = "" if r.get("gap") is None else f"{r['gap']:+.2f}"
             runs = str(r["runs"])
+        elif r["status"] == "partial":
+            ours = f"partial: {r['mean']:.2f} ± {r['std']:.2f}"
+            gap, runs = "", f"{r['runs']} of {r['runs_expected']}"
+            note = r["reason"]
         else:
             ours, gap, runs = r["status"], "", ""
             note = r["reason"]
@@ -445,13 +513,18 @@ def format_depth(records: list[dict[str, Any]]) -> str:
     def cell(r: dict[str, Any] | None, what: str) -> str:
         if r is None:
             return ""
-        if r["status"] != "done":
+        if r["status"] not in ("done", "partial"):
             return r["status"]
+        part = (
+            f" (partial, {r['runs']} of {r['runs_expected']} runs)"
+            if r["status"] == "partial"
+            else ""
+        )
         if what == "acc":
             bad = f" ({len(r['diverged'])} diverged)" if r.get("diverged") else ""
-            return f"{r['mean']:.1f} ± {r['std']:.1f}{bad}"
+            return f"{r['mean']:.1f} ± {r['std']:.1f}{bad}{part}"
         e = r.get("energy_t1")
-        return "" if e is None else f"{e:.3g}"
+        return "" if e is None else f"{e:.3g}{part}"
 
     out = []
     for what, title in (
@@ -540,9 +613,10 @@ def reproduce(
         progress: tqdm bars.
         plots: Write each run folder's PNG plots.
         echo: ``echo(line)`` after each row (``None``: silent).
-        table_only: Train nothing: tabulate the finished rows found in ``out``
-            and list the others as not run (with how many runs an interrupted
-            row has finished).
+        table_only: Train nothing: tabulate the finished rows found in ``out``;
+            an interrupted row is listed as ``partial`` with the mean ± std of
+            its finished runs and ``k of n`` runs (no gap), a row never started
+            as not run.
 
     Returns:
         ``{"mode", "rows", "depth", "wall_s"}`` (also ``out/reproduce.json``;
@@ -698,7 +772,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--table-only",
         action="store_true",
         help="train nothing: tabulate the finished rows in --out and list the "
-        "others as not run (interrupted rows with their finished run count)",
+        "others as not run; an interrupted row is listed as partial, with the "
+        "mean ± std of its finished runs, 'k of n' runs and no gap",
     )
     p.add_argument(
         "--data-root", help="directory of the raw files (default $GRAPHPDE_DATA)"
@@ -754,11 +829,12 @@ def main(args: argparse.Namespace) -> int:
         table_only=args.table_only,
     )
     records = result["rows"] + result["depth"]
-    kinds = ("done", "skipped", "not run")
+    kinds = ("done", "partial", "skipped", "not run")
     counts = {s: sum(r["status"] == s for r in records) for s in kinds}
     failed = [r for r in records if r["status"] == "failed"]
     print(
-        f"reproduce: {counts['done']} done, {counts['skipped']} skipped, "
+        f"reproduce: {counts['done']} done, {counts['partial']} partial, "
+        f"{counts['skipped']} skipped, "
         f"{counts['not run']} not run, "
         f"{len(failed)} failed in {_fmt_wall(result['wall_s'])}; table: "
         f"{out / 'reproduce.md'}"

@@ -377,3 +377,79 @@ def test_table_only_trains_nothing_and_lists_unfinished_rows(tmp_path, monkeypat
     assert "interrupted: 1 run(s) finished" in by["graff-texas"]["reason"]
     assert by["graff-cornell"]["reason"] == "not run yet"
     assert "not run" in (tmp_path / "reproduce.md").read_text()
+
+
+def test_table_only_reports_an_interrupted_row_as_partial(tmp_path, monkeypatch):
+    """An interrupted row: mean ± population std of its runs, "k of n", no gap."""
+    import numpy as np
+
+    monkeypatch.setattr(training, "run", lambda *a, **k: pytest.fail("trained"))
+    cfg = rp.table_configs()["graff-texas"]
+    row = tmp_path / "graff-texas"
+    row.mkdir()
+    (row / "config.json").write_text(json.dumps(cfg.to_dict()))
+    accs = [0.80, 0.85, 0.9]
+    for split, acc in enumerate(accs):
+        run = row / "runs" / f"split{split}-seed{split * 1000}"
+        run.mkdir(parents=True)
+        res = training.RunResult(
+            split=split,
+            seed=split * 1000,
+            best_epoch=3,
+            val_acc=0.7,
+            val_loss=0.5,
+            test_acc=acc,
+            test_max=acc + 0.01,
+            epochs=10,
+            stopped="patience",
+            energy_t0=2.0,
+            energy_t1=1.0,
+            nfe=4,
+            wall_s=10.0 + split,
+        )
+        (run / "result.json").write_text(json.dumps(res.to_dict()))
+    result = rp.reproduce(["graff-texas"], tmp_path, table_only=True, plots=False)
+    (rec,) = result["rows"]
+    assert rec["status"] == "partial"
+    assert (rec["runs"], rec["runs_expected"]) == (3, 10)
+    assert rec["mean"] == pytest.approx(np.mean(accs) * 100)
+    assert rec["std"] == pytest.approx(np.std(accs) * 100)  # population, as the preset
+    assert rec["wall_s"] == pytest.approx(33.0)
+    assert rec.get("gap") is None
+    table = (tmp_path / "reproduce.md").read_text()
+    line = next(x for x in table.splitlines() if x.startswith("| graff-texas"))
+    assert "partial: 85.00 ± 4.08" in line and "| 3 of 10 |" in line
+    assert "not the protocol's number" in line and "--resume" in line
+    # Results of another configuration are not mixed in: listed as not run.
+    other = dataclasses.replace(cfg, lr=cfg.lr * 2)
+    (row / "config.json").write_text(json.dumps(other.to_dict()))
+    result = rp.reproduce(["graff-texas"], tmp_path, table_only=True, plots=False)
+    assert result["rows"][0]["status"] == "not run"
+    assert "interrupted: 3 run(s) finished" in result["rows"][0]["reason"]
+
+
+def test_partial_depth_cells_say_so():
+    rec = {
+        "model": "gcn",
+        "dataset": "cora",
+        "layers": 2,
+        "status": "partial",
+        "mean": 80.0,
+        "std": 1.0,
+        "runs": 3,
+        "runs_expected": 10,
+        "energy_t1": 0.5,
+    }
+    text = rp.format_depth([rec])
+    assert "80.0 ± 1.0 (partial, 3 of 10 runs)" in text
+    assert "0.5 (partial, 3 of 10 runs)" in text
+
+
+def test_expected_runs_counts_splits_and_seeds():
+    cfgs = rp.table_configs()
+    assert rp.expected_runs(cfgs["graff-texas"]) == 10  # 10 Geom-GCN splits
+    assert rp.expected_runs(cfgs["gcn-cora"]) == 10  # public split x 10 seeds
+    assert rp.expected_runs(cfgs["grand-l-cora"]) == 20
+    assert (
+        rp.expected_runs(dataclasses.replace(cfgs["graff-texas"], splits=[0, 1])) == 2
+    )
