@@ -120,15 +120,41 @@ def depth_configs(
     layers: tuple[int, ...] = DEPTH_LAYERS,
     datasets: tuple[str, ...] = DEPTH_DATASETS,
     seeds: int | None = None,
+    models: tuple[str, ...] | None = None,
 ) -> dict[str, RunConfig]:
     """The depth table's runs, named ``depth-<model>-<dataset>-L<layers>``.
 
     Each is the model's base preset (:data:`DEPTH_MODELS`) with ``layers``
     changed (and ``seeds`` if given); ``published`` is None (NF).
+
+    Args:
+        layers: Depths (positive ints).
+        datasets: A subset of :data:`DEPTH_DATASETS`.
+        seeds: Seeds per run (``None``: the base preset's).
+        models: A subset of :data:`DEPTH_MODELS` (``None``: all of them).
+
+    Raises:
+        ValueError: an unknown model or dataset (with a suggestion), or a depth
+            that is not a positive int.
     """
+    where = "depth_configs"
+    models = tuple(DEPTH_MODELS) if models is None else tuple(models)
+    models = tuple(resolve(where, "model", m, list(DEPTH_MODELS)) for m in models)
+    datasets = tuple(
+        resolve(where, "dataset", d, list(DEPTH_DATASETS)) for d in datasets
+    )
+    bad = [n for n in layers if isinstance(n, bool) or not isinstance(n, int) or n < 1]
+    if bad or not layers:
+        raise ValueError(
+            f"{where}: `layers` must be positive ints; got {list(layers)}. Pass "
+            "e.g. 2,4,8."
+        )
+    if seeds is not None and (not isinstance(seeds, int) or seeds < 1):
+        raise ValueError(f"{where}: `seeds` must be a positive int; got {seeds!r}.")
     out: dict[str, RunConfig] = {}
     for ds in datasets:
-        for model, base in DEPTH_MODELS.items():
+        for model in models:
+            base = DEPTH_MODELS[model]
             data = load_preset(base.format(ds=ds))
             for n in layers:
                 name = f"depth-{model}-{ds}-L{n}"
@@ -594,6 +620,9 @@ def reproduce(
     resume: bool = False,
     data_root: str | None = None,
     depth_seeds: int | None = None,
+    depth_models: tuple[str, ...] | None = None,
+    depth_datasets: tuple[str, ...] = DEPTH_DATASETS,
+    depth_layers: tuple[int, ...] = DEPTH_LAYERS,
     progress: bool = False,
     plots: bool = True,
     echo: Any = None,
@@ -610,6 +639,10 @@ def reproduce(
         resume: Reuse finished rows and continue unfinished ones.
         data_root: Folder of the raw files (``None``: ``$GRAPHPDE_DATA``).
         depth_seeds: Seeds per depth run (``None``: the base preset's).
+        depth_models: The depth table's models (``None``: all of
+            :data:`DEPTH_MODELS`).
+        depth_datasets: Its datasets (a subset of :data:`DEPTH_DATASETS`).
+        depth_layers: Its depths.
         progress: tqdm bars.
         plots: Write each run folder's PNG plots.
         echo: ``echo(line)`` after each row (``None``: silent).
@@ -634,7 +667,13 @@ def reproduce(
     for name in dict.fromkeys(names):
         todo.append((name, known[name], out / name, "row"))
     if depth:
-        for name, cfg in depth_configs(seeds=depth_seeds).items():
+        grid = depth_configs(
+            layers=tuple(depth_layers),
+            datasets=tuple(depth_datasets),
+            seeds=depth_seeds,
+            models=depth_models,
+        )
+        for name, cfg in grid.items():
             todo.append((name, cfg, out / "depth" / name, "depth"))
     if not todo:
         raise ValueError(
@@ -715,6 +754,19 @@ def _echo_line(i: int, n: int, rec: dict[str, Any]) -> str:
 
 
 # -- command line -------------------------------------------------------------------
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in _names(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated ints such as 2,4,8; got {text!r}"
+        ) from None
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``graphpde reproduce`` on the ``graphpde`` subparsers."""
     p = subparsers.add_parser(
@@ -738,7 +790,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--rows",
-        type=lambda s: [v.strip() for v in s.split(",") if v.strip()],
+        type=_names,
         help="comma-separated row (preset) names, e.g. grand-l-cora,graff-texas",
     )
     g.add_argument("--all", action="store_true", help="every row of the table")
@@ -752,6 +804,22 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--depth-seeds",
         type=int,
         help="seeds per depth run (default: the base presets', 10)",
+    )
+    p.add_argument(
+        "--depth-models",
+        type=_names,
+        help=f"the depth table's models (default all: {','.join(DEPTH_MODELS)})",
+    )
+    p.add_argument(
+        "--depth-datasets",
+        type=_names,
+        help=f"its datasets (default {','.join(DEPTH_DATASETS)})",
+    )
+    p.add_argument(
+        "--depth-layers",
+        type=_ints,
+        help="its depths, comma-separated positive ints (default "
+        f"{','.join(map(str, DEPTH_LAYERS))})",
     )
     p.add_argument(
         "--smoke",
@@ -808,6 +876,20 @@ def main(args: argparse.Namespace) -> int:
         rows = list(table_configs())
     else:
         rows = list(args.rows or [])
+    subset = [
+        flag
+        for flag, value in (
+            ("--depth-models", args.depth_models),
+            ("--depth-datasets", args.depth_datasets),
+            ("--depth-layers", args.depth_layers),
+        )
+        if value is not None
+    ]
+    if subset and not args.depth:
+        raise ValueError(
+            f"reproduce: {', '.join(subset)} choose part of the depth table, so "
+            "they need --depth; got them without it. Add --depth."
+        )
     if not rows and not args.depth:
         raise ValueError(
             "reproduce: the rows to run must be given; got none. Pass --rows "
@@ -823,6 +905,9 @@ def main(args: argparse.Namespace) -> int:
         resume=args.resume,
         data_root=args.data_root,
         depth_seeds=args.depth_seeds,
+        depth_models=args.depth_models,
+        depth_datasets=tuple(args.depth_datasets or DEPTH_DATASETS),
+        depth_layers=tuple(args.depth_layers or DEPTH_LAYERS),
         progress=progress,
         plots=not args.no_plots,
         echo=None if args.quiet else print,

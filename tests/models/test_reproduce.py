@@ -244,7 +244,7 @@ def test_depth_configs_and_table():
     assert "| gcn | cora | 5 | 2.5 |" in text
 
 
-def _small_depth(seeds=None):
+def _small_depth(seeds=None, **_):
     """GCN and GCNII on the Cora stand-in at 2 and 4 layers."""
     out = {}
     for name in ("gcn-cora", "gcnii-cora"):
@@ -453,3 +453,52 @@ def test_expected_runs_counts_splits_and_seeds():
     assert (
         rp.expected_runs(dataclasses.replace(cfgs["graff-texas"], splits=[0, 1])) == 2
     )
+
+
+def test_depth_subset_configs_and_errors():
+    cfgs = rp.depth_configs(layers=(2, 8), datasets=("CiteSeer",), models=("GCN",))
+    assert sorted(cfgs) == ["depth-gcn-citeseer-L2", "depth-gcn-citeseer-L8"]
+    assert cfgs["depth-gcn-citeseer-L8"].layers == 8
+    with pytest.raises(ValueError, match="unknown model 'gcnn'. Did you mean"):
+        rp.depth_configs(models=("gcnn",))
+    with pytest.raises(ValueError, match="unknown dataset 'pubmed'"):
+        rp.depth_configs(datasets=("pubmed",))
+    with pytest.raises(ValueError, match="`layers` must be positive ints; got"):
+        rp.depth_configs(layers=(2, 0))
+    with pytest.raises(ValueError, match="`seeds` must be a positive int"):
+        rp.depth_configs(seeds=0)
+
+
+def test_cli_depth_subset(standin, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            "reproduce",
+            "--depth",
+            "--depth-models",
+            "gcn",
+            "--depth-datasets",
+            "cora",
+            "--depth-layers",
+            "2,3",
+            "--smoke",
+            "--no-plots",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    res = json.loads((out / "reproduce.json").read_text())
+    assert [r["name"] for r in res["depth"]] == [
+        "depth-gcn-cora-L2",
+        "depth-gcn-cora-L3",
+    ]
+    assert all(r["status"] == "done" for r in res["depth"])
+    assert "| gcn | cora |" in (out / "reproduce.md").read_text()
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--rows", "gcn-cora", "--depth-layers", "2"])
+    assert "they need --depth; got them without it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["reproduce", "--depth", "--depth-layers", "2,x"])
+    assert "comma-separated ints" in capsys.readouterr().err
