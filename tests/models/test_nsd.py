@@ -17,6 +17,7 @@ from models import GraphPDEModel
 from models.sheaf import (
     PRESETS,
     TRAINING_PRESETS,
+    EdgeWeightLearner,
     FromStalks,
     SheafDiffusionTerm,
     SheafLearner,
@@ -420,3 +421,38 @@ def test_call_errors():
         param_groups(torch.nn.Linear(2, 2), 0.01, 0.0)
     with pytest.raises(ValueError, match="`lr`"):
         param_groups(from_config(3, 2), 0.0, 0.0)
+
+
+@pytest.mark.parametrize("sparse", [False, True, "stalks"])
+def test_learners_equal_the_concatenation_formula(sparse):
+    """The per-node factorisation equals ``Φ [x_i ‖ x_j]`` built edge by edge."""
+    torch.manual_seed(3)
+    g = make_random_graph(12, 0.4, seed=5)
+    dp, c = 3, 4
+    learner = SheafLearner(dp, c, (2, 2), act="tanh", sparse=sparse).double()
+    weights = EdgeWeightLearner(dp, c).double()
+    x = torch.randn(12, dp * c, dtype=torch.float64, requires_grad=True)
+    row, col = g.directed_edge_index
+    z = torch.cat([x[row], x[col]], dim=1)  # [2M, 2 d' C], the authors' input
+    if sparse == "stalks":
+        zs = z.reshape(-1, 2, dp, c).sum(dim=2).reshape(-1, 2 * c)
+    elif sparse:
+        zs = z.reshape(-1, dp, 2 * c).sum(dim=1)
+    else:
+        zs = z
+    ref = torch.tanh(zs @ learner.linear.weight.T).reshape(-1, 2, 2)
+    got = learner(x, g)
+    torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
+    omega = torch.sigmoid(z @ weights.linear.weight.T)
+    m = g.num_edges
+    ref_w = (omega[:m] * omega[m:]).squeeze(1)
+    torch.testing.assert_close(weights(x, g), ref_w, rtol=0, atol=1e-12)
+    # Gradients with respect to the input and to Φ agree as well.
+    v = torch.randn_like(ref)
+    params = (x, learner.linear.weight)
+    g_ref = torch.autograd.grad((ref * v).sum(), params)
+    g_got = torch.autograd.grad((learner(x, g) * v).sum(), params)
+    for a, b in zip(g_got, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="must have d'\\*C = 12 columns; got 11"):
+        weights(torch.randn(12, 11, dtype=torch.float64), g)
