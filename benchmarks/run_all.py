@@ -28,6 +28,7 @@ BENCHMARKS = (
     "bench_training.py",
     "bench_grand.py",
     "bench_scale.py",
+    "bench_nsd.py",
 )
 
 
