@@ -375,15 +375,24 @@ class PDEGCNTerm(GraphTerm):
         return out if p.s is None else p.s.to(out.dtype) * out
 
     def residual(self, t: float | Tensor, f: Tensor, args: Any) -> Tensor:
-        r"""``r_l(f)`` with ``K_l = K(t)``; dropout on ``G f`` in training mode."""
+        r"""``r_l(f)`` with ``K_l = K(t)``; dropout on ``G f`` in training mode.
+
+        ``G`` acts on the node (edge) index and ``K`` on the channels, so they
+        commute: :math:`G^\top (z K) = (G^\top z) K`, and without dropout
+        :math:`(G f) K^\top = G (f K^\top)`. The channel products are therefore
+        taken on the ``N`` node rows instead of the ``2M`` edge rows wherever the
+        formula allows (equal to the edge-side order up to rounding; tested).
+        """
         p = self._args(args)
         k = self.K(t)
-        g = F.dropout(self.gradient(f, p), self.dropout, self.training)
-        z = g @ k.T
+        if self.training and self.dropout > 0:
+            z = F.dropout(self.gradient(f, p), self.dropout, True) @ k.T
+        else:
+            z = self.gradient(f @ k.T, p)
         if p.edge_term is not None:
             z = z + p.edge_term
         z = torch.relu(z) if self.activation == "relu" else torch.tanh(z)
-        return self.divergence(z @ k, p)
+        return self.divergence(z, p) @ k
 
     def extra_repr(self) -> str:
         """Width, depth, step, operator, activation, dropout, edge features."""
