@@ -550,10 +550,18 @@ def run(
         cfg: The configuration (with ``resume``, the folder's ``config.json``
             must describe the same run).
         out: The run folder.
-        resume: Continue an interrupted run: finished runs are read back, the
-            others restart from their checkpoints.
+        resume: Continue an interrupted run: finished runs are read back (their
+            ``result.json`` is enough), the others restart from their
+            checkpoints (or from scratch when there is none).
         progress: tqdm bars (runs and epochs).
-        plots: Write the PNG plots (needs matplotlib).
+        plots: Write the PNG plots (needs matplotlib). Runs read back without
+            their ``metrics.json`` (a folder kept without its large files) are
+            left out of the learning curves; the energy plot needs the first
+            run's ``best.pt`` and is skipped without it.
+
+    The summary's ``wall_s`` is the time of this call plus the recorded
+    ``wall_s`` of every run read back, so a protocol finished over several
+    sessions reports its whole training time.
 
     Returns:
         The summary dict (also ``summary.json`` and ``summary.md``).
@@ -584,6 +592,7 @@ def run(
     protocol, statement = protocol_of(cfg, ds)
     jobs = run_jobs(cfg, ds)
     results: list[RunResult] = []
+    reused_s = 0.0
     bar = tqdm(
         jobs, desc=f"{cfg.model} on {ds.name}", disable=not progress, file=sys.stderr
     )
@@ -592,6 +601,7 @@ def run(
         done = run_dir / "result.json"
         if resume and done.exists():
             results.append(RunResult(**read_json(done)))
+            reused_s += results[-1].wall_s
             continue
         r = train_one(
             cfg,
@@ -612,26 +622,34 @@ def run(
         "protocol": protocol,
         "protocol_statement": statement,
         **summarise(cfg, results),
-        "wall_s": time.perf_counter() - t0,
+        "wall_s": reused_s + time.perf_counter() - t0,
         "results": [r.to_dict() for r in results],
         "deviations": cfg.deviations,
     }
     write_json(out / "summary.json", summary)
     (out / "summary.md").write_text(format_summary(summary))
+    first_best = out / "runs" / f"split{jobs[0][0]}-seed{jobs[0][1]}" / "best.pt"
     if plots:
-        plotting.learning_curves(
-            [
-                read_json(out / "runs" / f"split{s}-seed{k}" / "metrics.json")
-                for s, k, _ in jobs
-            ],
-            out / "learning_curves.png",
-            title=f"{cfg.model} on {ds.name}",
-        )
+        histories = [
+            read_json(path)
+            for s, k, _ in jobs
+            if (path := out / "runs" / f"split{s}-seed{k}" / "metrics.json").exists()
+        ]
+        if histories:
+            plotting.learning_curves(
+                histories,
+                out / "learning_curves.png",
+                title=f"{cfg.model} on {ds.name}"
+                + (
+                    f" ({len(histories)} of {len(jobs)} runs have metrics)"
+                    if len(histories) < len(jobs)
+                    else ""
+                ),
+            )
+    if plots and first_best.exists():
         s, k, _ = jobs[0]
         model = build_model(cfg, ds)
-        model.load_state_dict(
-            load_checkpoint(out / "runs" / f"split{s}-seed{k}" / "best.pt")
-        )
+        model.load_state_dict(load_checkpoint(first_best))
         model.eval()
         with torch.no_grad():
             sol = _energy_trajectory(
