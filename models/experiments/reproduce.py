@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from models.experiments import train as training
+from models.experiments.cli import parse_list
 from models.experiments.config import RunConfig, list_presets, load_preset
 from models.experiments.data import is_builtin_dataset
 from models.experiments.registry import resolve
@@ -431,12 +432,10 @@ def _run_row(
     table_only: bool = False,
 ) -> None:
     done = folder / "summary.json"
-    if (resume or table_only) and done.exists() and (folder / "config.json").exists():
-        saved = RunConfig.from_dict(read_json(folder / "config.json"))
-        if saved.run_fields() == cfg.run_fields():
-            _fill(rec, cfg, read_json(done))
-            rec["reused"] = True
-            return
+    if (resume or table_only) and done.exists() and _same_config(folder, cfg):
+        _fill(rec, cfg, read_json(done))
+        rec["reused"] = True
+        return
     if table_only:
         finished = sorted(folder.glob("runs/*/result.json"))
         started = (folder / "config.json").exists()
@@ -754,13 +753,9 @@ def _echo_line(i: int, n: int, rec: dict[str, Any]) -> str:
 
 
 # -- command line -------------------------------------------------------------------
-def _names(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
 def _ints(text: str) -> list[int]:
     try:
-        return [int(v) for v in _names(text)]
+        return parse_list(text, int)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"must be comma-separated ints such as 2,4,8; got {text!r}"
@@ -790,7 +785,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--rows",
-        type=_names,
+        type=parse_list,
         help="comma-separated row (preset) names, e.g. grand-l-cora,graff-texas",
     )
     g.add_argument("--all", action="store_true", help="every row of the table")
@@ -807,12 +802,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--depth-models",
-        type=_names,
+        type=parse_list,
         help=f"the depth table's models (default all: {','.join(DEPTH_MODELS)})",
     )
     p.add_argument(
         "--depth-datasets",
-        type=_names,
+        type=parse_list,
         help=f"its datasets (default {','.join(DEPTH_DATASETS)})",
     )
     p.add_argument(
