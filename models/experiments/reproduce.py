@@ -420,6 +420,30 @@ def _fill_partial(
     )
 
 
+def _continue_command(
+    name: str, kind: str, out: Path, cfg: RunConfig, smoke: bool = False
+) -> str:
+    """The command that continues row (or depth run) ``name`` recorded in ``out``.
+
+    A depth run is named ``depth-<model>-<dataset>-L<layers>`` and continues
+    with the ``--depth`` flags choosing exactly it (and its seed count, which
+    ``--depth-seeds`` may have changed from the base preset's).
+    """
+    tail = f"{' --smoke' if smoke else ''} --out {out} --resume` continues it"
+    if kind != "depth":
+        return f"`graphpde reproduce --rows {name}{tail}"
+    head, layers = name.rsplit("-L", 1)
+    model, ds = next(
+        (head[len("depth-") : -len(ds) - 1], ds)
+        for ds in DEPTH_DATASETS
+        if head.endswith(f"-{ds}")
+    )
+    return (
+        f"`graphpde reproduce --depth --depth-models {model} --depth-datasets {ds} "
+        f"--depth-layers {layers} --depth-seeds {cfg.seeds}{tail}"
+    )
+
+
 def _run_row(
     name: str,
     cfg: RunConfig,
@@ -430,6 +454,7 @@ def _run_row(
     progress: bool,
     plots: bool,
     table_only: bool = False,
+    cont: str = "",
 ) -> None:
     done = folder / "summary.json"
     if (resume or table_only) and done.exists() and _same_config(folder, cfg):
@@ -439,7 +464,6 @@ def _run_row(
     if table_only:
         finished = sorted(folder.glob("runs/*/result.json"))
         started = (folder / "config.json").exists()
-        cont = f"`graphpde reproduce --rows {name} --resume` continues it"
         results = _finished_results(finished) if _same_config(folder, cfg) else []
         if results:
             _fill_partial(rec, cfg, results, cont)
@@ -711,6 +735,7 @@ def reproduce(
             progress=progress,
             plots=plots,
             table_only=table_only,
+            cont=_continue_command(name, kind, out, cfg, smoke),
         )
         if rec["status"] == "done" and not smoke and rec.get("gap") is not None:
             tm = (rec.get("test_max") or {}).get("mean")

@@ -502,3 +502,75 @@ def test_cli_depth_subset(standin, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["reproduce", "--depth", "--depth-layers", "2,x"])
     assert "comma-separated ints" in capsys.readouterr().err
+
+
+def _fake_runs(folder, cfg, n):
+    """``n`` finished runs of ``cfg`` in ``folder`` (an interrupted row)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(cfg.to_dict()))
+    for i in range(n):
+        run = folder / "runs" / f"split0-seed{i}"
+        run.mkdir(parents=True)
+        res = training.RunResult(
+            split=0,
+            seed=i,
+            best_epoch=1,
+            val_acc=0.5,
+            val_loss=1.0,
+            test_acc=0.5 + 0.1 * i,
+            test_max=0.9,
+            epochs=2,
+            stopped="patience",
+            energy_t0=1.0,
+            energy_t1=0.5,
+            nfe=2,
+            wall_s=1.0,
+        )
+        (run / "result.json").write_text(json.dumps(res.to_dict()))
+
+
+@pytest.mark.parametrize("kind", ["row", "depth"])
+def test_the_partial_note_names_the_command_that_continues_it(
+    kind, tmp_path, monkeypatch
+):
+    """The note's command, run (as --table-only), selects exactly that row.
+
+    ``--out`` is named, and a depth run gets its ``--depth`` flags and its
+    seed count.
+    """
+    import shlex
+
+    monkeypatch.setattr(training, "run", lambda *a, **k: pytest.fail("trained"))
+    out = tmp_path / "rec"
+    if kind == "row":
+        cfg = rp.table_configs()["graff-texas"]
+        _fake_runs(out / "graff-texas", cfg, 2)
+        result = rp.reproduce(["graff-texas"], out, table_only=True, plots=False)
+    else:
+        cfg = rp.depth_configs((4,), ("cora",), seeds=3, models=("pde-gcn-d",))
+        name, cfg = next(iter(cfg.items()))
+        _fake_runs(out / "depth" / name, cfg, 2)
+        result = rp.reproduce(
+            [],
+            out,
+            depth=True,
+            depth_models=("pde-gcn-d",),
+            depth_datasets=("cora",),
+            depth_layers=(4,),
+            depth_seeds=3,
+            table_only=True,
+            plots=False,
+        )
+    (rec,) = result["rows"] + result["depth"]
+    assert rec["status"] == "partial"
+    command = rec["reason"].split("`")[1]
+    argv = shlex.split(command)
+    assert argv[:2] == ["graphpde", "reproduce"] and "--resume" in argv
+    argv = [a if a != "--resume" else "--table-only" for a in argv[1:]]
+    fresh = tmp_path / "fresh.json"
+    (out / "reproduce.json").rename(fresh)
+    assert cli.main([*argv, "--quiet", "--no-plots"]) == 0
+    again = json.loads((out / "reproduce.json").read_text())
+    (same,) = again["rows"] + again["depth"]
+    assert (same["name"], same["status"], same["runs"]) == (rec["name"], "partial", 2)
+    assert same["runs_expected"] == (10 if kind == "row" else 3)
