@@ -425,22 +425,16 @@ def _continue_command(
 ) -> str:
     """The command that continues row (or depth run) ``name`` recorded in ``out``.
 
-    A depth run is named ``depth-<model>-<dataset>-L<layers>`` and continues
-    with the ``--depth`` flags choosing exactly it (and its seed count, which
+    A depth run continues with the ``--depth`` flags choosing exactly it: its
+    config's model, dataset and depth, and its seed count (which
     ``--depth-seeds`` may have changed from the base preset's).
     """
     tail = f"{' --smoke' if smoke else ''} --out {out} --resume` continues it"
     if kind != "depth":
         return f"`graphpde reproduce --rows {name}{tail}"
-    head, layers = name.rsplit("-L", 1)
-    model, ds = next(
-        (head[len("depth-") : -len(ds) - 1], ds)
-        for ds in DEPTH_DATASETS
-        if head.endswith(f"-{ds}")
-    )
     return (
-        f"`graphpde reproduce --depth --depth-models {model} --depth-datasets {ds} "
-        f"--depth-layers {layers} --depth-seeds {cfg.seeds}{tail}"
+        f"`graphpde reproduce --depth --depth-models {cfg.model} --depth-datasets "
+        f"{cfg.dataset} --depth-layers {cfg.layers} --depth-seeds {cfg.seeds}{tail}"
     )
 
 
